@@ -1,0 +1,118 @@
+using System.CommandLine;
+using System.Net;
+using Holdfast.Server;
+using Holdfast.Server.Bootstrap;
+using Holdfast.Server.Hosting;
+using Holdfast.State;
+using Holdfast.State.Sqlite;
+using Microsoft.Extensions.Logging;
+
+namespace Holdfast.Commands;
+
+/// <summary>
+/// <c>holdfast serve</c>: starts the control plane on the embedded SQLite store. The first start creates the data
+/// directory's CA, certificates, keys, default tenant and subscription and the bootstrap admin credentials.
+/// </summary>
+internal static class ServeCommand
+{
+    public static Command Create()
+    {
+        var dataDir = new Option<string>("--data-dir") { Description = "Directory for the store, keys, certificates and admin credentials.", DefaultValueFactory = _ => DefaultDataDirectory() };
+        var port = new Option<int>("--port") { Description = "HTTPS port.", DefaultValueFactory = _ => HoldfastServerOptions.DefaultPort };
+        var listen = new Option<string>("--listen") { Description = "Address to listen on (loopback unless told otherwise).", DefaultValueFactory = _ => "127.0.0.1" };
+        var endpoint = new Option<string?>("--endpoint") { Description = "Public root URL clients use (default https://localhost:{port}/)." };
+        var location = new Option<string>("--location") { Description = "Name of the one location (region) served.", DefaultValueFactory = _ => "local" };
+        var throttle = new Option<string>("--throttle") { Description = "ARM request throttling: 'on' (Azure's token buckets) or 'off'.", DefaultValueFactory = _ => "on" };
+        throttle.AcceptOnlyFromAmong("on", "off");
+
+        var command = new Command("serve", "Start the control plane (HTTPS, embedded SQLite store).") { dataDir, port, listen, endpoint, location, throttle };
+        command.SetAction(async (parse, cancellationToken) =>
+        {
+            if (parse.GetValue(port) is var portNumber && (portNumber < 1 || portNumber > 65535))
+            {
+                return Fail($"--port must be between 1 and 65535, not {portNumber}.");
+            }
+
+            if (!IPAddress.TryParse(parse.GetValue(listen), out var address))
+            {
+                return Fail($"--listen must be an IP address, not '{parse.GetValue(listen)}'.");
+            }
+
+            Uri? endpointUri = null;
+            if (parse.GetValue(endpoint) is { } endpointText && (!Uri.TryCreate(endpointText, UriKind.Absolute, out endpointUri) || endpointUri.Scheme != Uri.UriSchemeHttps))
+            {
+                return Fail($"--endpoint must be an absolute https URL, not '{endpointText}'.");
+            }
+
+            var locationName = parse.GetValue(location)!;
+            if (locationName.Length == 0 || !locationName.All(char.IsAsciiLetterOrDigit))
+            {
+                return Fail($"--location must be letters and digits, not '{locationName}'.");
+            }
+
+            var options = new HoldfastServerOptions
+            {
+                DataDirectory = parse.GetValue(dataDir)!,
+                Port = portNumber,
+                ListenAddress = address,
+                Endpoint = endpointUri is null ? null : new Uri(endpointUri.GetLeftPart(UriPartial.Authority) + "/"),
+                Location = locationName.ToLowerInvariant(),
+                LocationDisplayName = char.ToUpperInvariant(locationName[0]) + locationName[1..],
+                Throttle = new ThrottleOptions { Enabled = parse.GetValue(throttle) == "on" },
+            };
+            return await RunAsync(options, cancellationToken).ConfigureAwait(false);
+        });
+        return command;
+    }
+
+    private static async Task<int> RunAsync(HoldfastServerOptions options, CancellationToken cancellationToken)
+    {
+        var time = TimeProvider.System;
+        try
+        {
+            var dataDirectory = DataDirectory.Open(options.DataDirectory);
+            await using var store = await OpenStoreAsync(dataDirectory.StatePath, time, cancellationToken).ConfigureAwait(false);
+            await using var server = await HoldfastServer.StartAsync(options, store, time, ConfigureLogging, cancellationToken).ConfigureAwait(false);
+            Console.Out.WriteLine(
+                $"holdfast ready: {options.ResolvedEndpoint} (listening on {options.ListenAddress}:{options.Port}; data {dataDirectory.Root}; admin credentials {dataDirectory.AdminCredentialsPath}; CA {dataDirectory.CaCertificatePath})");
+            await Console.Out.FlushAsync(cancellationToken).ConfigureAwait(false);
+            await server.WaitForShutdownAsync(CancellationToken.None).ConfigureAwait(false);
+            return 0;
+        }
+        catch (StartupException ex)
+        {
+            return Fail(ex.Message);
+        }
+        catch (StateStoreException ex)
+        {
+            return Fail("The state store could not be opened: " + ex.Message);
+        }
+    }
+
+    private static async Task<IStateStore> OpenStoreAsync(string path, TimeProvider time, CancellationToken cancellationToken) =>
+        await SqliteStateStore.OpenAsync(path, new SqliteStateStoreOptions(), time, cancellationToken).ConfigureAwait(false);
+
+    private static void ConfigureLogging(ILoggingBuilder logging)
+    {
+        logging.AddSimpleConsole(console =>
+        {
+            console.SingleLine = true;
+            console.TimestampFormat = "yyyy-MM-ddTHH:mm:ss.fffZ ";
+            console.UseUtcTimestamp = true;
+        });
+        logging.SetMinimumLevel(LogLevel.Information);
+        logging.AddFilter("Microsoft", LogLevel.Warning);
+        logging.AddFilter("System", LogLevel.Warning);
+    }
+
+    private static int Fail(string message)
+    {
+        Console.Error.WriteLine("holdfast: " + message);
+        return 2;
+    }
+
+    private static string DefaultDataDirectory() =>
+        Environment.GetEnvironmentVariable("HOLDFAST_DATA_DIR") is { Length: > 0 } fromEnvironment
+            ? fromEnvironment
+            : Path.Combine(Environment.GetFolderPath(Environment.SpecialFolder.UserProfile), ".holdfast");
+}

@@ -1,0 +1,7 @@
+using System.CommandLine;
+using Holdfast.Commands;
+
+var root = new RootCommand("Holdfast: a sovereign cloud control plane with an Azure Resource Manager–consistent API.");
+root.Subcommands.Add(ServeCommand.Create());
+root.Subcommands.Add(VersionCommand.Create());
+return await root.Parse(args).InvokeAsync().ConfigureAwait(false);

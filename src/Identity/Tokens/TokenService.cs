@@ -1,0 +1,158 @@
+using System.Security.Claims;
+using Microsoft.IdentityModel.JsonWebTokens;
+using Microsoft.IdentityModel.Tokens;
+
+namespace Holdfast.Identity.Tokens;
+
+/// <summary>The claims Holdfast puts in, and reads back from, an access token.</summary>
+public sealed record TokenPrincipal(string TenantId, string ObjectId, string AppId, string? DisplayName);
+
+public sealed record IssuedToken(string AccessToken, DateTimeOffset ExpiresOn);
+
+/// <summary>Why a token was refused; each maps to the ARM code a client would see from Azure.</summary>
+public enum TokenFailure
+{
+    None,
+    Malformed,
+    BadSignature,
+    Expired,
+    WrongAudience,
+    WrongIssuer,
+}
+
+public sealed record TokenValidation(TokenPrincipal? Principal, TokenFailure Failure, string? Message)
+{
+    public bool IsValid => Principal is not null;
+}
+
+/// <summary>
+/// Issues and validates ES256 access tokens in the shape Entra ID uses for ARM (<c>tid</c>, <c>oid</c>, <c>appid</c>,
+/// <c>azp</c>, <c>aud</c>, <c>iss</c> = <c>{authority}/{tenant}/v2.0</c>). Validation accepts every key in the set,
+/// so a rotated-out key keeps working for tokens it signed until they expire.
+/// </summary>
+public sealed class TokenService
+{
+    private readonly Func<IReadOnlyList<SigningKey>> _keys;
+    private readonly Uri _authority;
+    private readonly string _audience;
+    private readonly TimeSpan _lifetime;
+    private readonly TimeProvider _timeProvider;
+    private readonly JsonWebTokenHandler _handler = new() { SetDefaultTimesOnTokenCreation = false, MapInboundClaims = false };
+
+    /// <param name="keys">The current key set; the first key signs.</param>
+    /// <param name="authority">The server's public root, e.g. <c>https://localhost:8443/</c>.</param>
+    public TokenService(Func<IReadOnlyList<SigningKey>> keys, Uri authority, string audience, TimeSpan lifetime, TimeProvider timeProvider)
+    {
+        ArgumentNullException.ThrowIfNull(keys);
+        ArgumentNullException.ThrowIfNull(authority);
+        ArgumentException.ThrowIfNullOrEmpty(audience);
+        _keys = keys;
+        _authority = authority;
+        _audience = audience;
+        _lifetime = lifetime;
+        _timeProvider = timeProvider;
+    }
+
+    public string Audience => _audience;
+
+    public TimeSpan Lifetime => _lifetime;
+
+    public string IssuerFor(string tenantId) => new Uri(_authority, tenantId + "/v2.0").ToString();
+
+    /// <summary>True when <paramref name="requested"/> names this server's audience, with or without trailing slashes.</summary>
+    public bool IsOwnAudience(string requested) =>
+        string.Equals(requested.TrimEnd('/'), _audience.TrimEnd('/'), StringComparison.OrdinalIgnoreCase);
+
+    public IssuedToken Issue(TokenPrincipal principal)
+    {
+        ArgumentNullException.ThrowIfNull(principal);
+        var key = _keys()[0];
+        var now = _timeProvider.GetUtcNow();
+        var expires = now + _lifetime;
+        var claims = new Dictionary<string, object>
+        {
+            ["tid"] = principal.TenantId,
+            ["oid"] = principal.ObjectId,
+            ["sub"] = principal.ObjectId,
+            ["appid"] = principal.AppId,
+            ["azp"] = principal.AppId,
+            ["idtyp"] = "app",
+            ["ver"] = "2.0",
+        };
+        if (principal.DisplayName is not null)
+        {
+            claims["name"] = principal.DisplayName;
+        }
+
+        var descriptor = new SecurityTokenDescriptor
+        {
+            Issuer = IssuerFor(principal.TenantId),
+            Audience = _audience,
+            IssuedAt = now.UtcDateTime,
+            NotBefore = now.UtcDateTime,
+            Expires = expires.UtcDateTime,
+            Claims = claims,
+            SigningCredentials = new SigningCredentials(key.SecurityKey, SecurityAlgorithms.EcdsaSha256),
+        };
+        return new IssuedToken(_handler.CreateToken(descriptor), expires);
+    }
+
+    public async ValueTask<TokenValidation> ValidateAsync(string token)
+    {
+        JsonWebToken parsed;
+        try
+        {
+            parsed = new JsonWebToken(token);
+        }
+        catch (ArgumentException)
+        {
+            return new(null, TokenFailure.Malformed, "The access token is not a well-formed JWT.");
+        }
+
+        if (!parsed.TryGetPayloadValue<string>("tid", out var tenantId) || string.IsNullOrEmpty(tenantId))
+        {
+            return new(null, TokenFailure.Malformed, "The access token has no tenant (tid) claim.");
+        }
+
+        var now = _timeProvider.GetUtcNow();
+        var parameters = new TokenValidationParameters
+        {
+            ValidIssuer = IssuerFor(tenantId),
+            ValidAudiences = [_audience, _audience.TrimEnd('/')],
+            IssuerSigningKeys = _keys().Select(k => (SecurityKey)k.SecurityKey).ToArray(),
+            ValidAlgorithms = [SecurityAlgorithms.EcdsaSha256],
+            RequireSignedTokens = true,
+            RequireExpirationTime = true,
+            ValidateLifetime = true,
+            ClockSkew = TimeSpan.FromMinutes(1),
+            LifetimeValidator = (notBefore, expires, _, p) =>
+                expires is not null && now.UtcDateTime <= expires.Value + p.ClockSkew
+                && (notBefore is null || now.UtcDateTime >= notBefore.Value - p.ClockSkew),
+        };
+
+        var result = await _handler.ValidateTokenAsync(parsed, parameters).ConfigureAwait(false);
+        if (!result.IsValid)
+        {
+            return result.Exception switch
+            {
+                SecurityTokenInvalidLifetimeException or SecurityTokenExpiredException or SecurityTokenNotYetValidException =>
+                    new(null, TokenFailure.Expired, $"The access token expiry UTC time '{parsed.ValidTo:O}' is earlier than current UTC time '{now.UtcDateTime:O}'."),
+                SecurityTokenInvalidAudienceException =>
+                    new(null, TokenFailure.WrongAudience, $"The access token has been obtained for wrong audience or resource '{(parsed.Audiences.FirstOrDefault() ?? string.Empty)}'. It should exactly match with one of the allowed audiences '{_audience}'."),
+                SecurityTokenInvalidIssuerException =>
+                    new(null, TokenFailure.WrongIssuer, $"The access token is from the wrong issuer '{parsed.Issuer}'. It must match the tenant '{IssuerFor(tenantId)}' associated with this subscription."),
+                _ => new(null, TokenFailure.BadSignature, "The access token signature is invalid or the token algorithm is not allowed."),
+            };
+        }
+
+        var claims = result.ClaimsIdentity;
+        var oid = claims.FindFirst("oid")?.Value;
+        var appId = claims.FindFirst("appid")?.Value ?? claims.FindFirst("azp")?.Value;
+        if (oid is null || appId is null)
+        {
+            return new(null, TokenFailure.Malformed, "The access token lacks the oid or appid claim.");
+        }
+
+        return new(new TokenPrincipal(tenantId, oid, appId, claims.FindFirst(ClaimTypes.Name)?.Value ?? claims.FindFirst("name")?.Value), TokenFailure.None, null);
+    }
+}

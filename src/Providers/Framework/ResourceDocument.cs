@@ -1,0 +1,48 @@
+using System.Text.Json;
+using System.Text.Json.Nodes;
+
+namespace Holdfast.Providers.Framework;
+
+/// <summary>
+/// Helpers over a stored resource: the value in the store is exactly the ARM JSON a GET returns (less <c>etag</c>,
+/// which is the store revision and is added when served), so reads can stream it without re-serialising.
+/// </summary>
+public static class ResourceDocument
+{
+    private static readonly JsonSerializerOptions Compact = new() { WriteIndented = false, Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping };
+
+    public static JsonObject Parse(ReadOnlyMemory<byte> value) =>
+        JsonNode.Parse(value.Span) as JsonObject ?? throw new JsonException("A stored resource is not a JSON object.");
+
+    public static byte[] Serialize(JsonObject resource) => JsonSerializer.SerializeToUtf8Bytes(resource, Compact);
+
+    public static string? GetProvisioningState(JsonObject resource) =>
+        (resource["properties"] as JsonObject)?["provisioningState"]?.GetValue<string>();
+
+    public static void SetProvisioningState(JsonObject resource, string state)
+    {
+        if (resource["properties"] is not JsonObject properties)
+        {
+            properties = [];
+            resource["properties"] = properties;
+        }
+
+        properties["provisioningState"] = state;
+    }
+
+    /// <summary>ARM's weak ETag for a revision; <c>If-Match</c> accepts it with or without the <c>W/</c> prefix.</summary>
+    public static string ETag(long modRevision) => "W/\"" + modRevision.ToString(System.Globalization.CultureInfo.InvariantCulture) + "\"";
+
+    /// <summary>Parses an ETag this server issued back to its revision; null when it is not one of ours.</summary>
+    public static long? ParseETag(string etag)
+    {
+        var text = etag.Trim();
+        if (text.StartsWith("W/", StringComparison.Ordinal))
+        {
+            text = text[2..];
+        }
+
+        text = text.Trim('"');
+        return long.TryParse(text, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out var revision) ? revision : null;
+    }
+}

@@ -1,0 +1,93 @@
+using Holdfast.Reconciliation;
+using Holdfast.State;
+using Microsoft.Extensions.Logging;
+
+namespace Holdfast.Providers.Framework;
+
+/// <summary>
+/// Feeds the resource reconciler from the store: lists every group and resource once (a level-based resync after a
+/// restart or a crash mid-operation), then watches from the listed revision and queues each changed key — and, for a
+/// resource, its group, so a deleting group notices its last child going. On compaction it lists again.
+/// </summary>
+public sealed partial class ResourceReconcileHost(IStateStore store, ResourceReconciler reconciler, TimeProvider timeProvider, ILogger<ResourceReconcileHost> logger)
+{
+    public ReconcileLoopOptions Options { get; init; } = new();
+
+    public async Task RunAsync(CancellationToken cancellationToken)
+    {
+        using var queue = new WorkQueue<string>(timeProvider, StringComparer.Ordinal);
+        var loop = new ReconcileLoop<string>("resources", reconciler, queue, Options, logger);
+        var workers = loop.RunAsync(cancellationToken);
+        try
+        {
+            while (!cancellationToken.IsCancellationRequested)
+            {
+                try
+                {
+                    var revision = await ListIntoAsync(queue, ResourceKeys.GroupsPrefix, cancellationToken).ConfigureAwait(false);
+                    revision = Math.Min(revision, await ListIntoAsync(queue, ResourceKeys.ResourcesPrefix, cancellationToken).ConfigureAwait(false));
+                    await foreach (var change in store.WatchAsync("/", revision, cancellationToken).ConfigureAwait(false))
+                    {
+                        Enqueue(queue, change.Kv.Key);
+                    }
+                }
+                catch (RevisionCompactedException ex)
+                {
+                    LogResync(logger, ex.Message);
+                }
+                catch (StateStoreException ex) when (ex.IsTransient)
+                {
+                    LogResync(logger, ex.Message);
+                    await Task.Delay(TimeSpan.FromMilliseconds(200), timeProvider, cancellationToken).ConfigureAwait(false);
+                }
+            }
+        }
+        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+        {
+        }
+
+        await workers.ConfigureAwait(false);
+    }
+
+    private async Task<long> ListIntoAsync(WorkQueue<string> queue, string prefix, CancellationToken cancellationToken)
+    {
+        string? after = null;
+        long revision = long.MaxValue;
+        do
+        {
+            var page = await store.RangeAsync(new RangeRequest(prefix, Limit: 1000, StartAfter: after), cancellationToken).ConfigureAwait(false);
+            revision = Math.Min(revision, page.Revision);
+            foreach (var kv in page.Items)
+            {
+                if (!ProvisioningStates.IsTerminal(ResourceDocument.GetProvisioningState(ResourceDocument.Parse(kv.Value))))
+                {
+                    queue.Add(kv.Key);
+                }
+            }
+
+            after = page.ContinueAfter;
+        }
+        while (after is not null);
+
+        return revision;
+    }
+
+    private static void Enqueue(WorkQueue<string> queue, string key)
+    {
+        if (key.StartsWith(ResourceKeys.GroupsPrefix, StringComparison.Ordinal))
+        {
+            queue.Add(key);
+        }
+        else if (key.StartsWith(ResourceKeys.ResourcesPrefix, StringComparison.Ordinal))
+        {
+            queue.Add(key);
+            if (ResourceKeys.GroupOfResource(key) is { } group)
+            {
+                queue.Add(group);
+            }
+        }
+    }
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Resource watch restarting with a full resync: {Reason}")]
+    private static partial void LogResync(ILogger logger, string reason);
+}

@@ -1,0 +1,29 @@
+using Holdfast.Providers.Framework;
+using Holdfast.Providers.Network.VirtualNetworks;
+
+namespace Holdfast.Providers.Network;
+
+/// <summary>Microsoft.Network. Virtual networks first; interfaces, public IPs and security groups come with compute (issue 5).</summary>
+public static class NetworkProvider
+{
+    public const string Namespace = "Microsoft.Network";
+
+    /// <summary>
+    /// Public Azure's Microsoft.Network versions from 2017 on; 2018-11-01 is what Azure Stack Hub's 2020-09-01-hybrid
+    /// profile sends and 2017-10-01 the 2019-03-01-hybrid one.
+    /// </summary>
+    public static readonly IReadOnlyList<string> ApiVersions =
+    [
+        "2024-05-01", "2024-03-01", "2024-01-01", "2023-11-01", "2023-09-01", "2023-06-01", "2023-05-01", "2023-04-01",
+        "2023-02-01", "2022-11-01", "2022-09-01", "2022-07-01", "2022-05-01", "2022-01-01", "2021-08-01", "2021-05-01",
+        "2021-03-01", "2021-02-01", "2020-11-01", "2020-08-01", "2020-07-01", "2020-06-01", "2020-05-01", "2020-04-01",
+        "2020-03-01", "2019-12-01", "2019-11-01", "2019-09-01", "2019-08-01", "2019-07-01", "2019-06-01", "2019-04-01",
+        "2019-02-01", "2018-12-01", "2018-11-01", "2018-10-01", "2018-08-01", "2018-07-01", "2018-06-01", "2018-04-01",
+        "2018-02-01", "2018-01-01", "2017-11-01", "2017-10-01", "2017-09-01", "2017-08-01", "2017-06-01", "2017-03-01",
+    ];
+
+    public static ResourceProviderDefinition Create() => new(Namespace,
+    [
+        new ResourceTypeDefinition(Namespace, "virtualNetworks", ApiVersions, new VirtualNetworkHandler()),
+    ]);
+}

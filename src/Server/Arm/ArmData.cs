@@ -1,0 +1,128 @@
+using System.Net;
+using System.Text;
+using System.Text.Json.Nodes;
+using Holdfast.Identity.Tokens;
+using Holdfast.Providers.Framework;
+using Holdfast.Resources.Errors;
+using Holdfast.State;
+
+namespace Holdfast.Server.Arm;
+
+/// <summary>
+/// The ARM-level reads every endpoint needs — the caller's subscription, a resource group, a provider's registration —
+/// each failing with ARM's error, plus the building blocks of writes (system data, operation records).
+/// </summary>
+internal sealed class ArmData(IStateStore store, ProviderRegistry registry, HoldfastServerOptions options, TimeProvider timeProvider)
+{
+    public IStateStore Store => store;
+
+    public ProviderRegistry Registry => registry;
+
+    public HoldfastServerOptions Options => options;
+
+    public TimeProvider Time => timeProvider;
+
+    /// <summary>The subscription, if it exists and belongs to the caller's tenant; otherwise ARM's 404.</summary>
+    public async Task<JsonObject> GetSubscriptionAsync(string subscriptionId, TokenPrincipal caller, CancellationToken cancellationToken)
+    {
+        if (!Guid.TryParse(subscriptionId, out _))
+        {
+            throw new ApiException(HttpStatusCode.BadRequest, ArmErrorCodes.InvalidSubscriptionId, $"The provided subscription identifier '{subscriptionId}' is malformed or invalid.");
+        }
+
+        var kv = await store.GetAsync(ResourceKeys.Subscription(subscriptionId), cancellationToken).ConfigureAwait(false);
+        if (kv is null)
+        {
+            throw ApiErrors.SubscriptionNotFound(subscriptionId);
+        }
+
+        var subscription = ResourceDocument.Parse(kv.Value);
+        if (!string.Equals(subscription["tenantId"]?.GetValue<string>(), caller.TenantId, StringComparison.OrdinalIgnoreCase))
+        {
+            throw ApiErrors.SubscriptionNotFound(subscriptionId);
+        }
+
+        return subscription;
+    }
+
+    /// <summary>As <see cref="GetSubscriptionAsync"/>, and the subscription must accept writes.</summary>
+    public async Task<JsonObject> GetWritableSubscriptionAsync(string subscriptionId, TokenPrincipal caller, CancellationToken cancellationToken)
+    {
+        var subscription = await GetSubscriptionAsync(subscriptionId, caller, cancellationToken).ConfigureAwait(false);
+        var state = subscription["state"]?.GetValue<string>();
+        if (!string.Equals(state, "Enabled", StringComparison.OrdinalIgnoreCase))
+        {
+            throw new ApiException(HttpStatusCode.Conflict, "ReadOnlyDisabledSubscription", $"The subscription '{subscriptionId}' is {state ?? "not enabled"} and therefore marked as read only. You cannot perform any write actions on this subscription until it is re-enabled.");
+        }
+
+        return subscription;
+    }
+
+    public async Task<(JsonObject Group, KeyValue Stored)> GetGroupAsync(string subscriptionId, string resourceGroupName, CancellationToken cancellationToken)
+    {
+        var kv = await store.GetAsync(ResourceKeys.Group(subscriptionId, resourceGroupName), cancellationToken).ConfigureAwait(false)
+            ?? throw ApiErrors.ResourceGroupNotFound(resourceGroupName);
+        return (ResourceDocument.Parse(kv.Value), kv);
+    }
+
+    public async Task<bool> IsRegisteredAsync(string subscriptionId, ResourceProviderDefinition provider, CancellationToken cancellationToken)
+    {
+        var kv = await store.GetAsync(ResourceKeys.Registration(subscriptionId, provider.Namespace), cancellationToken).ConfigureAwait(false);
+        return kv is null ? provider.RegisteredByDefault : Encoding.UTF8.GetString(kv.Value.Span) == "Registered";
+    }
+
+    public void ValidateLocation(string? location, ICollection<ApiError> errors, string code = ArmErrorCodes.InvalidResourceLocation)
+    {
+        if (location is null)
+        {
+            return;
+        }
+
+        if (!IsOwnLocation(location))
+        {
+            errors.Add(new ApiError(code, $"The provided location '{location}' is not available for this resource type. List of available regions is '{options.Location}'.", "location"));
+        }
+    }
+
+    /// <summary>Accepts the location's name or display name, case- and space-insensitively, as ARM does.</summary>
+    public bool IsOwnLocation(string location)
+    {
+        var normalized = location.Replace(" ", string.Empty, StringComparison.Ordinal);
+        return normalized.Equals(options.Location, StringComparison.OrdinalIgnoreCase)
+            || normalized.Equals(options.LocationDisplayName.Replace(" ", string.Empty, StringComparison.Ordinal), StringComparison.OrdinalIgnoreCase);
+    }
+
+    public JsonObject SystemData(TokenPrincipal caller, JsonObject? previous)
+    {
+        var now = timeProvider.GetUtcNow().UtcDateTime.ToString("O", System.Globalization.CultureInfo.InvariantCulture);
+        return new JsonObject
+        {
+            ["createdBy"] = previous?["createdBy"]?.DeepClone() ?? caller.AppId,
+            ["createdByType"] = previous?["createdByType"]?.DeepClone() ?? "Application",
+            ["createdAt"] = previous?["createdAt"]?.DeepClone() ?? now,
+            ["lastModifiedBy"] = caller.AppId,
+            ["lastModifiedByType"] = "Application",
+            ["lastModifiedAt"] = now,
+        };
+    }
+
+    /// <summary>A new in-progress operation, and the transaction ops that store it and point the resource at it.</summary>
+    public (OperationRecord Operation, TxnOp[] Ops) NewOperation(string subscriptionId, string statusPath, string operationId, string resourceKey, string resourceId, string kind)
+    {
+        var operation = new OperationRecord
+        {
+            Name = operationId,
+            Id = statusPath,
+            Status = OperationRecord.InProgress,
+            StartTime = timeProvider.GetUtcNow(),
+            ResourceId = resourceId,
+            Kind = kind,
+            SubscriptionId = subscriptionId,
+        };
+        return (operation,
+        [
+            TxnOp.Put(ResourceKeys.Operation(operationId), operation.Serialize()),
+            TxnOp.Put(ResourceKeys.OperationRef(resourceKey), Encoding.UTF8.GetBytes(operationId)),
+        ]);
+    }
+}

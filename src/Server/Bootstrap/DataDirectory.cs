@@ -1,0 +1,159 @@
+using System.Net;
+using System.Security.Cryptography.X509Certificates;
+using Holdfast.Identity.Certificates;
+using Holdfast.Identity.Tokens;
+
+namespace Holdfast.Server.Bootstrap;
+
+/// <summary>
+/// The on-disk layout of one control plane's data directory. The first start creates the local CA and server
+/// certificate, the token-signing key and (via <see cref="BootstrapSeeder"/>) the admin credentials; later starts
+/// reuse them. Private keys are written 0600.
+/// <code>
+/// {data}/tls/ca.pem, ca-key.pem, server.pem, server-key.pem
+/// {data}/keys/signing-{kid}.pem, keys/active
+/// {data}/admin-credentials.json
+/// {data}/state.db (the SQLite store)
+/// </code>
+/// </summary>
+public sealed class DataDirectory
+{
+    private DataDirectory(string root)
+    {
+        Root = root;
+    }
+
+    public string Root { get; }
+
+    public string TlsDirectory => Path.Combine(Root, "tls");
+
+    public string CaCertificatePath => Path.Combine(TlsDirectory, "ca.pem");
+
+    public string KeysDirectory => Path.Combine(Root, "keys");
+
+    public string StatePath => Path.Combine(Root, "state.db");
+
+    public string AdminCredentialsPath => Path.Combine(Root, AdminCredentials.FileName);
+
+    /// <summary>Creates the directory if needed and proves it is writable; otherwise a clear <see cref="StartupException"/>.</summary>
+    public static DataDirectory Open(string path)
+    {
+        string root;
+        try
+        {
+            root = Path.GetFullPath(path);
+        }
+        catch (Exception ex) when (ex is ArgumentException or NotSupportedException or PathTooLongException)
+        {
+            throw new StartupException($"The data directory '{path}' is not a valid path: {ex.Message}");
+        }
+
+        if (File.Exists(root))
+        {
+            throw new StartupException($"The data directory '{root}' is a file, not a directory.");
+        }
+
+        try
+        {
+            Directory.CreateDirectory(root);
+            Directory.CreateDirectory(Path.Combine(root, "tls"));
+            Directory.CreateDirectory(Path.Combine(root, "keys"));
+            var probe = Path.Combine(root, ".write-probe-" + Environment.ProcessId);
+            File.WriteAllText(probe, "ok");
+            File.Delete(probe);
+        }
+        catch (Exception ex) when (ex is UnauthorizedAccessException or IOException)
+        {
+            throw new StartupException($"The data directory '{root}' is not usable: {ex.Message}");
+        }
+
+        return new DataDirectory(root);
+    }
+
+    /// <summary>Loads the CA, creating it on first start.</summary>
+    public CertificateAuthority LoadOrCreateCertificateAuthority(TimeProvider timeProvider)
+    {
+        var keyPath = Path.Combine(TlsDirectory, "ca-key.pem");
+        if (File.Exists(CaCertificatePath) && File.Exists(keyPath))
+        {
+            return CertificateAuthority.FromPem(File.ReadAllText(CaCertificatePath), File.ReadAllText(keyPath));
+        }
+
+        var ca = CertificateAuthority.Create("Holdfast Local CA " + Guid.NewGuid().ToString("N")[..8], timeProvider.GetUtcNow(), TimeSpan.FromDays(3650));
+        SecureFiles.WriteAtomic(keyPath, ca.ExportPrivateKeyPem(), isPrivate: true);
+        SecureFiles.WriteAtomic(CaCertificatePath, ca.ExportCertificatePem(), isPrivate: false);
+        return ca;
+    }
+
+    /// <summary>
+    /// Loads the TLS server certificate, issuing a new one when it is missing, within 30 days of expiry, or does not
+    /// cover a name the server must answer to.
+    /// </summary>
+    public X509Certificate2 LoadOrIssueServerCertificate(CertificateAuthority ca, IReadOnlyCollection<string> dnsNames, IReadOnlyCollection<IPAddress> addresses, TimeProvider timeProvider)
+    {
+        ArgumentNullException.ThrowIfNull(ca);
+        var certPath = Path.Combine(TlsDirectory, "server.pem");
+        var keyPath = Path.Combine(TlsDirectory, "server-key.pem");
+        var now = timeProvider.GetUtcNow();
+        if (File.Exists(certPath) && File.Exists(keyPath))
+        {
+            var existing = X509Certificate2.CreateFromPemFile(certPath, keyPath);
+            if (existing.NotAfter > now.AddDays(30).UtcDateTime && Covers(existing, dnsNames, addresses) && ca.Verifies(existing))
+            {
+                return existing;
+            }
+
+            existing.Dispose();
+        }
+
+        var issued = ca.IssueServerCertificate(dnsNames, addresses, now, TimeSpan.FromDays(825));
+        SecureFiles.WriteAtomic(keyPath, issued.GetECDsaPrivateKey()!.ExportPkcs8PrivateKeyPem(), isPrivate: true);
+        SecureFiles.WriteAtomic(certPath, issued.ExportCertificatePem(), isPrivate: false);
+        return issued;
+    }
+
+    /// <summary>Loads every token-signing key; the one named in <c>keys/active</c> signs. Creates one on first start.</summary>
+    public IReadOnlyList<SigningKey> LoadOrCreateSigningKeys()
+    {
+        var activePath = Path.Combine(KeysDirectory, "active");
+        if (!File.Exists(activePath))
+        {
+            var key = SigningKey.Create();
+            SecureFiles.WriteAtomic(Path.Combine(KeysDirectory, $"signing-{key.KeyId}.pem"), key.ExportPrivateKeyPem(), isPrivate: true);
+            SecureFiles.WriteAtomic(activePath, key.KeyId, isPrivate: false);
+        }
+
+        var activeId = File.ReadAllText(activePath).Trim();
+        var keys = new List<SigningKey>();
+        foreach (var file in Directory.EnumerateFiles(KeysDirectory, "signing-*.pem").Order(StringComparer.Ordinal))
+        {
+            var keyId = Path.GetFileNameWithoutExtension(file)["signing-".Length..];
+            keys.Add(SigningKey.FromPem(keyId, File.ReadAllText(file)));
+        }
+
+        var active = keys.FindIndex(k => k.KeyId == activeId);
+        if (active < 0)
+        {
+            throw new StartupException($"The active signing key '{activeId}' named in '{activePath}' is missing from '{KeysDirectory}'.");
+        }
+
+        // The signer goes first; the rest stay valid for verification (rotation overlap).
+        var signer = keys[active];
+        keys.RemoveAt(active);
+        keys.Insert(0, signer);
+        return keys;
+    }
+
+    private static bool Covers(X509Certificate2 certificate, IReadOnlyCollection<string> dnsNames, IReadOnlyCollection<IPAddress> addresses)
+    {
+        var san = certificate.Extensions.OfType<X509SubjectAlternativeNameExtension>().FirstOrDefault();
+        if (san is null)
+        {
+            return false;
+        }
+
+        var names = san.EnumerateDnsNames().ToHashSet(StringComparer.OrdinalIgnoreCase);
+        var ips = san.EnumerateIPAddresses().ToHashSet();
+        return dnsNames.All(names.Contains) && addresses.All(ips.Contains);
+    }
+}

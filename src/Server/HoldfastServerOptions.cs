@@ -1,0 +1,56 @@
+using System.Net;
+
+namespace Holdfast.Server;
+
+/// <summary>How one control-plane process is started. Built by the <c>holdfast serve</c> command from its flags.</summary>
+public sealed record HoldfastServerOptions
+{
+    public const int DefaultPort = 8443;
+    public const string DefaultAudience = "https://management.holdfast.local/";
+
+    public required string DataDirectory { get; init; }
+
+    public int Port { get; init; } = DefaultPort;
+
+    public IPAddress ListenAddress { get; init; } = IPAddress.Loopback;
+
+    /// <summary>The public root URL clients use; defaults to <c>https://localhost:{port}/</c>. Token issuers derive from it.</summary>
+    public Uri? Endpoint { get; init; }
+
+    public string Audience { get; init; } = DefaultAudience;
+
+    /// <summary>The single location (region) this control plane serves.</summary>
+    public string Location { get; init; } = "local";
+
+    public string LocationDisplayName { get; init; } = "Local";
+
+    public TimeSpan TokenLifetime { get; init; } = TimeSpan.FromHours(1);
+
+    /// <summary>ARM's request-body limit.</summary>
+    public long MaxRequestBodyBytes { get; init; } = 4 * 1024 * 1024;
+
+    public ThrottleOptions Throttle { get; init; } = new();
+
+    public Uri ResolvedEndpoint => Endpoint ?? new Uri($"https://localhost:{Port}/");
+}
+
+/// <summary>
+/// ARM's token-bucket budgets per subscription and principal (learn.microsoft.com, "Understand how Azure Resource
+/// Manager throttles requests"): a bucket of <c>Size</c> tokens refilled at <c>RefillPerSecond</c>. Zero disables.
+/// </summary>
+public sealed record ThrottleOptions
+{
+    public int ReadBucket { get; init; } = 250;
+
+    public double ReadRefillPerSecond { get; init; } = 25;
+
+    public int WriteBucket { get; init; } = 200;
+
+    public double WriteRefillPerSecond { get; init; } = 10;
+
+    public int DeleteBucket { get; init; } = 200;
+
+    public double DeleteRefillPerSecond { get; init; } = 10;
+
+    public bool Enabled { get; init; } = true;
+}

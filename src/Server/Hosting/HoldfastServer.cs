@@ -1,0 +1,148 @@
+using Holdfast.Identity.Tokens;
+using Holdfast.Providers.Framework;
+using Holdfast.Providers.Network;
+using Holdfast.Providers.Resources;
+using Holdfast.Server.Arm;
+using Holdfast.Server.Arm.Locations;
+using Holdfast.Server.Arm.Metadata;
+using Holdfast.Server.Arm.Providers;
+using Holdfast.Server.Arm.ResourceGroups;
+using Holdfast.Server.Arm.ResourceLists;
+using Holdfast.Server.Arm.Resources;
+using Holdfast.Server.Arm.Subscriptions;
+using Holdfast.Server.Arm.Throttling;
+using Holdfast.Server.Bootstrap;
+using Holdfast.Server.Identity;
+using Holdfast.State;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Server.Kestrel.Core;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+
+namespace Holdfast.Server.Hosting;
+
+/// <summary>
+/// Composes one control-plane process: prepares the data directory (CA, TLS certificate, signing keys), seeds the
+/// store on first start, and runs Kestrel over HTTPS only with the ARM pipeline and the resource reconcile loop.
+/// The caller owns the store (it picks the backend) and disposes it after the server stops.
+/// </summary>
+public static class HoldfastServer
+{
+    public static async Task<RunningServer> StartAsync(HoldfastServerOptions options, IStateStore store, TimeProvider timeProvider, Action<ILoggingBuilder>? configureLogging, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        ArgumentNullException.ThrowIfNull(store);
+        var dataDirectory = DataDirectory.Open(options.DataDirectory);
+        using var ca = dataDirectory.LoadOrCreateCertificateAuthority(timeProvider);
+        var dnsNames = new List<string> { "localhost" };
+        var endpointHost = options.ResolvedEndpoint.Host;
+        if (Uri.CheckHostName(endpointHost) == UriHostNameType.Dns && !dnsNames.Contains(endpointHost, StringComparer.OrdinalIgnoreCase))
+        {
+            dnsNames.Add(endpointHost);
+        }
+
+        var addresses = new List<System.Net.IPAddress> { System.Net.IPAddress.Loopback, System.Net.IPAddress.IPv6Loopback };
+        if (!options.ListenAddress.Equals(System.Net.IPAddress.Any) && !options.ListenAddress.Equals(System.Net.IPAddress.IPv6Any) && !addresses.Contains(options.ListenAddress))
+        {
+            addresses.Add(options.ListenAddress);
+        }
+
+        var certificate = dataDirectory.LoadOrIssueServerCertificate(ca, dnsNames, addresses, timeProvider);
+        var signingKeys = dataDirectory.LoadOrCreateSigningKeys();
+        var bootstrap = await BootstrapSeeder.EnsureAsync(store, dataDirectory, options, timeProvider, cancellationToken).ConfigureAwait(false);
+        RefreshCredentialsEndpoint(dataDirectory, options);
+
+        var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions { ContentRootPath = dataDirectory.Root, EnvironmentName = Environments.Production });
+        builder.Logging.ClearProviders();
+        configureLogging?.Invoke(builder.Logging);
+        builder.WebHost.ConfigureKestrel(kestrel =>
+        {
+            kestrel.AddServerHeader = false;
+            kestrel.Limits.MaxRequestBodySize = options.MaxRequestBodyBytes;
+            kestrel.Listen(options.ListenAddress, options.Port, listen =>
+            {
+                listen.Protocols = HttpProtocols.Http1AndHttp2;
+                listen.UseHttps(certificate);
+            });
+        });
+
+        var registry = new ProviderRegistry([ResourcesProvider.Create(), NetworkProvider.Create()]);
+        var services = builder.Services;
+        services.AddSingleton(options);
+        services.AddSingleton(timeProvider);
+        services.AddSingleton(store);
+        services.AddSingleton(registry);
+        services.AddSingleton(bootstrap);
+        services.AddSingleton(new SigningKeySet(signingKeys));
+        services.AddSingleton(new TokenService(() => signingKeys, options.ResolvedEndpoint, options.Audience, options.TokenLifetime, timeProvider));
+        services.AddSingleton<ArmData>();
+        services.AddSingleton<BearerAuthenticator>();
+        services.AddSingleton(new RequestThrottle(options.Throttle, timeProvider));
+        services.AddSingleton<ResourceReconciler>();
+        services.AddSingleton<ResourceReconcileHost>();
+        services.AddHostedService<ReconcileService>();
+        services.AddRouting();
+
+        var app = builder.Build();
+        app.UseRouting();
+        app.UseMiddleware<ArmPipeline>();
+        TokenEndpoints.Map(app);
+        MetadataEndpoints.Map(app);
+        WhoAmIEndpoints.Map(app);
+        SubscriptionEndpoints.Map(app);
+        LocationEndpoints.Map(app);
+        ProviderEndpoints.Map(app);
+        ResourceGroupEndpoints.Map(app);
+        ResourceListEndpoints.Map(app);
+        ResourceEndpoints.Map(app);
+
+        try
+        {
+            await app.StartAsync(cancellationToken).ConfigureAwait(false);
+        }
+        catch (IOException ex)
+        {
+            await app.DisposeAsync().ConfigureAwait(false);
+            throw new StartupException($"Cannot listen on {options.ListenAddress}:{options.Port}: {ex.Message}");
+        }
+
+        return new RunningServer(app, dataDirectory, bootstrap, options);
+    }
+
+    private static void RefreshCredentialsEndpoint(DataDirectory dataDirectory, HoldfastServerOptions options)
+    {
+        var credentials = AdminCredentials.Load(dataDirectory.AdminCredentialsPath);
+        var endpoint = options.ResolvedEndpoint.ToString();
+        if (credentials.Endpoint != endpoint || credentials.Audience != options.Audience || credentials.CaCertificatePath != dataDirectory.CaCertificatePath)
+        {
+            SecureFiles.WriteAtomic(dataDirectory.AdminCredentialsPath, (credentials with { Endpoint = endpoint, Audience = options.Audience, CaCertificatePath = dataDirectory.CaCertificatePath }).ToJson(), isPrivate: true);
+        }
+    }
+
+    private sealed class ReconcileService(ResourceReconcileHost host) : BackgroundService
+    {
+        protected override Task ExecuteAsync(CancellationToken stoppingToken) => host.RunAsync(stoppingToken);
+    }
+}
+
+/// <summary>A started server; dispose (or <see cref="StopAsync"/>) to shut it down gracefully.</summary>
+public sealed class RunningServer(WebApplication app, DataDirectory dataDirectory, BootstrapIdentity bootstrap, HoldfastServerOptions options) : IAsyncDisposable
+{
+    public DataDirectory DataDirectory { get; } = dataDirectory;
+
+    public BootstrapIdentity Bootstrap { get; } = bootstrap;
+
+    public HoldfastServerOptions Options { get; } = options;
+
+    public Task WaitForShutdownAsync(CancellationToken cancellationToken) => app.WaitForShutdownAsync(cancellationToken);
+
+    public Task StopAsync(CancellationToken cancellationToken) => app.StopAsync(cancellationToken);
+
+    public async ValueTask DisposeAsync()
+    {
+        await app.StopAsync(CancellationToken.None).ConfigureAwait(false);
+        await app.DisposeAsync().ConfigureAwait(false);
+    }
+}

@@ -1,0 +1,173 @@
+using System.Text.Json.Nodes;
+using Holdfast.Identity.Principals;
+using Holdfast.Identity.Tokens;
+using Holdfast.Providers.Framework;
+using Holdfast.Server.Arm;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Routing;
+using Microsoft.Extensions.DependencyInjection;
+
+namespace Holdfast.Server.Identity;
+
+/// <summary>
+/// The local identity provider, at the host root as Entra ID lays it out: <c>/{tenant}/oauth2/v2.0/token</c> (client
+/// credentials; also the v1 <c>/{tenant}/oauth2/token</c> with <c>resource</c>), OpenID discovery and JWKS. Errors use
+/// OAuth2's <c>{"error","error_description"}</c> with AADSTS codes, which MSAL turns into clear exceptions.
+/// </summary>
+internal static class TokenEndpoints
+{
+    private static readonly ArmEndpointMetadata Anonymous = new(Anonymous: true);
+
+    public static void Map(IEndpointRouteBuilder routes)
+    {
+        routes.MapPost("/{tenantId}/oauth2/v2.0/token", (HttpContext c, string tenantId) => TokenAsync(c, tenantId, v1: false)).WithMetadata(Anonymous);
+        routes.MapPost("/{tenantId}/oauth2/token", (HttpContext c, string tenantId) => TokenAsync(c, tenantId, v1: true)).WithMetadata(Anonymous);
+        routes.MapGet("/{tenantId}/v2.0/.well-known/openid-configuration", OpenIdConfigurationAsync).WithMetadata(Anonymous);
+        routes.MapGet("/{tenantId}/.well-known/openid-configuration", OpenIdConfigurationAsync).WithMetadata(Anonymous);
+        routes.MapGet("/{tenantId}/discovery/v2.0/keys", KeysAsync).WithMetadata(Anonymous);
+        routes.MapGet("/{tenantId}/discovery/keys", KeysAsync).WithMetadata(Anonymous);
+    }
+
+    private static async Task TokenAsync(HttpContext context, string tenantId, bool v1)
+    {
+        var data = context.RequestServices.GetRequiredService<ArmData>();
+        var tokens = context.RequestServices.GetRequiredService<TokenService>();
+        if (!context.Request.HasFormContentType)
+        {
+            await OAuthErrorAsync(context, 400, "invalid_request", 900144, "The request body must contain the following parameter: 'grant_type'. Content-Type must be application/x-www-form-urlencoded.").ConfigureAwait(false);
+            return;
+        }
+
+        var form = await context.Request.ReadFormAsync(context.RequestAborted).ConfigureAwait(false);
+        var grantType = form["grant_type"].ToString();
+        if (grantType != "client_credentials")
+        {
+            await OAuthErrorAsync(context, 400, "unsupported_grant_type", 70003, $"The app requested an unsupported grant type '{grantType}'. Only client_credentials is supported.").ConfigureAwait(false);
+            return;
+        }
+
+        var requested = v1 ? form["resource"].ToString() : form["scope"].ToString();
+        var audience = v1 ? requested : AudienceFromScope(requested);
+        if (audience is null || !tokens.IsOwnAudience(audience))
+        {
+            await OAuthErrorAsync(context, 400, "invalid_scope", 70011, $"The provided value for the input parameter 'scope' is not valid. The scope '{requested}' does not name this cloud's resource '{tokens.Audience}'.").ConfigureAwait(false);
+            return;
+        }
+
+        var clientId = form["client_id"].ToString();
+        var secret = form["client_secret"].ToString();
+        if (!Guid.TryParse(tenantId, out _) || await data.Store.GetAsync(ResourceKeys.Tenant(tenantId), context.RequestAborted).ConfigureAwait(false) is null)
+        {
+            await OAuthErrorAsync(context, 400, "invalid_request", 90002, $"Tenant '{tenantId}' not found.").ConfigureAwait(false);
+            return;
+        }
+
+        var stored = clientId.Length == 0 ? null : await data.Store.GetAsync(ResourceKeys.Principal(tenantId, clientId), context.RequestAborted).ConfigureAwait(false);
+        if (stored is null)
+        {
+            await OAuthErrorAsync(context, 400, "unauthorized_client", 700016, $"Application with identifier '{clientId}' was not found in the directory '{tenantId}'.").ConfigureAwait(false);
+            return;
+        }
+
+        var principal = ServicePrincipalRecord.Deserialize(stored.Value.Span);
+        if (secret.Length == 0 || !principal.VerifySecret(secret, data.Time.GetUtcNow()))
+        {
+            await OAuthErrorAsync(context, 401, "invalid_client", 7000215, "Invalid client secret provided. Ensure the secret being sent in the request is the client secret value, not the client secret ID.").ConfigureAwait(false);
+            return;
+        }
+
+        var issued = tokens.Issue(new TokenPrincipal(principal.TenantId, principal.ObjectId, principal.AppId, principal.DisplayName));
+        var lifetime = (long)tokens.Lifetime.TotalSeconds;
+        var body = new JsonObject
+        {
+            ["token_type"] = "Bearer",
+            ["expires_in"] = lifetime,
+            ["ext_expires_in"] = lifetime,
+            ["access_token"] = issued.AccessToken,
+        };
+        if (v1)
+        {
+            body["resource"] = requested;
+            body["expires_on"] = issued.ExpiresOn.ToUnixTimeSeconds().ToString(System.Globalization.CultureInfo.InvariantCulture);
+        }
+
+        context.Response.Headers.CacheControl = "no-store";
+        context.Response.Headers.Pragma = "no-cache";
+        await ArmResponses.WriteJsonAsync(context, StatusCodes.Status200OK, body).ConfigureAwait(false);
+    }
+
+    /// <summary>Maps an OAuth2 scope (<c>{audience}/.default</c>, tolerating <c>//.default</c>) to the audience.</summary>
+    internal static string? AudienceFromScope(string scope)
+    {
+        foreach (var part in scope.Split(' ', StringSplitOptions.RemoveEmptyEntries))
+        {
+            if (part.EndsWith("/.default", StringComparison.OrdinalIgnoreCase))
+            {
+                return part[..^"/.default".Length];
+            }
+        }
+
+        return null;
+    }
+
+    private static Task OpenIdConfigurationAsync(HttpContext context, string tenantId)
+    {
+        var tokens = context.RequestServices.GetRequiredService<TokenService>();
+        var root = ArmResponses.AbsoluteUrl(context, "/");
+        var document = new JsonObject
+        {
+            ["issuer"] = tokens.IssuerFor(tenantId),
+            ["token_endpoint"] = $"{root}{tenantId}/oauth2/v2.0/token",
+            ["jwks_uri"] = $"{root}{tenantId}/discovery/v2.0/keys",
+            ["token_endpoint_auth_methods_supported"] = new JsonArray("client_secret_post"),
+            ["grant_types_supported"] = new JsonArray("client_credentials"),
+            ["response_types_supported"] = new JsonArray("token"),
+            ["id_token_signing_alg_values_supported"] = new JsonArray("ES256"),
+            ["subject_types_supported"] = new JsonArray("pairwise"),
+            ["scopes_supported"] = new JsonArray(tokens.Audience.TrimEnd('/') + "/.default"),
+            ["claims_supported"] = new JsonArray("aud", "iss", "iat", "nbf", "exp", "tid", "oid", "sub", "appid", "azp", "idtyp", "ver"),
+            ["tenant_region_scope"] = null,
+        };
+        return ArmResponses.WriteJsonAsync(context, StatusCodes.Status200OK, document);
+    }
+
+    private static Task KeysAsync(HttpContext context)
+    {
+        var keys = context.RequestServices.GetRequiredService<SigningKeySet>();
+        var array = new JsonArray();
+        foreach (var key in keys.Current)
+        {
+            var jwk = new JsonObject();
+            foreach (var (name, value) in key.ToPublicJwk())
+            {
+                jwk[name] = value;
+            }
+
+            array.Add(jwk);
+        }
+
+        return ArmResponses.WriteJsonAsync(context, StatusCodes.Status200OK, new JsonObject { ["keys"] = array });
+    }
+
+    private static Task OAuthErrorAsync(HttpContext context, int status, string error, int aadstsCode, string description)
+    {
+        var arm = ArmRequest.Of(context);
+        var body = new JsonObject
+        {
+            ["error"] = error,
+            ["error_description"] = $"AADSTS{aadstsCode}: {description} Trace ID: {arm.RequestId} Correlation ID: {arm.CorrelationId}",
+            ["error_codes"] = new JsonArray(aadstsCode),
+            ["timestamp"] = context.RequestServices.GetRequiredService<TimeProvider>().GetUtcNow().ToString("yyyy-MM-dd HH:mm:ssZ", System.Globalization.CultureInfo.InvariantCulture),
+            ["trace_id"] = arm.RequestId,
+            ["correlation_id"] = arm.CorrelationId,
+        };
+        return ArmResponses.WriteJsonAsync(context, status, body);
+    }
+}
+
+/// <summary>The signing keys in force: the first signs, all verify (rotation overlap).</summary>
+internal sealed class SigningKeySet(IReadOnlyList<SigningKey> keys)
+{
+    public IReadOnlyList<SigningKey> Current { get; } = keys;
+}

@@ -1,0 +1,74 @@
+namespace Holdfast.State;
+
+public enum CompareTarget
+{
+    /// <summary>Mod revision of the key; 0 when absent.</summary>
+    ModRevision,
+    /// <summary>Create revision of the key; 0 when absent.</summary>
+    CreateRevision,
+    /// <summary>Writes since creation; 0 when absent.</summary>
+    Version,
+    /// <summary>Byte-wise value comparison; an absent key never matches.</summary>
+    Value,
+}
+
+public enum CompareOperator
+{
+    Equal,
+    NotEqual,
+    Less,
+    Greater,
+}
+
+/// <summary>One guard of a transaction, as in etcd's Compare.</summary>
+public sealed record Compare(string Key, CompareTarget Target, CompareOperator Operator, long Number = 0, ReadOnlyMemory<byte> Value = default)
+{
+    public static Compare ModRevisionIs(string key, long modRevision) => new(key, CompareTarget.ModRevision, CompareOperator.Equal, modRevision);
+
+    public static Compare Absent(string key) => new(key, CompareTarget.CreateRevision, CompareOperator.Equal, 0);
+
+    public static Compare Exists(string key) => new(key, CompareTarget.CreateRevision, CompareOperator.Greater, 0);
+}
+
+public enum TxnOpType
+{
+    Put,
+    /// <summary>Deletes one key (no-op if absent).</summary>
+    Delete,
+    /// <summary>Deletes every key under a prefix.</summary>
+    DeletePrefix,
+    /// <summary>Reads one key inside the transaction's snapshot.</summary>
+    Get,
+    /// <summary>Reads every key under a prefix inside the transaction's snapshot.</summary>
+    Range,
+}
+
+public sealed record TxnOp(TxnOpType Type, string Key, ReadOnlyMemory<byte> Value = default, long Lease = 0)
+{
+    public static TxnOp Put(string key, ReadOnlyMemory<byte> value, long lease = 0) => new(TxnOpType.Put, key, value, lease);
+
+    public static TxnOp Delete(string key) => new(TxnOpType.Delete, key);
+
+    public static TxnOp DeletePrefix(string prefix) => new(TxnOpType.DeletePrefix, prefix);
+
+    public static TxnOp Get(string key) => new(TxnOpType.Get, key);
+
+    public static TxnOp Range(string prefix) => new(TxnOpType.Range, prefix);
+}
+
+public sealed record TxnRequest(IReadOnlyList<Compare> Compares, IReadOnlyList<TxnOp> Success, IReadOnlyList<TxnOp> Failure)
+{
+    public TxnRequest(IReadOnlyList<Compare> compares, IReadOnlyList<TxnOp> success)
+        : this(compares, success, [])
+    {
+    }
+}
+
+/// <summary>
+/// Per-operation result: for Get/Range the keys read; for Put the previous value (if any) in <see cref="Kvs"/>;
+/// for Delete/DeletePrefix the deleted keys' previous values, with <see cref="Deleted"/> their count.
+/// </summary>
+public sealed record TxnOpResult(IReadOnlyList<KeyValue> Kvs, long Deleted);
+
+/// <summary><see cref="Revision"/> is the new revision if the transaction wrote, else the revision it read at.</summary>
+public sealed record TxnResult(bool Succeeded, long Revision, IReadOnlyList<TxnOpResult> Results);
