@@ -14,7 +14,9 @@ public sealed class SigningKey : IDisposable
         ArgumentNullException.ThrowIfNull(ecdsa);
         KeyId = keyId;
         _ecdsa = ecdsa;
-        SecurityKey = new ECDsaSecurityKey(ecdsa) { KeyId = keyId };
+        // A factory per key: IdentityModel's shared factory caches signature providers by key id, which would
+        // outlive this key's ECDsa if the same key id were loaded again after a disposal.
+        SecurityKey = new ECDsaSecurityKey(ecdsa) { KeyId = keyId, CryptoProviderFactory = new CryptoProviderFactory() };
     }
 
     public string KeyId { get; }

@@ -122,18 +122,40 @@ internal sealed class VirtualNetworkHandler : ResourceTypeHandler
 
         for (var i = 0; i < servers.Count; i++)
         {
-            if (servers[i]?.GetValueKind() != System.Text.Json.JsonValueKind.String || !IPAddress.TryParse(servers[i]!.GetValue<string>(), out _))
+            if (servers[i]?.GetValueKind() != System.Text.Json.JsonValueKind.String || !TryParseAddress(servers[i]!.GetValue<string>(), out _))
             {
                 context.AddError("InvalidDnsServer", $"DNS server '{servers[i]?.ToJsonString()}' is not an IP address.", $"properties.dhcpOptions.dnsServers[{i}]");
             }
         }
     }
 
+    /// <summary>
+    /// A CIDR as Azure accepts it. <see cref="IPNetwork.TryParse(string?, out IPNetwork)"/> alone is too lenient: it
+    /// clears host bits (<c>10.0.0.1/16</c> becomes <c>10.0.0.0/16</c>), so the address must be the network's base.
+    /// </summary>
     private static bool TryParsePrefix(JsonNode? node, out IPNetwork network)
     {
         network = default;
-        return node?.GetValueKind() == System.Text.Json.JsonValueKind.String && IPNetwork.TryParse(node.GetValue<string>(), out network);
+        if (node?.GetValueKind() != System.Text.Json.JsonValueKind.String)
+        {
+            return false;
+        }
+
+        var text = node.GetValue<string>();
+        var slash = text.IndexOf('/', StringComparison.Ordinal);
+        return slash > 0
+            && IPNetwork.TryParse(text, out network)
+            && TryParseAddress(text[..slash], out var address)
+            && address.Equals(network.BaseAddress);
     }
+
+    /// <summary>
+    /// An IP address in its usual text form. <see cref="IPAddress.TryParse(string?, out IPAddress?)"/> also takes legacy
+    /// IPv4 forms (<c>10.0.0</c>, <c>53</c>, octal <c>010.0.0.1</c>) that Azure refuses, so IPv4 must be canonical dotted decimal.
+    /// </summary>
+    private static bool TryParseAddress(string text, [System.Diagnostics.CodeAnalysis.NotNullWhen(true)] out IPAddress? address) =>
+        IPAddress.TryParse(text, out address)
+        && (address.AddressFamily != System.Net.Sockets.AddressFamily.InterNetwork || string.Equals(address.ToString(), text, StringComparison.Ordinal));
 
     private static bool Contains(IPNetwork outer, IPNetwork inner) =>
         outer.BaseAddress.AddressFamily == inner.BaseAddress.AddressFamily && outer.PrefixLength <= inner.PrefixLength && outer.Contains(inner.BaseAddress);
