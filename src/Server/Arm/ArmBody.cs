@@ -28,6 +28,12 @@ internal static class ArmBody
             throw ApiErrors.InvalidRequestContent("The request content was invalid and could not be deserialized: 'The request body is empty.'.");
         }
 
+        var limit = context.Features.Get<Microsoft.AspNetCore.Http.Features.IHttpMaxRequestBodySizeFeature>()?.MaxRequestBodySize;
+        if (request.ContentLength > limit)
+        {
+            throw TooLarge(limit.Value);
+        }
+
         var contentType = request.ContentType;
         if (contentType is null || !IsJson(contentType))
         {
@@ -43,7 +49,7 @@ internal static class ArmBody
         }
         catch (BadHttpRequestException ex) when (ex.StatusCode == StatusCodes.Status413PayloadTooLarge)
         {
-            throw TooLarge();
+            throw TooLarge(limit ?? 0);
         }
 
         JsonNode? node;
@@ -60,8 +66,8 @@ internal static class ArmBody
             ?? throw ApiErrors.InvalidRequestContent("The request content was invalid and could not be deserialized: 'The body must be a JSON object.'.");
     }
 
-    public static ApiException TooLarge() =>
-        new(HttpStatusCode.RequestEntityTooLarge, ArmErrorCodes.RequestEntityTooLarge, "The request content size exceeds the maximum allowed size of 4194304 bytes.");
+    public static ApiException TooLarge(long limit) =>
+        new(HttpStatusCode.RequestEntityTooLarge, ArmErrorCodes.RequestEntityTooLarge, $"The request content size exceeds the maximum allowed size of {limit} bytes.");
 
     private static bool IsJson(string contentType)
     {

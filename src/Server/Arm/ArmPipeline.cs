@@ -93,7 +93,7 @@ internal sealed partial class ArmPipeline(RequestDelegate next, BearerAuthentica
             await WriteErrorAsync(
                 context,
                 ex.StatusCode == StatusCodes.Status413PayloadTooLarge
-                    ? ArmBody.TooLarge()
+                    ? ArmBody.TooLarge(context.Features.Get<Microsoft.AspNetCore.Http.Features.IHttpMaxRequestBodySizeFeature>()?.MaxRequestBodySize ?? 0)
                     : new ApiException(HttpStatusCode.BadRequest, ArmErrorCodes.BadRequest, "The request is malformed: " + ex.Message)).ConfigureAwait(false);
         }
         catch (OperationCanceledException) when (context.RequestAborted.IsCancellationRequested)

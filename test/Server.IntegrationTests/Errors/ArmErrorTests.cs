@@ -159,7 +159,10 @@ public sealed class ArmErrorTests(ServerFixture fixture)
     {
         var name = ServerFixture.UniqueName("big");
         var body = "{\"location\":\"local\",\"tags\":{\"x\":\"" + new string('a', (4 * 1024 * 1024) + 10) + "\"}}";
-        var (status, code, _) = await SendAsync(HttpMethod.Put, $"subscriptions/{Subscription}/resourcegroups/{name}?api-version=2022-09-01", body);
+        // Expect: 100-continue lets the server refuse before the body is sent, as a well-behaved client would.
+        using var request = new HttpRequestMessage(HttpMethod.Put, $"subscriptions/{Subscription}/resourcegroups/{name}?api-version=2022-09-01") { Content = Json(body) };
+        request.Headers.ExpectContinue = true;
+        var (status, code, _) = await SendAsync(request);
         Assert.Equal(HttpStatusCode.RequestEntityTooLarge, status);
         Assert.Equal("RequestEntityTooLarge", code);
         await AssertAbsentAsync($"subscriptions/{Subscription}/resourcegroups/{name}?api-version=2022-09-01");
