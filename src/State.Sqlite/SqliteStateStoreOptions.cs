@@ -1,0 +1,38 @@
+namespace Holdfast.State.Sqlite;
+
+/// <summary>Tuning knobs for <see cref="SqliteStateStore"/>; the defaults suit a control plane on one node.</summary>
+public sealed class SqliteStateStoreOptions
+{
+    /// <summary>Most queued writes applied in one SQLite transaction (one fsync) by the group-committing writer.</summary>
+    public int MaxBatchSize { get; init; } = 256;
+
+    /// <summary>
+    /// Live events buffered per watcher. A watcher that falls this far behind is ended with a transient
+    /// <see cref="StateStoreException"/> (after it has read what was buffered) so the writer never waits for it;
+    /// it re-watches from the last revision it saw.
+    /// </summary>
+    public int WatchBufferCapacity { get; init; } = 4096;
+
+    /// <summary>How often lease expiry is checked, on the injected <see cref="TimeProvider"/>.</summary>
+    public TimeSpan LeaseCheckInterval { get; init; } = TimeSpan.FromMilliseconds(500);
+
+    /// <summary>Read connections kept open between reads; more are opened under load and closed afterwards.</summary>
+    public int MaxIdleReadConnections { get; init; } = 8;
+
+    /// <summary>
+    /// How long a statement retries while another process holds the file's lock before failing with a transient
+    /// <see cref="StateStoreException"/>; rounded up to whole seconds (Microsoft.Data.Sqlite's unit).
+    /// </summary>
+    public TimeSpan BusyTimeout { get; init; } = TimeSpan.FromSeconds(5);
+
+    internal int BusyTimeoutSeconds => (int)Math.Ceiling(BusyTimeout.TotalSeconds);
+
+    internal void Validate()
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThanOrEqual(BusyTimeout, TimeSpan.Zero);
+        ArgumentOutOfRangeException.ThrowIfLessThan(MaxBatchSize, 1);
+        ArgumentOutOfRangeException.ThrowIfLessThan(WatchBufferCapacity, 1);
+        ArgumentOutOfRangeException.ThrowIfLessThanOrEqual(LeaseCheckInterval, TimeSpan.Zero);
+        ArgumentOutOfRangeException.ThrowIfNegative(MaxIdleReadConnections);
+    }
+}

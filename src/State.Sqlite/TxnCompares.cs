@@ -1,0 +1,89 @@
+namespace Holdfast.State.Sqlite;
+
+/// <summary>Reads a transaction needs, from whichever connection (writer or a read snapshot) evaluates it.</summary>
+internal interface IKvSource
+{
+    KeyValue? Get(string key);
+
+    List<KeyValue> Range(string prefix);
+}
+
+/// <summary>etcd's compare semantics: numeric targets read 0 for an absent key; a value compare on an absent key fails.</summary>
+internal static class TxnCompares
+{
+    public static bool AllHold(IReadOnlyList<Compare> compares, IKvSource source)
+    {
+        foreach (var compare in compares)
+        {
+            if (!Holds(compare, source.Get(compare.Key)))
+            {
+                return false;
+            }
+        }
+
+        return true;
+    }
+
+    public static bool Holds(Compare compare, KeyValue? kv)
+    {
+        int order;
+        if (compare.Target == CompareTarget.Value)
+        {
+            if (kv is null)
+            {
+                return false;
+            }
+
+            order = kv.Value.Span.SequenceCompareTo(compare.Value.Span);
+        }
+        else
+        {
+            long actual = kv is null ? 0 : compare.Target switch
+            {
+                CompareTarget.ModRevision => kv.ModRevision,
+                CompareTarget.CreateRevision => kv.CreateRevision,
+                CompareTarget.Version => kv.Version,
+                _ => throw new ArgumentOutOfRangeException(nameof(compare), compare.Target, "Unknown compare target."),
+            };
+            order = actual.CompareTo(compare.Number);
+        }
+
+        return compare.Operator switch
+        {
+            CompareOperator.Equal => order == 0,
+            CompareOperator.NotEqual => order != 0,
+            CompareOperator.Less => order < 0,
+            CompareOperator.Greater => order > 0,
+            _ => throw new ArgumentOutOfRangeException(nameof(compare), compare.Operator, "Unknown compare operator."),
+        };
+    }
+
+    public static bool IsReadOnly(TxnRequest request) => IsReadOnly(request.Success) && IsReadOnly(request.Failure);
+
+    /// <summary>Results of the read-only operations (Get and Range) of a transaction that writes nothing.</summary>
+    public static List<TxnOpResult> Read(IReadOnlyList<TxnOp> ops, IKvSource source)
+    {
+        var results = new List<TxnOpResult>(ops.Count);
+        foreach (var op in ops)
+        {
+            results.Add(op.Type == TxnOpType.Get
+                ? new TxnOpResult(source.Get(op.Key) is { } kv ? [kv] : [], 0)
+                : new TxnOpResult(source.Range(op.Key), 0));
+        }
+
+        return results;
+    }
+
+    private static bool IsReadOnly(IReadOnlyList<TxnOp> ops)
+    {
+        foreach (var op in ops)
+        {
+            if (op.Type is not (TxnOpType.Get or TxnOpType.Range))
+            {
+                return false;
+            }
+        }
+
+        return true;
+    }
+}

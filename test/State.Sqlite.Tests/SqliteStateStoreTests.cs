@@ -1,0 +1,257 @@
+using System.Text;
+using Holdfast.Testing;
+using Microsoft.Data.Sqlite;
+using Xunit;
+
+namespace Holdfast.State.Sqlite.Tests;
+
+/// <summary>What the SQLite backend promises beyond the shared contract: WAL, group commit, overflow policy, clear open errors.</summary>
+public sealed class SqliteStateStoreTests : IDisposable
+{
+    private static readonly TimeSpan WaitTimeout = TimeSpan.FromSeconds(10);
+    private readonly TempDirectory _directory = new();
+    private readonly ManualTimeProvider _time = new();
+
+    private string DatabasePath => _directory.Combine("state.db");
+
+    public void Dispose() => _directory.Dispose();
+
+    [Fact]
+    public async Task OpenAsync_NewFile_UsesWriteAheadLog()
+    {
+        await using var store = await OpenAsync();
+        await store.PutAsync("/a", "v"u8.ToArray(), null, CancellationToken.None);
+
+        using var connection = new SqliteConnection($"Data Source={DatabasePath};Pooling=false");
+        connection.Open();
+        using var command = connection.CreateCommand();
+        command.CommandText = "PRAGMA journal_mode";
+        Assert.Equal("wal", command.ExecuteScalar() as string);
+        Assert.True(File.Exists(DatabasePath + "-wal"));
+    }
+
+    [Fact]
+    public async Task PutAsync_200ConcurrentWriters_AllAcknowledgedAndPresentAfterReopen()
+    {
+        var store = await OpenAsync();
+        var puts = Enumerable.Range(0, 200)
+            .Select(i => Task.Run(async () => await store.PutAsync($"/g/{i:D3}", Encoding.UTF8.GetBytes($"value {i}"), 0, CancellationToken.None)))
+            .ToList();
+        var results = await Task.WhenAll(puts).WaitAsync(WaitTimeout);
+        await store.DisposeAsync();
+
+        await using var reopened = await OpenAsync();
+        var stored = await reopened.RangeAsync(new RangeRequest("/g/"), CancellationToken.None);
+
+        Assert.All(results, r => Assert.True(r.Succeeded));
+        Assert.Equal(Enumerable.Range(1, 200).Select(i => (long)i), results.Select(r => r.Revision).Order());
+        Assert.Equal(200, stored.Items.Count);
+        Assert.All(stored.Items, kv => Assert.Equal($"value {int.Parse(kv.Key[3..], System.Globalization.CultureInfo.InvariantCulture)}", Encoding.UTF8.GetString(kv.Value.Span)));
+        Assert.Equal(200, await reopened.GetRevisionAsync(CancellationToken.None));
+    }
+
+    [Fact]
+    public async Task PutAsync_UnknownLeaseAmongConcurrentWrites_FailsAloneWithoutPoisoningTheBatch()
+    {
+        await using var store = await OpenAsync();
+
+        var good = Enumerable.Range(0, 50).Select(i => store.PutAsync($"/b/{i}", "v"u8.ToArray(), null, CancellationToken.None).AsTask()).ToList();
+        var bad = store.PutAsync("/b/bad", "v"u8.ToArray(), null, CancellationToken.None, lease: 999).AsTask();
+        var more = Enumerable.Range(50, 50).Select(i => store.PutAsync($"/b/{i}", "v"u8.ToArray(), null, CancellationToken.None).AsTask()).ToList();
+
+        var error = await Assert.ThrowsAsync<StateStoreException>(() => bad);
+        var results = await Task.WhenAll(good.Concat(more));
+        Assert.False(error.IsTransient);
+        Assert.All(results, r => Assert.True(r.Succeeded));
+        Assert.Equal(100, (await store.RangeAsync(new RangeRequest("/b/"), CancellationToken.None)).Items.Count);
+        Assert.Equal(100, await store.GetRevisionAsync(CancellationToken.None));
+    }
+
+    [Fact]
+    public async Task DisposeAsync_WithQueuedWrites_AppliesThemBeforeClosing()
+    {
+        var store = await OpenAsync();
+        var pending = Enumerable.Range(0, 100).Select(i => store.PutAsync($"/d/{i}", "v"u8.ToArray(), null, CancellationToken.None).AsTask()).ToList();
+
+        await store.DisposeAsync();
+
+        Assert.All(await Task.WhenAll(pending), r => Assert.True(r.Succeeded));
+        await using var reopened = await OpenAsync();
+        Assert.Equal(100, (await reopened.RangeAsync(new RangeRequest("/d/"), CancellationToken.None)).Items.Count);
+    }
+
+    [Fact]
+    public async Task DisposeAsync_OpenWatch_EndsWithNonTransientError()
+    {
+        var store = await OpenAsync();
+        await store.PutAsync("/w/a", "v"u8.ToArray(), null, CancellationToken.None);
+        await using var enumerator = store.WatchAsync("/w/", 0, CancellationToken.None).GetAsyncEnumerator();
+        Assert.True(await enumerator.MoveNextAsync());
+        var pending = enumerator.MoveNextAsync().AsTask();
+
+        await store.DisposeAsync();
+
+        var error = await Assert.ThrowsAsync<StateStoreException>(() => pending.WaitAsync(WaitTimeout));
+        Assert.False(error.IsTransient);
+    }
+
+    [Fact]
+    public async Task WatchAsync_ConsumerFallsBehindBuffer_EndsWithTransientErrorAfterBufferedEvents()
+    {
+        await using var store = await OpenAsync(new SqliteStateStoreOptions { WatchBufferCapacity = 4 });
+        await store.PutAsync("/w/0", "v"u8.ToArray(), null, CancellationToken.None);
+        await using var enumerator = store.WatchAsync("/w/", 0, CancellationToken.None).GetAsyncEnumerator();
+
+        // The first (replayed) event proves the watch is subscribed before the burst below.
+        Assert.True(await enumerator.MoveNextAsync());
+        for (int i = 1; i <= 10; i++)
+        {
+            await store.PutAsync($"/w/{i}", "v"u8.ToArray(), null, CancellationToken.None);
+        }
+
+        var received = new List<long>();
+        var error = await Assert.ThrowsAsync<StateStoreException>(async () =>
+        {
+            while (await enumerator.MoveNextAsync().AsTask().WaitAsync(WaitTimeout))
+            {
+                received.Add(enumerator.Current.Revision);
+            }
+        });
+        Assert.True(error.IsTransient);
+        Assert.Equal([2L, 3L, 4L, 5L], received);
+
+        // Re-watching from the last revision received loses nothing.
+        await using var again = store.WatchAsync("/w/", received[^1], CancellationToken.None).GetAsyncEnumerator();
+        for (long expected = 6; expected <= 11; expected++)
+        {
+            Assert.True(await again.MoveNextAsync());
+            Assert.Equal(expected, again.Current.Revision);
+        }
+    }
+
+    [Fact]
+    public async Task WatchAsync_HistoryLongerThanOnePage_ReplaysEveryEventOnce()
+    {
+        await using var store = await OpenAsync();
+        for (int batch = 0; batch < 6; batch++)
+        {
+            // Transactions of 100 keys put several events on one revision, so pages split inside revisions.
+            var ops = Enumerable.Range(0, 100).Select(i => TxnOp.Put($"/h/{batch}/{i:D3}", "v"u8.ToArray())).ToList();
+            await store.TxnAsync(new TxnRequest([], ops), CancellationToken.None);
+        }
+
+        var seen = new List<(long, string)>();
+        await using var enumerator = store.WatchAsync("/h/", 0, CancellationToken.None).GetAsyncEnumerator();
+        while (seen.Count < 600)
+        {
+            Assert.True(await enumerator.MoveNextAsync());
+            seen.Add((enumerator.Current.Revision, enumerator.Current.Kv.Key));
+        }
+
+        var expected = Enumerable.Range(0, 6).SelectMany(b => Enumerable.Range(0, 100).Select(i => ((long)b + 1, $"/h/{b}/{i:D3}")));
+        Assert.Equal(expected, seen);
+    }
+
+    [Fact]
+    public async Task WatchAsync_CompactionDuringReplay_ThrowsRevisionCompacted()
+    {
+        await using var store = await OpenAsync();
+        for (int i = 0; i < 600; i++)
+        {
+            await store.PutAsync($"/c/{i}", "v"u8.ToArray(), null, CancellationToken.None);
+        }
+
+        await using var enumerator = store.WatchAsync("/c/", 0, CancellationToken.None).GetAsyncEnumerator();
+        Assert.True(await enumerator.MoveNextAsync());
+        await store.CompactAsync(500, CancellationToken.None);
+
+        await Assert.ThrowsAsync<RevisionCompactedException>(async () =>
+        {
+            while (await enumerator.MoveNextAsync())
+            {
+            }
+        });
+    }
+
+    [Fact]
+    public async Task PutAsync_FileLockedByAnotherConnection_FailsTransientlyThenRecovers()
+    {
+        await using var store = await OpenAsync(new SqliteStateStoreOptions { BusyTimeout = TimeSpan.FromSeconds(1) });
+        using (var intruder = new SqliteConnection($"Data Source={DatabasePath};Pooling=false"))
+        {
+            intruder.Open();
+            using var command = intruder.CreateCommand();
+            command.CommandText = "BEGIN IMMEDIATE";
+            command.ExecuteNonQuery();
+
+            var error = await Assert.ThrowsAsync<StateStoreException>(async () => await store.PutAsync("/a", "v"u8.ToArray(), null, CancellationToken.None));
+
+            Assert.True(error.IsTransient);
+            Assert.IsType<SqliteException>(error.InnerException);
+        }
+
+        var retried = await store.PutAsync("/a", "v"u8.ToArray(), null, CancellationToken.None);
+        Assert.Equal((true, 1L), (retried.Succeeded, retried.Revision));
+        Assert.Equal(1, await store.GetRevisionAsync(CancellationToken.None));
+    }
+
+    [Fact]
+    public async Task OpenAsync_MissingFolder_ThrowsNonTransientNamingThePath()
+    {
+        string path = _directory.Combine(Path.Combine("missing", "state.db"));
+
+        var error = await Assert.ThrowsAsync<StateStoreException>(() => SqliteStateStore.OpenAsync(path, new(), _time, CancellationToken.None));
+
+        Assert.False(error.IsTransient);
+        Assert.Contains(path, error.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task OpenAsync_FileIsNotADatabase_ThrowsNonTransient()
+    {
+        await File.WriteAllTextAsync(DatabasePath, new string('x', 8192));
+
+        var error = await Assert.ThrowsAsync<StateStoreException>(() => SqliteStateStore.OpenAsync(DatabasePath, new(), _time, CancellationToken.None));
+
+        Assert.False(error.IsTransient);
+        Assert.Contains(DatabasePath, error.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task OpenAsync_PathIsAFolder_ThrowsNonTransient()
+    {
+        var error = await Assert.ThrowsAsync<StateStoreException>(() => SqliteStateStore.OpenAsync(_directory.Path, new(), _time, CancellationToken.None));
+
+        Assert.False(error.IsTransient);
+    }
+
+    [Fact]
+    public async Task OpenAsync_NewerSchema_ThrowsNonTransient()
+    {
+        await (await OpenAsync()).DisposeAsync();
+        using (var connection = new SqliteConnection($"Data Source={DatabasePath};Pooling=false"))
+        {
+            connection.Open();
+            using var command = connection.CreateCommand();
+            command.CommandText = "PRAGMA user_version = 99";
+            command.ExecuteNonQuery();
+        }
+
+        var error = await Assert.ThrowsAsync<StateStoreException>(() => OpenAsync());
+
+        Assert.False(error.IsTransient);
+        Assert.Contains("99", error.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task CompactAsync_FutureRevision_ThrowsArgumentOutOfRange()
+    {
+        await using var store = await OpenAsync();
+        await store.PutAsync("/a", "v"u8.ToArray(), null, CancellationToken.None);
+
+        await Assert.ThrowsAsync<ArgumentOutOfRangeException>(async () => await store.CompactAsync(2, CancellationToken.None));
+    }
+
+    private Task<SqliteStateStore> OpenAsync(SqliteStateStoreOptions? options = null) =>
+        SqliteStateStore.OpenAsync(DatabasePath, options ?? new SqliteStateStoreOptions(), _time, CancellationToken.None);
+}
