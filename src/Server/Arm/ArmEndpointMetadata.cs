@@ -1,5 +1,3 @@
-using Holdfast.Server.Arm.Throttling;
-
 namespace Holdfast.Server.Arm;
 
 /// <summary>
@@ -7,10 +5,4 @@ namespace Holdfast.Server.Arm;
 /// which api-versions it accepts (null: the handler checks, as generic resource types do; empty: any or none), and
 /// whether it is throttled.
 /// </summary>
-internal sealed record ArmEndpointMetadata(bool Anonymous = false, IReadOnlyList<string>? ApiVersions = null, bool IgnoreApiVersion = false)
-{
-    public RequestClass? ClassOverride { get; init; }
-
-    /// <summary>Whether the pipeline checks that the route's subscription exists and belongs to the caller's tenant.</summary>
-    public bool ChecksSubscription { get; init; } = true;
-}
+internal sealed record ArmEndpointMetadata(bool Anonymous = false, IReadOnlyList<string>? ApiVersions = null, bool IgnoreApiVersion = false);

@@ -69,7 +69,7 @@ internal sealed partial class ArmPipeline(RequestDelegate next, BearerAuthentica
                 CheckApiVersion(request, metadata.ApiVersions);
             }
 
-            var requestClass = metadata.ClassOverride ?? ClassOf(request.Method);
+            var requestClass = ClassOf(request.Method);
             var subscription = context.GetRouteValue("subscriptionId") as string;
             var remaining = throttle.Take(subscription?.ToLowerInvariant() ?? "tenant:" + arm.Principal.TenantId, arm.Principal.ObjectId, requestClass);
             if (remaining != long.MaxValue)

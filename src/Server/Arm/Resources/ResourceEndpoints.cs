@@ -55,7 +55,7 @@ internal static class ResourceEndpoints
                 throw new ApiException(HttpStatusCode.MethodNotAllowed, ArmErrorCodes.MethodNotAllowed, $"The collection '{route.Type.FullType}' does not support http method '{method}'.");
             }
 
-            await ListAsync(context, data, route).ConfigureAwait(false);
+            await ListAsync(context, data, route, canonicalSubscription, resourceGroupName).ConfigureAwait(false);
             return;
         }
 
@@ -112,13 +112,13 @@ internal static class ResourceEndpoints
         await ArmResponses.WriteStoredAsync(context, StatusCodes.Status200OK, kv.Value, route.Type.HasETag ? etag : null).ConfigureAwait(false);
     }
 
-    private static async Task ListAsync(HttpContext context, ArmData data, ResourceRoute route)
+    private static async Task ListAsync(HttpContext context, ArmData data, ResourceRoute route, string subscriptionId, string resourceGroupName)
     {
         var id = route.Parent;
         string prefix;
         if (id is null)
         {
-            prefix = ResourceKeys.ResourcesOfType(id?.SubscriptionId ?? context.GetRouteValue("subscriptionId")!.ToString()!, context.GetRouteValue("resourceGroupName")!.ToString()!, route.Type.ProviderNamespace, route.Type.Type);
+            prefix = ResourceKeys.ResourcesOfType(subscriptionId, resourceGroupName, route.Type.ProviderNamespace, route.Type.Type);
         }
         else
         {
