@@ -104,7 +104,9 @@ public sealed class WorkQueue<TKey> : IDisposable
             _failures[key] = failures + 1;
         }
 
-        var delay = TimeSpan.FromTicks(Math.Min(_maxBackoff.Ticks, _baseBackoff.Ticks * (1L << Math.Min(failures, 30))));
+        // base * 2^failures, saturating at the maximum: comparing against max >> shift cannot overflow, the product can.
+        var shift = Math.Min(failures, 62);
+        var delay = _baseBackoff.Ticks > _maxBackoff.Ticks >> shift ? _maxBackoff : TimeSpan.FromTicks(_baseBackoff.Ticks << shift);
         AddAfter(key, delay);
     }
 

@@ -48,6 +48,12 @@ public static class SecretHasher
             return false;
         }
 
+        // Hash always writes HashBytes; a shorter stored hash (empty, truncated) would match far too many secrets.
+        if (expected.Length != HashBytes)
+        {
+            return false;
+        }
+
         var actual = Rfc2898DeriveBytes.Pbkdf2(secret, salt, iterations, HashAlgorithmName.SHA256, expected.Length);
         return CryptographicOperations.FixedTimeEquals(actual, expected);
     }
