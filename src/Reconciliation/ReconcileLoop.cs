@@ -15,7 +15,7 @@ public sealed record ReconcileLoopOptions
 /// with a timeout, then forget it, requeue it after the requested delay, or (on an exception) requeue it with backoff.
 /// The catch-all here is a loop boundary and always logs what it catches.
 /// </summary>
-public sealed partial class ReconcileLoop<TKey>(string name, IReconciler<TKey> reconciler, WorkQueue<TKey> queue, ReconcileLoopOptions options, ILogger logger)
+public sealed partial class ReconcileLoop<TKey>(string name, IReconciler<TKey> reconciler, WorkQueue<TKey> queue, ReconcileLoopOptions options, ILogger logger, TimeProvider? timeProvider = null)
     where TKey : notnull
 {
     public async Task RunAsync(CancellationToken cancellationToken)
@@ -44,8 +44,8 @@ public sealed partial class ReconcileLoop<TKey>(string name, IReconciler<TKey> r
 
             try
             {
-                using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-                timeout.CancelAfter(options.ReconcileTimeout);
+                using var deadline = new CancellationTokenSource(options.ReconcileTimeout, timeProvider ?? TimeProvider.System);
+                using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, deadline.Token);
                 var result = await reconciler.ReconcileAsync(key, timeout.Token).ConfigureAwait(false);
                 queue.Forget(key);
                 if (result.RequeueAfter is { } delay)

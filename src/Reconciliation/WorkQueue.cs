@@ -13,7 +13,7 @@ public sealed class WorkQueue<TKey> : IDisposable
     private readonly Lock _lock = new();
     private readonly HashSet<TKey> _dirty;
     private readonly HashSet<TKey> _processing;
-    private readonly Dictionary<TKey, ITimer> _delayed;
+    private readonly Dictionary<TKey, Delayed> _delayed;
     private readonly Dictionary<TKey, int> _failures;
     private readonly Channel<TKey> _ready = Channel.CreateUnbounded<TKey>(new UnboundedChannelOptions { SingleReader = false, SingleWriter = false });
     private readonly TimeProvider _timeProvider;
@@ -25,7 +25,7 @@ public sealed class WorkQueue<TKey> : IDisposable
         _timeProvider = timeProvider;
         _dirty = new HashSet<TKey>(comparer);
         _processing = new HashSet<TKey>(comparer);
-        _delayed = new Dictionary<TKey, ITimer>(comparer);
+        _delayed = new Dictionary<TKey, Delayed>(comparer);
         _failures = new Dictionary<TKey, int>(comparer);
         _baseBackoff = baseBackoff ?? TimeSpan.FromMilliseconds(5);
         _maxBackoff = maxBackoff ?? TimeSpan.FromSeconds(30);
@@ -46,9 +46,9 @@ public sealed class WorkQueue<TKey> : IDisposable
     {
         lock (_lock)
         {
-            if (_delayed.Remove(key, out var timer))
+            if (_delayed.Remove(key, out var delayed))
             {
-                timer.Dispose();
+                delayed.Timer.Dispose();
             }
 
             if (!_dirty.Add(key) || _processing.Contains(key))
@@ -60,6 +60,7 @@ public sealed class WorkQueue<TKey> : IDisposable
         _ready.Writer.TryWrite(key);
     }
 
+    /// <summary>Queues the key after <paramref name="delay"/>; if it is already waiting for a later time, the earlier time wins.</summary>
     public void AddAfter(TKey key, TimeSpan delay)
     {
         if (delay <= TimeSpan.Zero)
@@ -70,20 +71,36 @@ public sealed class WorkQueue<TKey> : IDisposable
 
         lock (_lock)
         {
-            if (_dirty.Contains(key) || _delayed.ContainsKey(key))
+            if (_dirty.Contains(key))
             {
                 return;
             }
 
-            _delayed[key] = _timeProvider.CreateTimer(
+            var due = _timeProvider.GetUtcNow() + delay;
+            if (_delayed.TryGetValue(key, out var waiting))
+            {
+                if (waiting.Due <= due)
+                {
+                    return;
+                }
+
+                waiting.Timer.Dispose();
+            }
+
+            var entry = new Delayed(due);
+            _delayed[key] = entry;
+            entry.Timer = _timeProvider.CreateTimer(
                 _ =>
                 {
                     lock (_lock)
                     {
-                        if (!_delayed.Remove(key))
+                        // A replaced timer may still fire once; only the current entry releases the key.
+                        if (!_delayed.TryGetValue(key, out var current) || !ReferenceEquals(current, entry))
                         {
                             return;
                         }
+
+                        _delayed.Remove(key);
                     }
 
                     Add(key);
@@ -166,14 +183,21 @@ public sealed class WorkQueue<TKey> : IDisposable
     {
         lock (_lock)
         {
-            foreach (var timer in _delayed.Values)
+            foreach (var delayed in _delayed.Values)
             {
-                timer.Dispose();
+                delayed.Timer.Dispose();
             }
 
             _delayed.Clear();
         }
 
         _ready.Writer.TryComplete();
+    }
+
+    private sealed class Delayed(DateTimeOffset due)
+    {
+        public DateTimeOffset Due { get; } = due;
+
+        public ITimer Timer { get; set; } = null!;
     }
 }

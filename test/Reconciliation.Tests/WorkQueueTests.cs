@@ -122,6 +122,21 @@ public sealed class WorkQueueTests : IDisposable
     }
 
     [Fact]
+    public async Task AddAfter_EarlierDeadlineWhileWaiting_EarlierOneWins()
+    {
+        _queue.AddAfter("a", TimeSpan.FromSeconds(10));
+        _queue.AddAfter("a", TimeSpan.FromSeconds(2));
+        _queue.AddAfter("a", TimeSpan.FromSeconds(5));
+
+        _time.Advance(TimeSpan.FromSeconds(2));
+
+        Assert.Equal(1, _queue.Count);
+        _queue.Done(await TakeAsync());
+        _time.Advance(TimeSpan.FromSeconds(10));
+        Assert.Equal(0, _queue.Count);
+    }
+
+    [Fact]
     public void AddAfter_ZeroDelay_AddsAtOnce()
     {
         _queue.AddAfter("a", TimeSpan.Zero);

@@ -87,10 +87,16 @@ public sealed class CertificateAuthority : IDisposable
 
     public string ExportPrivateKeyPem() => Certificate.GetECDsaPrivateKey()!.ExportPkcs8PrivateKeyPem();
 
-    /// <summary>True when <paramref name="certificate"/> chains to this CA (and only this CA) and is time-valid.</summary>
-    public bool Verifies(X509Certificate2 certificate)
+    /// <summary>True when <paramref name="certificate"/> chains to this CA (and only this CA) and is valid at <paramref name="now"/> (default: the wall clock).</summary>
+    public bool Verifies(X509Certificate2 certificate, DateTimeOffset? now = null)
     {
         using var chain = new X509Chain();
+        if (now is { } at)
+        {
+            chain.ChainPolicy.VerificationTime = at.UtcDateTime;
+            chain.ChainPolicy.VerificationTimeIgnored = false;
+        }
+
         chain.ChainPolicy.TrustMode = X509ChainTrustMode.CustomRootTrust;
         chain.ChainPolicy.CustomTrustStore.Add(Certificate);
         chain.ChainPolicy.RevocationMode = X509RevocationMode.NoCheck;

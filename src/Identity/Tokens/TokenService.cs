@@ -109,9 +109,10 @@ public sealed class TokenService
             return new(null, TokenFailure.Malformed, "The access token is not a well-formed JWT.");
         }
 
-        if (!parsed.TryGetPayloadValue<string>("tid", out var tenantId) || string.IsNullOrEmpty(tenantId))
+        // The issuer we expect is derived from tid before the signature is checked, so tid must be a plain GUID.
+        if (!parsed.TryGetPayloadValue<string>("tid", out var tenantId) || !Guid.TryParseExact(tenantId, "D", out _))
         {
-            return new(null, TokenFailure.Malformed, "The access token has no tenant (tid) claim.");
+            return new(null, TokenFailure.Malformed, "The access token has no valid tenant (tid) claim.");
         }
 
         var now = _timeProvider.GetUtcNow();

@@ -16,7 +16,7 @@ public sealed partial class ResourceReconcileHost(IStateStore store, ResourceRec
     public async Task RunAsync(CancellationToken cancellationToken)
     {
         using var queue = new WorkQueue<string>(timeProvider, StringComparer.Ordinal);
-        var loop = new ReconcileLoop<string>("resources", reconciler, queue, Options, logger);
+        var loop = new ReconcileLoop<string>("resources", reconciler, queue, Options, logger, timeProvider);
         var workers = loop.RunAsync(cancellationToken);
         try
         {

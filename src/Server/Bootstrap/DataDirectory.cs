@@ -98,7 +98,7 @@ public sealed class DataDirectory
         if (File.Exists(certPath) && File.Exists(keyPath))
         {
             var existing = X509Certificate2.CreateFromPemFile(certPath, keyPath);
-            if (existing.NotAfter > now.AddDays(30).UtcDateTime && Covers(existing, dnsNames, addresses) && ca.Verifies(existing))
+            if (existing.NotAfter > now.AddDays(30).UtcDateTime && Covers(existing, dnsNames, addresses) && ca.Verifies(existing, now))
             {
                 return existing;
             }

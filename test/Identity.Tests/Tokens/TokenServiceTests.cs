@@ -12,7 +12,7 @@ public sealed class TokenServiceTests : IDisposable
     private const string Audience = "https://management.holdfast.local/";
     private static readonly Uri Authority = new("https://login.holdfast.local:8443/");
     private static readonly TimeSpan Lifetime = TimeSpan.FromHours(1);
-    private static readonly TokenPrincipal Principal = new("tenant-a", "object-1", "app-1", "Deploy bot");
+    private static readonly TokenPrincipal Principal = new("0b6f4c2e-8a43-4d8f-9d3a-1f2e3d4c5b6a", "object-1", "app-1", "Deploy bot");
 
     private readonly ManualTimeProvider _time = new();
     private readonly SigningKey _key = SigningKey.Create();
@@ -46,13 +46,25 @@ public sealed class TokenServiceTests : IDisposable
         var token = new JsonWebToken(service.Issue(Principal).AccessToken);
 
         Assert.Equal("ES256", token.Alg);
-        Assert.Equal(service.IssuerFor("tenant-a"), token.Issuer);
-        Assert.Equal("https://login.holdfast.local:8443/tenant-a/v2.0", token.Issuer);
+        Assert.Equal(service.IssuerFor("0b6f4c2e-8a43-4d8f-9d3a-1f2e3d4c5b6a"), token.Issuer);
+        Assert.Equal("https://login.holdfast.local:8443/0b6f4c2e-8a43-4d8f-9d3a-1f2e3d4c5b6a/v2.0", token.Issuer);
         Assert.Equal([Audience], token.Audiences);
-        Assert.Equal("tenant-a", token.GetPayloadValue<string>("tid"));
+        Assert.Equal("0b6f4c2e-8a43-4d8f-9d3a-1f2e3d4c5b6a", token.GetPayloadValue<string>("tid"));
         Assert.Equal("object-1", token.GetPayloadValue<string>("oid"));
         Assert.Equal("app-1", token.GetPayloadValue<string>("appid"));
         Assert.Equal(_time.GetUtcNow().UtcDateTime + Lifetime, token.ValidTo);
+    }
+
+    [Fact]
+    public async Task ValidateAsync_TenantClaimIsNotAGuid_ReturnsMalformed()
+    {
+        var service = Service([_key]);
+        var token = service.Issue(Principal with { TenantId = "https://evil.example/" }).AccessToken;
+
+        var result = await service.ValidateAsync(token);
+
+        Assert.False(result.IsValid);
+        Assert.Equal(TokenFailure.Malformed, result.Failure);
     }
 
     [Fact]
@@ -127,7 +139,7 @@ public sealed class TokenServiceTests : IDisposable
     public async Task ValidateAsync_TenantClaimDisagreesWithIssuer_ReturnsWrongIssuer()
     {
         var service = Service([_key]);
-        var token = Sign(_key, SecurityAlgorithms.EcdsaSha256, issuer: service.IssuerFor("tenant-b"), tenantId: "tenant-a");
+        var token = Sign(_key, SecurityAlgorithms.EcdsaSha256, issuer: service.IssuerFor("7c1d2e3f-4a5b-4c6d-8e9f-0a1b2c3d4e5f"), tenantId: "0b6f4c2e-8a43-4d8f-9d3a-1f2e3d4c5b6a");
 
         var validation = await service.ValidateAsync(token);
 
@@ -139,7 +151,7 @@ public sealed class TokenServiceTests : IDisposable
     {
         // Guards the helper below: a token it signs with a trusted key passes, so refusals in other tests are real.
         var service = Service([_key]);
-        var token = Sign(_key, SecurityAlgorithms.EcdsaSha256, issuer: service.IssuerFor("tenant-a"), tenantId: "tenant-a");
+        var token = Sign(_key, SecurityAlgorithms.EcdsaSha256, issuer: service.IssuerFor("0b6f4c2e-8a43-4d8f-9d3a-1f2e3d4c5b6a"), tenantId: "0b6f4c2e-8a43-4d8f-9d3a-1f2e3d4c5b6a");
 
         Assert.True((await service.ValidateAsync(token)).IsValid);
     }
@@ -186,7 +198,7 @@ public sealed class TokenServiceTests : IDisposable
         var now = _time.GetUtcNow().ToUnixTimeSeconds();
         var header = Base64UrlEncoder.Encode("""{"alg":"none","typ":"JWT"}""");
         var payload = Base64UrlEncoder.Encode(
-            $$"""{"iss":"{{service.IssuerFor("tenant-a")}}","aud":"{{Audience}}","tid":"tenant-a","oid":"object-1","appid":"app-1","iat":{{now}},"nbf":{{now}},"exp":{{now + 3600}}}""");
+            $$"""{"iss":"{{service.IssuerFor("0b6f4c2e-8a43-4d8f-9d3a-1f2e3d4c5b6a")}}","aud":"{{Audience}}","tid":"0b6f4c2e-8a43-4d8f-9d3a-1f2e3d4c5b6a","oid":"object-1","appid":"app-1","iat":{{now}},"nbf":{{now}},"exp":{{now + 3600}}}""");
         var token = header + "." + payload + ".";
 
         var validation = await service.ValidateAsync(token);
@@ -200,7 +212,7 @@ public sealed class TokenServiceTests : IDisposable
     {
         var service = Service([_key]);
         var secret = new SymmetricSecurityKey(Encoding.UTF8.GetBytes(new string('k', 32))) { KeyId = _key.KeyId };
-        var token = Sign(secret, SecurityAlgorithms.HmacSha256, service.IssuerFor("tenant-a"), "tenant-a");
+        var token = Sign(secret, SecurityAlgorithms.HmacSha256, service.IssuerFor("0b6f4c2e-8a43-4d8f-9d3a-1f2e3d4c5b6a"), "0b6f4c2e-8a43-4d8f-9d3a-1f2e3d4c5b6a");
 
         var validation = await service.ValidateAsync(token);
 
@@ -225,7 +237,7 @@ public sealed class TokenServiceTests : IDisposable
     public async Task ValidateAsync_NoTenantClaim_ReturnsMalformed()
     {
         var service = Service([_key]);
-        var token = Sign(_key, SecurityAlgorithms.EcdsaSha256, service.IssuerFor("tenant-a"), tenantId: null);
+        var token = Sign(_key, SecurityAlgorithms.EcdsaSha256, service.IssuerFor("0b6f4c2e-8a43-4d8f-9d3a-1f2e3d4c5b6a"), tenantId: null);
 
         Assert.Equal(TokenFailure.Malformed, (await service.ValidateAsync(token)).Failure);
     }
