@@ -1,0 +1,110 @@
+using System.Net;
+using System.Text;
+using Holdfast.Server.IntegrationTests.Infrastructure;
+
+namespace Holdfast.Server.IntegrationTests.Errors;
+
+/// <summary>
+/// A bounded sweep of every route shape × method × bad input (malformed JSON, wrong types, odd names, wrong and
+/// missing api-versions, junk query values): the answer is never a 5xx, and every 4xx is an ARM envelope.
+/// </summary>
+[Collection(ServerCollection.Name)]
+public sealed class BadInputSweepTests(ServerFixture fixture)
+{
+    private static readonly string[] Bodies =
+    [
+        "",
+        "null",
+        "{",
+        "[]",
+        "\"text\"",
+        "{\"location\":null}",
+        "{\"location\":\"local\",\"tags\":[]}",
+        "{\"location\":\"local\",\"tags\":{\"a\":1}}",
+        "{\"location\":\"local\",\"properties\":\"x\"}",
+        "{\"location\":\"nowhere\",\"properties\":{\"addressSpace\":{\"addressPrefixes\":[42]},\"subnets\":{}}}",
+        "{\"location\":\"local\",\"properties\":{\"addressSpace\":null,\"subnets\":[null,1,{\"name\":5}],\"dhcpOptions\":{\"dnsServers\":[true]}}}",
+        new string('[', 5000),
+    ];
+
+    [Fact]
+    public async Task EveryRouteShape_WithBadInput_NeverAnswers5xx()
+    {
+        var sub = fixture.Credentials.SubscriptionId;
+        var group = ServerFixture.UniqueName("sweep");
+        using (var created = await fixture.Http.PutAsync($"subscriptions/{sub}/resourcegroups/{group}?api-version=2022-09-01", new StringContent("{\"location\":\"local\"}", Encoding.UTF8, "application/json")))
+        {
+            Assert.Equal(HttpStatusCode.Created, created.StatusCode);
+        }
+
+        string[] paths =
+        [
+            "subscriptions",
+            $"subscriptions/{sub}",
+            "subscriptions/not-a-guid",
+            $"subscriptions/{Guid.NewGuid()}/resourcegroups",
+            $"subscriptions/{sub}/resourcegroups",
+            $"subscriptions/{sub}/resourcegroups/{group}",
+            $"subscriptions/{sub}/resourcegroups/bad%20name%21",
+            $"subscriptions/{sub}/resourcegroups/{new string('x', 91)}",
+            $"subscriptions/{sub}/resourcegroups/{group}/resources",
+            $"subscriptions/{sub}/resources",
+            $"subscriptions/{sub}/locations",
+            $"subscriptions/{sub}/providers",
+            $"subscriptions/{sub}/providers/Microsoft.Network",
+            $"subscriptions/{sub}/providers/Nope.Nope",
+            $"subscriptions/{sub}/providers/Microsoft.Network/virtualNetworks",
+            $"subscriptions/{sub}/providers/Microsoft.Network/locations/local/operationStatuses/{Guid.NewGuid()}",
+            $"subscriptions/{sub}/providers/Microsoft.Network/locations/local/operationResults/x",
+            $"subscriptions/{sub}/operationresults/{Guid.NewGuid()}",
+            $"subscriptions/{sub}/resourceGroups/{group}/providers/Microsoft.Network/virtualNetworks",
+            $"subscriptions/{sub}/resourceGroups/{group}/providers/Microsoft.Network/virtualNetworks/v1",
+            $"subscriptions/{sub}/resourceGroups/{group}/providers/Microsoft.Network/virtualNetworks/v1/subnets",
+            $"subscriptions/{sub}/resourceGroups/{group}/providers/Microsoft.Network/virtualNetworks/v1/start",
+            $"subscriptions/{sub}/resourceGroups/missing/providers/Microsoft.Network/virtualNetworks/v1",
+            $"subscriptions/{sub}/resourceGroups/{group}/providers/Microsoft.Network/virtualNetworks/{new string('n', 81)}",
+            "providers",
+            "providers/Microsoft.Network",
+            "metadata/endpoints",
+            "holdfast/whoami",
+            "nothing",
+        ];
+        string[] queries = ["", "?api-version=2022-09-01", "?api-version=2023-09-01", "?api-version=junk", "?api-version=2022-09-01&$top=-1", "?api-version=2022-09-01&$skiptoken=%%%", "?api-version=2022-09-01&$filter=name%20gt%201"];
+        HttpMethod[] methods = [HttpMethod.Get, HttpMethod.Put, HttpMethod.Patch, HttpMethod.Delete, HttpMethod.Post, HttpMethod.Head];
+
+        var failures = new List<string>();
+        var random = new Random(42);
+        foreach (var path in paths)
+        {
+            foreach (var query in queries)
+            {
+                foreach (var method in methods)
+                {
+                    var body = Bodies[random.Next(Bodies.Length)];
+                    using var request = new HttpRequestMessage(method, path + query);
+                    if (method != HttpMethod.Get && method != HttpMethod.Head && method != HttpMethod.Delete)
+                    {
+                        request.Content = new StringContent(body, Encoding.UTF8, "application/json");
+                    }
+
+                    using var response = await fixture.Http.SendAsync(request);
+                    var status = (int)response.StatusCode;
+                    if (status >= 500)
+                    {
+                        failures.Add($"{method} {path}{query} body={body[..Math.Min(40, body.Length)]} -> {status}: {await response.Content.ReadAsStringAsync()}");
+                    }
+                    else if (status >= 400 && method != HttpMethod.Head)
+                    {
+                        var text = await response.Content.ReadAsStringAsync();
+                        if (!text.StartsWith("{\"error\":{\"code\":", StringComparison.Ordinal))
+                        {
+                            failures.Add($"{method} {path}{query} -> {status} without the ARM envelope: {text[..Math.Min(120, text.Length)]}");
+                        }
+                    }
+                }
+            }
+        }
+
+        Assert.True(failures.Count == 0, string.Join('\n', failures.Take(20)));
+    }
+}
