@@ -15,47 +15,13 @@ internal static class TxnCompares
     {
         foreach (var compare in compares)
         {
-            if (!Holds(compare, source.Get(compare.Key)))
+            if (!compare.IsSatisfiedBy(source.Get(compare.Key)))
             {
                 return false;
             }
         }
 
         return true;
-    }
-
-    public static bool Holds(Compare compare, KeyValue? kv)
-    {
-        int order;
-        if (compare.Target == CompareTarget.Value)
-        {
-            if (kv is null)
-            {
-                return false;
-            }
-
-            order = kv.Value.Span.SequenceCompareTo(compare.Value.Span);
-        }
-        else
-        {
-            long actual = kv is null ? 0 : compare.Target switch
-            {
-                CompareTarget.ModRevision => kv.ModRevision,
-                CompareTarget.CreateRevision => kv.CreateRevision,
-                CompareTarget.Version => kv.Version,
-                _ => throw new ArgumentOutOfRangeException(nameof(compare), compare.Target, "Unknown compare target."),
-            };
-            order = actual.CompareTo(compare.Number);
-        }
-
-        return compare.Operator switch
-        {
-            CompareOperator.Equal => order == 0,
-            CompareOperator.NotEqual => order != 0,
-            CompareOperator.Less => order < 0,
-            CompareOperator.Greater => order > 0,
-            _ => throw new ArgumentOutOfRangeException(nameof(compare), compare.Operator, "Unknown compare operator."),
-        };
     }
 
     public static bool IsReadOnly(TxnRequest request) => IsReadOnly(request.Success) && IsReadOnly(request.Failure);

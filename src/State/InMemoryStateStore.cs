@@ -134,7 +134,7 @@ public sealed class InMemoryStateStore : IStateStore
         lock (_gate)
         {
             ThrowIfDisposed();
-            bool succeeded = request.Compares.All(compare => Holds(compare, _keys.GetValueOrDefault(compare.Key)));
+            bool succeeded = request.Compares.All(compare => compare.IsSatisfiedBy(_keys.GetValueOrDefault(compare.Key)));
             var ops = succeeded ? request.Success : request.Failure;
             foreach (var op in ops)
             {
@@ -322,40 +322,6 @@ public sealed class InMemoryStateStore : IStateStore
         }
 
         await _leaseTimer.DisposeAsync().ConfigureAwait(false);
-    }
-
-    private static bool Holds(Compare compare, KeyValue? kv)
-    {
-        int order;
-        if (compare.Target == CompareTarget.Value)
-        {
-            if (kv is null)
-            {
-                return false;
-            }
-
-            order = kv.Value.Span.SequenceCompareTo(compare.Value.Span);
-        }
-        else
-        {
-            long actual = kv is null ? 0 : compare.Target switch
-            {
-                CompareTarget.ModRevision => kv.ModRevision,
-                CompareTarget.CreateRevision => kv.CreateRevision,
-                CompareTarget.Version => kv.Version,
-                _ => throw new ArgumentOutOfRangeException(nameof(compare), compare.Target, "Unknown compare target."),
-            };
-            order = actual.CompareTo(compare.Number);
-        }
-
-        return compare.Operator switch
-        {
-            CompareOperator.Equal => order == 0,
-            CompareOperator.NotEqual => order != 0,
-            CompareOperator.Less => order < 0,
-            CompareOperator.Greater => order > 0,
-            _ => throw new ArgumentOutOfRangeException(nameof(compare), compare.Operator, "Unknown compare operator."),
-        };
     }
 
     private IEnumerable<KeyValue> InRange(string prefix) =>

@@ -28,6 +28,44 @@ public sealed record Compare(string Key, CompareTarget Target, CompareOperator O
     public static Compare Absent(string key) => new(key, CompareTarget.CreateRevision, CompareOperator.Equal, 0);
 
     public static Compare Exists(string key) => new(key, CompareTarget.CreateRevision, CompareOperator.Greater, 0);
+
+    /// <summary>
+    /// Evaluates this guard against a key's current value (null when absent), with etcd's semantics: an absent key
+    /// has 0 for every numeric target and never matches a value compare; values compare byte-wise.
+    /// </summary>
+    public bool IsSatisfiedBy(KeyValue? kv)
+    {
+        int order;
+        if (Target == CompareTarget.Value)
+        {
+            if (kv is null)
+            {
+                return false;
+            }
+
+            order = kv.Value.Span.SequenceCompareTo(Value.Span);
+        }
+        else
+        {
+            long actual = kv is null ? 0 : Target switch
+            {
+                CompareTarget.ModRevision => kv.ModRevision,
+                CompareTarget.CreateRevision => kv.CreateRevision,
+                CompareTarget.Version => kv.Version,
+                _ => throw new InvalidOperationException($"Unknown compare target {Target}."),
+            };
+            order = actual.CompareTo(Number);
+        }
+
+        return Operator switch
+        {
+            CompareOperator.Equal => order == 0,
+            CompareOperator.NotEqual => order != 0,
+            CompareOperator.Less => order < 0,
+            CompareOperator.Greater => order > 0,
+            _ => throw new InvalidOperationException($"Unknown compare operator {Operator}."),
+        };
+    }
 }
 
 public enum TxnOpType
