@@ -1,0 +1,140 @@
+using System.Globalization;
+
+namespace Holdfast.Bench;
+
+/// <summary>
+/// The command line. Every knob is bounded so one run always ends: at most <see cref="MaxSeconds"/> per measurement,
+/// <see cref="MaxRounds"/> rounds and <see cref="MaxConcurrency"/> workers.
+/// </summary>
+internal sealed record BenchOptions
+{
+    public const int MaxSeconds = 120;
+    public const int MaxRounds = 9;
+    public const int MaxConcurrency = 256;
+
+    public const string Usage = """
+        Holdfast.Bench: client/server load test of holdfast serve over HTTPS/1.1 on 127.0.0.1.
+
+        Usage: dotnet run -c Release --project bench/Holdfast.Bench -- [options]
+
+          --seconds N        measured seconds per operation and concurrency level (default 5, max 120)
+          --warmup N         warm-up seconds before each measurement, not recorded (default 1, max 30)
+          --rounds N         repeat the whole matrix N times and report the median (default 1, max 9)
+          --concurrency LIST comma-separated worker counts (default 1,16,64, max 256)
+          --prime N          seconds of unrecorded load per operation once the server is up, so both JITs reach
+                             steady state before the first cell (default 2, max 30)
+          --settle N         before each cell, after the server is idle, wait up to N s for the whole machine to go
+                             idle (default 2, max 120)
+          --names N          resource-group names each PUT worker cycles through (default 50)
+          --value-bytes N    value size for the raw store run (default 500, like a resource-group document)
+          --holdfast PATH    the server's holdfast.dll (default src/Holdfast/bin/Release/net10.0/holdfast.dll under the repo root)
+          --help             this text
+
+        Exit code: 0 when the run completed (targets missed or not), 1 on a setup failure, 2 on bad arguments.
+        """;
+
+    public double Seconds { get; init; } = 5;
+
+    public double WarmupSeconds { get; init; } = 1;
+
+    public int Rounds { get; init; } = 1;
+
+    public IReadOnlyList<int> Concurrency { get; init; } = [1, 16, 64];
+
+    public double PrimeSeconds { get; init; } = 2;
+
+    public double SettleSeconds { get; init; } = 2;
+
+    public int Names { get; init; } = 50;
+
+    public int ValueBytes { get; init; } = 500;
+
+    public string? HoldfastPath { get; init; }
+
+    public bool Help { get; init; }
+
+    /// <summary>Parses <paramref name="args"/>; a problem is returned as <paramref name="error"/> and the result is null.</summary>
+    public static BenchOptions? Parse(IReadOnlyList<string> args, out string? error)
+    {
+        var options = new BenchOptions();
+        error = null;
+        for (var i = 0; i < args.Count; i++)
+        {
+            var name = args[i];
+            if (name is "--help" or "-h" or "-?")
+            {
+                return options with { Help = true };
+            }
+
+            if (i + 1 >= args.Count)
+            {
+                error = $"'{name}' needs a value (or is unknown).";
+                return null;
+            }
+
+            var value = args[++i];
+            switch (name)
+            {
+                case "--seconds":
+                    options = options with { Seconds = ParseNumber(name, value, 0.1, MaxSeconds, ref error) };
+                    break;
+                case "--warmup":
+                    options = options with { WarmupSeconds = ParseNumber(name, value, 0, 30, ref error) };
+                    break;
+                case "--rounds":
+                    options = options with { Rounds = (int)ParseNumber(name, value, 1, MaxRounds, ref error) };
+                    break;
+                case "--prime":
+                    options = options with { PrimeSeconds = ParseNumber(name, value, 0, 30, ref error) };
+                    break;
+                case "--settle":
+                    options = options with { SettleSeconds = ParseNumber(name, value, 0, 120, ref error) };
+                    break;
+                case "--names":
+                    options = options with { Names = (int)ParseNumber(name, value, 1, 1000, ref error) };
+                    break;
+                case "--value-bytes":
+                    options = options with { ValueBytes = (int)ParseNumber(name, value, 1, 1 << 20, ref error) };
+                    break;
+                case "--holdfast":
+                    options = options with { HoldfastPath = value };
+                    break;
+                case "--concurrency":
+                    var levels = new List<int>();
+                    foreach (var part in value.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
+                    {
+                        levels.Add((int)ParseNumber(name, part, 1, MaxConcurrency, ref error));
+                    }
+
+                    if (levels.Count == 0)
+                    {
+                        error ??= "--concurrency needs at least one level.";
+                    }
+
+                    options = options with { Concurrency = levels };
+                    break;
+                default:
+                    error = $"Unknown option '{name}'.";
+                    break;
+            }
+
+            if (error is not null)
+            {
+                return null;
+            }
+        }
+
+        return options;
+    }
+
+    private static double ParseNumber(string name, string text, double min, double max, ref string? error)
+    {
+        if (!double.TryParse(text, NumberStyles.Float, CultureInfo.InvariantCulture, out var value) || value < min || value > max)
+        {
+            error ??= $"{name} must be a number from {min.ToString(CultureInfo.InvariantCulture)} to {max.ToString(CultureInfo.InvariantCulture)}, not '{text}'.";
+            return min;
+        }
+
+        return value;
+    }
+}

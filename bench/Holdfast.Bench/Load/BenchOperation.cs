@@ -1,0 +1,29 @@
+namespace Holdfast.Bench.Load;
+
+/// <summary>The four measurements of one concurrency level, in the order they run (interleaved, so noise hits all alike).</summary>
+internal enum BenchOperation
+{
+    /// <summary><c>GET /holdfast/whoami</c>: authentication and the ARM pipeline, no store: the HTTP ceiling.</summary>
+    Ceiling,
+
+    /// <summary><c>GET</c> of one existing resource group.</summary>
+    GetGroup,
+
+    /// <summary><c>PUT</c> of resource groups, each worker cycling through its own names: every request is a durable write.</summary>
+    PutGroup,
+
+    /// <summary><c>SqliteStateStore.PutAsync</c> in-process on a fresh file: the raw durable-write rate.</summary>
+    RawStore,
+}
+
+internal static class BenchOperationNames
+{
+    public static string Describe(this BenchOperation operation) => operation switch
+    {
+        BenchOperation.Ceiling => "GET /holdfast/whoami (ceiling)",
+        BenchOperation.GetGroup => "GET resource group",
+        BenchOperation.PutGroup => "PUT resource group",
+        BenchOperation.RawStore => "SqliteStateStore.PutAsync (raw, in-process)",
+        _ => operation.ToString(),
+    };
+}
