@@ -83,6 +83,7 @@ public static class HoldfastServer
         services.AddSingleton<ResourceReconciler>();
         services.AddSingleton<ResourceReconcileHost>();
         services.AddHostedService<ReconcileService>();
+        services.AddHostedService<StoreCompactionService>();
         services.AddRouting();
 
         var app = builder.Build();
