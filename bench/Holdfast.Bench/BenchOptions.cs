@@ -27,6 +27,8 @@ internal sealed record BenchOptions
                              idle (default 2, max 120)
           --names N          resource-group names each PUT worker cycles through (default 50)
           --value-bytes N    value size for the raw store run (default 500, like a resource-group document)
+          --server-env K=V   set an environment variable for the server process only (repeatable), e.g. to try a
+                             runtime knob: --server-env DOTNET_ThreadPool_UnfairSemaphoreSpinLimit=0
           --holdfast PATH    the server's holdfast.dll (default src/Holdfast/bin/Release/net10.0/holdfast.dll under the repo root)
           --help             this text
 
@@ -50,6 +52,8 @@ internal sealed record BenchOptions
     public int ValueBytes { get; init; } = 500;
 
     public string? HoldfastPath { get; init; }
+
+    public IReadOnlyList<KeyValuePair<string, string>> ServerEnvironment { get; init; } = [];
 
     public bool Help { get; init; }
 
@@ -98,6 +102,16 @@ internal sealed record BenchOptions
                     break;
                 case "--holdfast":
                     options = options with { HoldfastPath = value };
+                    break;
+                case "--server-env":
+                    var equals = value.IndexOf('=', StringComparison.Ordinal);
+                    if (equals <= 0)
+                    {
+                        error = $"--server-env needs NAME=VALUE, not '{value}'.";
+                        break;
+                    }
+
+                    options = options with { ServerEnvironment = [.. options.ServerEnvironment, new(value[..equals], value[(equals + 1)..])] };
                     break;
                 case "--concurrency":
                     var levels = new List<int>();

@@ -27,7 +27,7 @@ internal static class BenchRun
     {
         var holdfastDll = ResolveHoldfast(options.HoldfastPath);
         await Console.Error.WriteLineAsync($"bench: starting {holdfastDll}").ConfigureAwait(false);
-        await using var server = await ServerProcess.StartAsync(holdfastDll, ReadyTimeout, cancellationToken).ConfigureAwait(false);
+        await using var server = await ServerProcess.StartAsync(holdfastDll, options.ServerEnvironment, ReadyTimeout, cancellationToken).ConfigureAwait(false);
         var credentials = AdminCredentialsFile.Load(Path.Combine(server.DataDirectory, "admin-credentials.json"));
         using var http = LoopbackHttp.FromPemFile(credentials.CaCertificatePath);
         var token = await http.GetTokenAsync(credentials, cancellationToken).ConfigureAwait(false);
@@ -35,7 +35,7 @@ internal static class BenchRun
         var scenarios = new ArmScenarios(endpoint, credentials.SubscriptionId, options.Names);
         var documentBytes = await SeedAsync(http, scenarios, token, cancellationToken).ConfigureAwait(false);
         await Console.Error.WriteLineAsync(
-            $"bench: server ready on {endpoint} (port {server.Port}); GET target document {documentBytes} bytes; budget {Budget(options).TotalSeconds:0} s").ConfigureAwait(false);
+            $"bench: server ready on {endpoint} (pid {server.ProcessId}, port {server.Port}, data {server.DataDirectory}); GET target document {documentBytes} bytes; budget {Budget(options).TotalSeconds:0} s").ConfigureAwait(false);
 
         await PrimeAsync(options, http, token, scenarios, server, cancellationToken).ConfigureAwait(false);
         var measurements = new List<Measurement>();
@@ -49,26 +49,8 @@ internal static class BenchRun
                 foreach (var operation in Enum.GetValues<BenchOperation>())
                 {
                     await SettleAsync(server, TimeSpan.FromSeconds(options.SettleSeconds), cancellationToken).ConfigureAwait(false);
-                    Measurement measurement;
-                    if (operation == BenchOperation.RawStore)
-                    {
-                        await using var store = await RawStoreScenario.OpenAsync(cancellationToken).ConfigureAwait(false);
-                        measurement = await LoadRunner.RunAsync(
-                            operation, store.Put(concurrency, options.Names, options.ValueBytes), concurrency, warmup, duration, () => server.CpuTime, cancellationToken)
-                            .ConfigureAwait(false);
-                    }
-                    else
-                    {
-                        var load = operation switch
-                        {
-                            BenchOperation.Ceiling => scenarios.Ceiling(client),
-                            BenchOperation.GetGroup => scenarios.GetGroup(client),
-                            _ => scenarios.PutGroup(client, concurrency),
-                        };
-                        measurement = await LoadRunner.RunAsync(operation, load, concurrency, warmup, duration, () => server.CpuTime, cancellationToken)
-                            .ConfigureAwait(false);
-                    }
-
+                    var measurement = await MeasureAsync(operation, concurrency, warmup, duration, options, client, scenarios, server, cancellationToken)
+                        .ConfigureAwait(false);
                     if (server.HasExited)
                     {
                         throw new SetupException($"The server exited during the run ({operation.Describe()}, concurrency {concurrency}).{server.Tail()}");
@@ -83,6 +65,35 @@ internal static class BenchRun
         var report = Report.Render(options, measurements, documentBytes, server.ProblemLines, holdfastDll);
         await Console.Out.WriteAsync(report).ConfigureAwait(false);
         await Console.Out.FlushAsync(cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>One cell: the HTTP operations on <paramref name="client"/>, the raw store on a fresh file of its own.</summary>
+    private static async Task<Measurement> MeasureAsync(
+        BenchOperation operation,
+        int concurrency,
+        TimeSpan warmup,
+        TimeSpan duration,
+        BenchOptions options,
+        HttpClient client,
+        ArmScenarios scenarios,
+        ServerProcess server,
+        CancellationToken cancellationToken)
+    {
+        if (operation == BenchOperation.RawStore)
+        {
+            await using var store = await RawStoreScenario.OpenAsync(cancellationToken).ConfigureAwait(false);
+            return await LoadRunner.RunAsync(
+                operation, store.Put(concurrency, options.Names, options.ValueBytes), concurrency, warmup, duration, () => server.CpuTime, cancellationToken)
+                .ConfigureAwait(false);
+        }
+
+        var load = operation switch
+        {
+            BenchOperation.Ceiling => scenarios.Ceiling(client),
+            BenchOperation.GetGroup => scenarios.GetGroup(client),
+            _ => scenarios.PutGroup(client, concurrency),
+        };
+        return await LoadRunner.RunAsync(operation, load, concurrency, warmup, duration, () => server.CpuTime, cancellationToken).ConfigureAwait(false);
     }
 
     /// <summary>The server dll: the flag, else the Release build under the repo root (found from here or the working directory).</summary>
@@ -160,24 +171,8 @@ internal static class BenchRun
         using var client = http.CreateClient(concurrency, token);
         foreach (var operation in Enum.GetValues<BenchOperation>())
         {
-            Measurement primed;
-            if (operation == BenchOperation.RawStore)
-            {
-                await using var store = await RawStoreScenario.OpenAsync(cancellationToken).ConfigureAwait(false);
-                primed = await LoadRunner.RunAsync(operation, store.Put(concurrency, options.Names, options.ValueBytes), concurrency, TimeSpan.Zero, duration, () => server.CpuTime, cancellationToken)
-                    .ConfigureAwait(false);
-            }
-            else
-            {
-                var load = operation switch
-                {
-                    BenchOperation.Ceiling => scenarios.Ceiling(client),
-                    BenchOperation.GetGroup => scenarios.GetGroup(client),
-                    _ => scenarios.PutGroup(client, concurrency),
-                };
-                primed = await LoadRunner.RunAsync(operation, load, concurrency, TimeSpan.Zero, duration, () => server.CpuTime, cancellationToken).ConfigureAwait(false);
-            }
-
+            var primed = await MeasureAsync(operation, concurrency, TimeSpan.Zero, duration, options, client, scenarios, server, cancellationToken)
+                .ConfigureAwait(false);
             await Console.Error.WriteLineAsync(string.Create(
                 CultureInfo.InvariantCulture,
                 $"bench: primed {operation.Describe()} at c={concurrency}: {primed.RequestsPerSecond:N0} req/s, {primed.Errors} errors")).ConfigureAwait(false);

@@ -14,6 +14,9 @@ internal static class Report
     public const double GetTarget = 0.5;
     public const double PutTarget = 0.5;
 
+    /// <summary>Other processes using more than this many cores during a cell make its numbers suspect.</summary>
+    public const double NoisyCores = 0.25;
+
     public static string Render(BenchOptions options, IReadOnlyList<Measurement> measurements, int documentBytes, int serverProblemLines, string holdfastDll)
     {
         var text = new StringBuilder();
@@ -22,7 +25,8 @@ internal static class Report
         text.AppendLine("## Holdfast load test");
         text.AppendLine();
         text.AppendLine(culture, $"- machine: {Environment.ProcessorCount} logical CPUs, {RuntimeInformation.OSDescription}, {RuntimeInformation.FrameworkDescription}, {RuntimeInformation.ProcessArchitecture}");
-        text.AppendLine(culture, $"- server: {holdfastDll} (throttle off, 127.0.0.1, HTTPS/1.1, one connection per worker)");
+        text.AppendLine(culture, $"- command: Holdfast.Bench {string.Join(' ', Environment.GetCommandLineArgs().Skip(1))}");
+        text.AppendLine(culture, $"- server: {holdfastDll} (throttle off, 127.0.0.1, HTTPS/1.1, one connection per worker){(options.ServerEnvironment.Count == 0 ? string.Empty : "; server environment: " + string.Join(", ", options.ServerEnvironment.Select(e => e.Key + "=" + e.Value)))}");
         text.AppendLine(culture, $"- per cell: {options.WarmupSeconds:0.#} s warm-up, {options.Seconds:0.#} s measured; rounds {options.Rounds} (median shown); PUT names per worker {options.Names}; resource-group document {documentBytes} B; raw store value {options.ValueBytes} B");
         text.AppendLine();
         text.AppendLine("| concurrency | op | req/s | p50 ms | p99 ms | errors |");
@@ -56,7 +60,14 @@ internal static class Report
         }
 
         var flagged = measurements.Where(m => m.Errors > 0 || m.SamplesCapped).ToList();
+        var noisy = measurements.Where(m => m.OtherCores > NoisyCores).ToList();
         text.AppendLine();
+        if (noisy.Count > 0)
+        {
+            text.AppendLine(culture, $"Noise: in {noisy.Count} of {measurements.Count} measurements other processes used more than {NoisyCores:0.00} cores (worst {noisy.Max(m => m.OtherCores):0.00}); compare rounds before trusting a single cell.");
+            text.AppendLine();
+        }
+
         if (flagged.Count == 0 && serverProblemLines == 0)
         {
             text.AppendLine("No errors; the server logged no warnings.");

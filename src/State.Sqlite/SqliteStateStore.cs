@@ -40,7 +40,9 @@ public sealed class SqliteStateStore : IStateStore
         _writer = writer;
         _readers = new ReadConnectionPool(path, options.MaxIdleReadConnections, options.BusyTimeoutSeconds);
         _expiryPicked = () => Volatile.Write(ref _expiryQueued, 0);
-        _writerTask = Task.Run(RunWriterAsync);
+        // The writer blocks in SQLite and fsync; it gets a thread of its own so it never holds one of the pool's
+        // few threads (two on the reference machine) while the disk syncs.
+        _writerTask = Task.Factory.StartNew(RunWriter, CancellationToken.None, TaskCreationOptions.LongRunning, TaskScheduler.Default);
         _leaseTimer = timeProvider.CreateTimer(
             static state => ((SqliteStateStore)state!).QueueLeaseExpiry(), this, options.LeaseCheckInterval, options.LeaseCheckInterval);
     }
@@ -329,11 +331,11 @@ public sealed class SqliteStateStore : IStateStore
         }
     }
 
-    private async Task RunWriterAsync()
+    private void RunWriter()
     {
         var reader = _queue.Reader;
         var batch = new List<PendingWrite>(_options.MaxBatchSize);
-        while (await reader.WaitToReadAsync().ConfigureAwait(false))
+        while (WaitForWrites(reader))
         {
             while (batch.Count < _options.MaxBatchSize && reader.TryRead(out var write))
             {
@@ -367,6 +369,13 @@ public sealed class SqliteStateStore : IStateStore
                 batch.Clear();
             }
         }
+    }
+
+    /// <summary>Blocks the writer's own thread until writes are queued; false once the queue is completed (dispose).</summary>
+    private static bool WaitForWrites(System.Threading.Channels.ChannelReader<PendingWrite> reader)
+    {
+        var wait = reader.WaitToReadAsync();
+        return wait.IsCompletedSuccessfully ? wait.Result : wait.AsTask().GetAwaiter().GetResult();
     }
 
     private void Publish(List<WatchEvent> events)

@@ -32,6 +32,9 @@ internal sealed class ServerProcess : IAsyncDisposable
 
     public int Port { get; }
 
+    /// <summary>The child's process id (printed, so a server orphaned by a SIGKILL of this tool can be found).</summary>
+    public int ProcessId { get; private set; }
+
     /// <summary>Log lines at warning level or above the server printed so far (a sign that a number may be off).</summary>
     public int ProblemLines => Volatile.Read(ref _problemLines);
 
@@ -61,7 +64,8 @@ internal sealed class ServerProcess : IAsyncDisposable
     }
 
     /// <summary>Starts the server and waits (up to <paramref name="readyTimeout"/>) for its ready line.</summary>
-    public static async Task<ServerProcess> StartAsync(string holdfastDll, TimeSpan readyTimeout, CancellationToken cancellationToken)
+    public static async Task<ServerProcess> StartAsync(
+        string holdfastDll, IEnumerable<KeyValuePair<string, string>> environment, TimeSpan readyTimeout, CancellationToken cancellationToken)
     {
         var dataDirectory = Directory.CreateTempSubdirectory("holdfast-bench-server-").FullName;
         var port = FreeLoopbackPort();
@@ -73,6 +77,11 @@ internal sealed class ServerProcess : IAsyncDisposable
             UseShellExecute = false,
             WorkingDirectory = dataDirectory,
         };
+        foreach (var (name, value) in environment)
+        {
+            start.Environment[name] = value;
+        }
+
         foreach (var argument in new[]
         {
             holdfastDll, "serve", "--data-dir", dataDirectory, "--port", port.ToString(System.Globalization.CultureInfo.InvariantCulture),
@@ -94,6 +103,8 @@ internal sealed class ServerProcess : IAsyncDisposable
             {
                 throw new SetupException("The server process did not start.");
             }
+
+            server.ProcessId = process.Id;
 
             // Killed with the tool, however the tool ends (a second Ctrl-C, SIGTERM, an unhandled exception).
             AppDomain.CurrentDomain.ProcessExit += server.OnProcessExit;
