@@ -17,13 +17,14 @@ public sealed class DependencyRulesTests
         ["Holdfast.State"] = ["Holdfast.Resources"],
         ["Holdfast.State.Sqlite"] = ["Holdfast.State", "Holdfast.Resources"],
         ["Holdfast.Reconciliation"] = [],
+        ["Holdfast.Audit"] = [],
         ["Holdfast.Identity"] = ["Holdfast.Resources"],
         ["Holdfast.Providers"] = ["Holdfast.Resources", "Holdfast.State", "Holdfast.Reconciliation"],
         ["Holdfast.Server"] = ["Holdfast.Resources", "Holdfast.State", "Holdfast.Reconciliation", "Holdfast.Identity", "Holdfast.Providers"],
     };
 
     private static readonly string[] CoreLibraries =
-        ["Holdfast.Resources", "Holdfast.State", "Holdfast.Reconciliation", "Holdfast.Identity", "Holdfast.Providers"];
+        ["Holdfast.Resources", "Holdfast.State", "Holdfast.Reconciliation", "Holdfast.Identity", "Holdfast.Providers", "Holdfast.Audit"];
 
     [Fact]
     public void GetReferencedAssemblies_EveryHoldfastLibrary_FollowsTheDependencyArrows()

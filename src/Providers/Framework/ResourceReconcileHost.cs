@@ -28,7 +28,7 @@ public sealed partial class ResourceReconcileHost(IStateStore store, ResourceRec
                     revision = Math.Min(revision, await ListIntoAsync(queue, ResourceKeys.ResourcesPrefix, cancellationToken).ConfigureAwait(false));
                     await foreach (var change in store.WatchAsync("/", revision, cancellationToken).ConfigureAwait(false))
                     {
-                        Enqueue(queue, change.Kv.Key);
+                        Enqueue(queue, change);
                     }
                 }
                 catch (RevisionCompactedException ex)
@@ -72,19 +72,33 @@ public sealed partial class ResourceReconcileHost(IStateStore store, ResourceRec
         return revision;
     }
 
-    private static void Enqueue(WorkQueue<string> queue, string key)
+    /// <summary>
+    /// Queues what a change can make due: a group or resource whose committed state is not terminal, and the group of a
+    /// deleted resource (a deleting group waits for its last child). Terminal writes, the common case, queue nothing:
+    /// the event already carries the document, so nothing is read back.
+    /// </summary>
+    private static void Enqueue(WorkQueue<string> queue, WatchEvent change)
     {
-        if (key.StartsWith(ResourceKeys.GroupsPrefix, StringComparison.Ordinal))
+        var key = change.Kv.Key;
+        var isGroup = key.StartsWith(ResourceKeys.GroupsPrefix, StringComparison.Ordinal);
+        if (!isGroup && !key.StartsWith(ResourceKeys.ResourcesPrefix, StringComparison.Ordinal))
         {
-            queue.Add(key);
+            return;
         }
-        else if (key.StartsWith(ResourceKeys.ResourcesPrefix, StringComparison.Ordinal))
+
+        if (change.Type == WatchEventType.Delete)
         {
-            queue.Add(key);
-            if (ResourceKeys.GroupOfResource(key) is { } group)
+            if (!isGroup && ResourceKeys.GroupOfResource(key) is { } group)
             {
                 queue.Add(group);
             }
+
+            return;
+        }
+
+        if (!ProvisioningStates.IsTerminal(ResourceDocument.GetProvisioningState(ResourceDocument.Parse(change.Kv.Value))))
+        {
+            queue.Add(key);
         }
     }
 

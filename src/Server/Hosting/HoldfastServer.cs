@@ -54,7 +54,10 @@ public static class HoldfastServer
         var bootstrap = await BootstrapSeeder.EnsureAsync(store, dataDirectory, options, timeProvider, cancellationToken).ConfigureAwait(false);
         RefreshCredentialsEndpoint(dataDirectory, options);
 
-        var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions { ContentRootPath = dataDirectory.Root, EnvironmentName = Environments.Production });
+        // The content root is the binary's folder, never the data directory: the host's file watchers would otherwise
+        // wake on every WAL write. Holdfast takes no configuration files or environment overrides: flags are the API.
+        var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions { ContentRootPath = AppContext.BaseDirectory, EnvironmentName = Environments.Production });
+        builder.Configuration.Sources.Clear();
         builder.Logging.ClearProviders();
         configureLogging?.Invoke(builder.Logging);
         builder.WebHost.ConfigureKestrel(kestrel =>
