@@ -12,7 +12,7 @@ namespace Holdfast.Server.Arm;
 /// The ARM-level reads every endpoint needs — the caller's subscription, a resource group, a provider's registration —
 /// each failing with ARM's error, plus the building blocks of writes (system data, operation records).
 /// </summary>
-internal sealed class ArmData(IStateStore store, ProviderRegistry registry, HoldfastServerOptions options, TimeProvider timeProvider)
+internal sealed class ArmData(IStateStore store, ProviderRegistry registry, HoldfastServerOptions options, TimeProvider timeProvider, Subscriptions.SubscriptionDirectory subscriptions)
 {
     public IStateStore Store => store;
 
@@ -23,21 +23,15 @@ internal sealed class ArmData(IStateStore store, ProviderRegistry registry, Hold
     public TimeProvider Time => timeProvider;
 
     /// <summary>The subscription, if it exists and belongs to the caller's tenant; otherwise ARM's 404.</summary>
-    public async Task<JsonObject> GetSubscriptionAsync(string subscriptionId, TokenPrincipal caller, CancellationToken cancellationToken)
+    public async Task<Subscriptions.SubscriptionView> GetSubscriptionAsync(string subscriptionId, TokenPrincipal caller, CancellationToken cancellationToken)
     {
         if (!Guid.TryParse(subscriptionId, out _))
         {
             throw new ApiException(HttpStatusCode.BadRequest, ArmErrorCodes.InvalidSubscriptionId, $"The provided subscription identifier '{subscriptionId}' is malformed or invalid.");
         }
 
-        var kv = await store.GetAsync(ResourceKeys.Subscription(subscriptionId), cancellationToken).ConfigureAwait(false);
-        if (kv is null)
-        {
-            throw ApiErrors.SubscriptionNotFound(subscriptionId);
-        }
-
-        var subscription = ResourceDocument.Parse(kv.Value);
-        if (!string.Equals(subscription["tenantId"]?.GetValue<string>(), caller.TenantId, StringComparison.OrdinalIgnoreCase))
+        var subscription = await subscriptions.FindAsync(subscriptionId, cancellationToken).ConfigureAwait(false);
+        if (subscription is null || !string.Equals(subscription.TenantId, caller.TenantId, StringComparison.OrdinalIgnoreCase))
         {
             throw ApiErrors.SubscriptionNotFound(subscriptionId);
         }
@@ -45,14 +39,20 @@ internal sealed class ArmData(IStateStore store, ProviderRegistry registry, Hold
         return subscription;
     }
 
+    /// <summary>The subscriptions of the caller's tenant.</summary>
+    public async Task<IReadOnlyList<Subscriptions.SubscriptionView>> ListSubscriptionsAsync(TokenPrincipal caller, CancellationToken cancellationToken)
+    {
+        var all = await subscriptions.ListAsync(cancellationToken).ConfigureAwait(false);
+        return all.Where(s => string.Equals(s.TenantId, caller.TenantId, StringComparison.OrdinalIgnoreCase)).ToList();
+    }
+
     /// <summary>As <see cref="GetSubscriptionAsync"/>, and the subscription must accept writes.</summary>
-    public async Task<JsonObject> GetWritableSubscriptionAsync(string subscriptionId, TokenPrincipal caller, CancellationToken cancellationToken)
+    public async Task<Subscriptions.SubscriptionView> GetWritableSubscriptionAsync(string subscriptionId, TokenPrincipal caller, CancellationToken cancellationToken)
     {
         var subscription = await GetSubscriptionAsync(subscriptionId, caller, cancellationToken).ConfigureAwait(false);
-        var state = subscription["state"]?.GetValue<string>();
-        if (!string.Equals(state, "Enabled", StringComparison.OrdinalIgnoreCase))
+        if (!subscription.IsEnabled)
         {
-            throw new ApiException(HttpStatusCode.Conflict, "ReadOnlyDisabledSubscription", $"The subscription '{subscriptionId}' is {state ?? "not enabled"} and therefore marked as read only. You cannot perform any write actions on this subscription until it is re-enabled.");
+            throw new ApiException(HttpStatusCode.Conflict, "ReadOnlyDisabledSubscription", $"The subscription '{subscriptionId}' is {subscription.State} and therefore marked as read only. You cannot perform any write actions on this subscription until it is re-enabled.");
         }
 
         return subscription;

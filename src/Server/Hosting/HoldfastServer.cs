@@ -80,6 +80,8 @@ public static class HoldfastServer
         services.AddSingleton(bootstrap);
         services.AddSingleton(new SigningKeySet(signingKeys));
         services.AddSingleton(new TokenService(() => signingKeys, options.ResolvedEndpoint, options.Audience, options.TokenLifetime, timeProvider));
+        services.AddSingleton<SubscriptionDirectory>();
+        services.AddHostedService(sp => sp.GetRequiredService<SubscriptionDirectory>());
         services.AddSingleton<ArmData>();
         services.AddSingleton<BearerAuthenticator>();
         services.AddSingleton(new RequestThrottle(options.Throttle, timeProvider));

@@ -20,7 +20,7 @@ internal static class LocationEndpoints
     {
         var data = context.RequestServices.GetRequiredService<ArmData>();
         var subscription = await data.GetSubscriptionAsync(subscriptionId, ArmRequest.Of(context).RequirePrincipal(), context.RequestAborted).ConfigureAwait(false);
-        var id = subscription["subscriptionId"]!.GetValue<string>();
+        var id = subscription.SubscriptionId;
         var options = data.Options;
         var location = new JsonObject
         {

@@ -47,7 +47,7 @@ internal static class ProviderEndpoints
     {
         var data = context.RequestServices.GetRequiredService<ArmData>();
         var subscription = await data.GetSubscriptionAsync(subscriptionId, ArmRequest.Of(context).RequirePrincipal(), context.RequestAborted).ConfigureAwait(false);
-        var id = subscription["subscriptionId"]!.GetValue<string>();
+        var id = subscription.SubscriptionId;
         var items = new JsonArray();
         foreach (var provider in data.Registry.Providers)
         {
@@ -63,7 +63,7 @@ internal static class ProviderEndpoints
         var data = context.RequestServices.GetRequiredService<ArmData>();
         var subscription = await data.GetSubscriptionAsync(subscriptionId, ArmRequest.Of(context).RequirePrincipal(), context.RequestAborted).ConfigureAwait(false);
         var provider = Find(data, providerNamespace);
-        var id = subscription["subscriptionId"]!.GetValue<string>();
+        var id = subscription.SubscriptionId;
         var registered = await data.IsRegisteredAsync(id, provider, context.RequestAborted).ConfigureAwait(false);
         await ArmResponses.WriteJsonAsync(context, StatusCodes.Status200OK, Describe(provider, data, id, registered)).ConfigureAwait(false);
     }
@@ -73,7 +73,7 @@ internal static class ProviderEndpoints
         var data = context.RequestServices.GetRequiredService<ArmData>();
         var subscription = await data.GetWritableSubscriptionAsync(subscriptionId, ArmRequest.Of(context).RequirePrincipal(), context.RequestAborted).ConfigureAwait(false);
         var provider = Find(data, providerNamespace);
-        var id = subscription["subscriptionId"]!.GetValue<string>();
+        var id = subscription.SubscriptionId;
         if (!register && provider.Namespace.Equals(ResourcesProvider.Namespace, StringComparison.OrdinalIgnoreCase))
         {
             throw new ApiException(HttpStatusCode.Conflict, "ProviderUnregistrationNotAllowed", $"The provider '{provider.Namespace}' is part of Resource Manager and cannot be unregistered.");

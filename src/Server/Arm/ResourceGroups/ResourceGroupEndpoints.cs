@@ -95,7 +95,7 @@ internal static class ResourceGroupEndpoints
         }
 
         var key = ResourceKeys.Group(subscriptionId, resourceGroupName);
-        var canonicalSubscription = subscription["subscriptionId"]!.GetValue<string>();
+        var canonicalSubscription = subscription.SubscriptionId;
         for (var attempt = 0; ; attempt++)
         {
             var existing = await data.Store.GetAsync(key, context.RequestAborted).ConfigureAwait(false);
@@ -132,11 +132,12 @@ internal static class ResourceGroupEndpoints
                 group["managedBy"] = managedBy;
             }
 
-            var write = await data.Store.PutAsync(key, ResourceDocument.Serialize(group), existing?.ModRevision ?? 0, context.RequestAborted).ConfigureAwait(false);
+            var document = ResourceDocument.Serialize(group);
+            var write = await data.Store.PutAsync(key, document, existing?.ModRevision ?? 0, context.RequestAborted).ConfigureAwait(false);
             if (write.Succeeded)
             {
                 context.Response.Headers.ETag = ResourceDocument.ETag(write.Revision);
-                await ArmResponses.WriteJsonAsync(context, existing is null ? StatusCodes.Status201Created : StatusCodes.Status200OK, group).ConfigureAwait(false);
+                await ArmResponses.WriteStoredAsync(context, existing is null ? StatusCodes.Status201Created : StatusCodes.Status200OK, document, etag: null).ConfigureAwait(false);
                 return;
             }
 
@@ -190,11 +191,12 @@ internal static class ResourceGroupEndpoints
             }
 
             group["systemData"] = data.SystemData(caller, group["systemData"] as JsonObject);
-            var write = await data.Store.PutAsync(key, ResourceDocument.Serialize(group), existing.ModRevision, context.RequestAborted).ConfigureAwait(false);
+            var document = ResourceDocument.Serialize(group);
+            var write = await data.Store.PutAsync(key, document, existing.ModRevision, context.RequestAborted).ConfigureAwait(false);
             if (write.Succeeded)
             {
                 context.Response.Headers.ETag = ResourceDocument.ETag(write.Revision);
-                await ArmResponses.WriteJsonAsync(context, StatusCodes.Status200OK, group).ConfigureAwait(false);
+                await ArmResponses.WriteStoredAsync(context, StatusCodes.Status200OK, document, etag: null).ConfigureAwait(false);
                 return;
             }
 
@@ -210,7 +212,7 @@ internal static class ResourceGroupEndpoints
         var data = context.RequestServices.GetRequiredService<ArmData>();
         var caller = ArmRequest.Of(context).RequirePrincipal();
         var subscription = await data.GetWritableSubscriptionAsync(subscriptionId, caller, context.RequestAborted).ConfigureAwait(false);
-        var canonicalSubscription = subscription["subscriptionId"]!.GetValue<string>();
+        var canonicalSubscription = subscription.SubscriptionId;
         var key = ResourceKeys.Group(subscriptionId, resourceGroupName);
         for (var attempt = 0; ; attempt++)
         {
@@ -256,10 +258,10 @@ internal static class ResourceGroupEndpoints
     {
         var data = context.RequestServices.GetRequiredService<ArmData>();
         var subscription = await data.GetSubscriptionAsync(subscriptionId, ArmRequest.Of(context).RequirePrincipal(), context.RequestAborted).ConfigureAwait(false);
-        var operation = await OperationLookup.FindAsync(data, subscription["subscriptionId"]!.GetValue<string>(), operationId, context.RequestAborted).ConfigureAwait(false);
+        var operation = await OperationLookup.FindAsync(data, subscription.SubscriptionId, operationId, context.RequestAborted).ConfigureAwait(false);
         if (!operation.IsTerminal)
         {
-            Accepted(context, subscription["subscriptionId"]!.GetValue<string>(), operation.Name);
+            Accepted(context, subscription.SubscriptionId, operation.Name);
             return;
         }
 

@@ -37,7 +37,7 @@ internal static class ResourceEndpoints
         var subscription = reads
             ? await data.GetSubscriptionAsync(subscriptionId, caller, context.RequestAborted).ConfigureAwait(false)
             : await data.GetWritableSubscriptionAsync(subscriptionId, caller, context.RequestAborted).ConfigureAwait(false);
-        var canonicalSubscription = subscription["subscriptionId"]!.GetValue<string>();
+        var canonicalSubscription = subscription.SubscriptionId;
         var route = ResourceRoute.Parse(data.Registry, canonicalSubscription, resourceGroupName, providerNamespace, path, method);
         var apiVersion = CheckApiVersion(context, route.Type, data.Options.Location);
         var provider = data.Registry.FindProvider(route.Type.ProviderNamespace)!;
@@ -138,7 +138,7 @@ internal static class ResourceEndpoints
     {
         var data = context.RequestServices.GetRequiredService<ArmData>();
         var subscription = await data.GetSubscriptionAsync(subscriptionId, ArmRequest.Of(context).RequirePrincipal(), context.RequestAborted).ConfigureAwait(false);
-        var canonicalSubscription = subscription["subscriptionId"]!.GetValue<string>();
+        var canonicalSubscription = subscription.SubscriptionId;
         var segments = path.Split('/');
         if (segments.Length == 4 && segments[0].Equals("locations", StringComparison.OrdinalIgnoreCase))
         {

@@ -1,7 +1,5 @@
 using System.Text.Json.Nodes;
-using Holdfast.Providers.Framework;
 using Holdfast.Providers.Resources;
-using Holdfast.State;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Routing;
@@ -24,22 +22,10 @@ internal static class SubscriptionEndpoints
         var data = context.RequestServices.GetRequiredService<ArmData>();
         var caller = ArmRequest.Of(context).RequirePrincipal();
         var items = new JsonArray();
-        string? after = null;
-        do
+        foreach (var subscription in await data.ListSubscriptionsAsync(caller, context.RequestAborted).ConfigureAwait(false))
         {
-            var page = await data.Store.RangeAsync(new RangeRequest(ResourceKeys.SubscriptionsPrefix, 500, after), context.RequestAborted).ConfigureAwait(false);
-            foreach (var kv in page.Items)
-            {
-                var subscription = ResourceDocument.Parse(kv.Value);
-                if (string.Equals(subscription["tenantId"]?.GetValue<string>(), caller.TenantId, StringComparison.OrdinalIgnoreCase))
-                {
-                    items.Add(subscription);
-                }
-            }
-
-            after = page.ContinueAfter;
+            items.Add(JsonNode.Parse(subscription.Document.Span));
         }
-        while (after is not null);
 
         await ArmResponses.WriteJsonAsync(context, StatusCodes.Status200OK, new JsonObject { ["value"] = items }).ConfigureAwait(false);
     }
@@ -48,6 +34,6 @@ internal static class SubscriptionEndpoints
     {
         var data = context.RequestServices.GetRequiredService<ArmData>();
         var subscription = await data.GetSubscriptionAsync(subscriptionId, ArmRequest.Of(context).RequirePrincipal(), context.RequestAborted).ConfigureAwait(false);
-        await ArmResponses.WriteJsonAsync(context, StatusCodes.Status200OK, subscription).ConfigureAwait(false);
+        await ArmResponses.WriteStoredAsync(context, StatusCodes.Status200OK, subscription.Document, etag: null).ConfigureAwait(false);
     }
 }
