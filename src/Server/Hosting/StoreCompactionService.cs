@@ -1,3 +1,4 @@
+using Holdfast.Providers.Framework;
 using Holdfast.State;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
@@ -8,7 +9,7 @@ namespace Holdfast.Server.Hosting;
 /// Keeps the store's watch history bounded, as the Kubernetes API server does for etcd: every
 /// <see cref="Interval"/> it compacts away history older than the newest <see cref="RetainedRevisions"/> revisions.
 /// Current values are never touched; a watcher that falls behind the compaction point re-lists (it gets
-/// <see cref="RevisionCompactedException"/>).
+/// <see cref="RevisionCompactedException"/>). It also sweeps finished operation records past their retention.
 /// </summary>
 internal sealed partial class StoreCompactionService(IStateStore store, TimeProvider timeProvider, ILogger<StoreCompactionService> logger) : BackgroundService
 {
@@ -25,6 +26,12 @@ internal sealed partial class StoreCompactionService(IStateStore store, TimeProv
             {
                 try
                 {
+                    var swept = await OperationJanitor.SweepAsync(store, timeProvider.GetUtcNow(), OperationJanitor.DefaultRetention, stoppingToken).ConfigureAwait(false);
+                    if (swept > 0)
+                    {
+                        LogOperationsSwept(logger, swept);
+                    }
+
                     var target = await store.GetRevisionAsync(stoppingToken).ConfigureAwait(false) - RetainedRevisions;
                     if (target > compacted)
                     {
@@ -46,6 +53,9 @@ internal sealed partial class StoreCompactionService(IStateStore store, TimeProv
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Compacted store history up to revision {Revision}")]
     private static partial void LogCompacted(ILogger logger, long revision);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Removed {Count} finished operation records past retention")]
+    private static partial void LogOperationsSwept(ILogger logger, int count);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Store compaction failed; retrying at the next interval")]
     private static partial void LogCompactionFailed(ILogger logger, Exception exception);
