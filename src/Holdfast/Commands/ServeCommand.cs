@@ -72,7 +72,7 @@ internal static class ServeCommand
         {
             var dataDirectory = DataDirectory.Open(options.DataDirectory);
             await using var store = await OpenStoreAsync(dataDirectory.StatePath, time, cancellationToken).ConfigureAwait(false);
-            await using var server = await HoldfastServer.StartAsync(options, store, time, ConfigureLogging, cancellationToken).ConfigureAwait(false);
+            await using var server = await HoldfastServer.StartAsync(options, dataDirectory, store, time, ConfigureLogging, cancellationToken).ConfigureAwait(false);
             Console.Out.WriteLine(
                 $"holdfast ready: {options.ResolvedEndpoint} (listening on {options.ListenAddress}:{options.Port}; data {dataDirectory.Root}; admin credentials {dataDirectory.AdminCredentialsPath}; CA {dataDirectory.CaCertificatePath})");
             await Console.Out.FlushAsync(cancellationToken).ConfigureAwait(false);

@@ -22,6 +22,9 @@ public enum TokenFailure
 
 public sealed record TokenValidation(TokenPrincipal? Principal, TokenFailure Failure, string? Message)
 {
+    /// <summary>When a valid token expires (its <c>exp</c>), so callers may cache the result until then.</summary>
+    public DateTimeOffset ExpiresOn { get; init; }
+
     public bool IsValid => Principal is not null;
 }
 
@@ -154,6 +157,9 @@ public sealed class TokenService
             return new(null, TokenFailure.Malformed, "The access token lacks the oid or appid claim.");
         }
 
-        return new(new TokenPrincipal(tenantId, oid, appId, claims.FindFirst(ClaimTypes.Name)?.Value ?? claims.FindFirst("name")?.Value), TokenFailure.None, null);
+        return new(new TokenPrincipal(tenantId, oid, appId, claims.FindFirst(ClaimTypes.Name)?.Value ?? claims.FindFirst("name")?.Value), TokenFailure.None, null)
+        {
+            ExpiresOn = new DateTimeOffset(parsed.ValidTo, TimeSpan.Zero),
+        };
     }
 }

@@ -30,6 +30,20 @@ public static class ResourceDocument
         properties["provisioningState"] = state;
     }
 
+    /// <summary>The resource as served: <c>etag</c> first, then every stored property (the nodes move into the result).</summary>
+    public static JsonObject WithETag(JsonObject resource, string etag)
+    {
+        ArgumentNullException.ThrowIfNull(resource);
+        var served = new JsonObject { ["etag"] = etag };
+        foreach (var (name, node) in resource.ToArray())
+        {
+            resource.Remove(name);
+            served[name] = node;
+        }
+
+        return served;
+    }
+
     /// <summary>ARM's weak ETag for a revision; <c>If-Match</c> accepts it with or without the <c>W/</c> prefix.</summary>
     public static string ETag(long modRevision) => "W/\"" + modRevision.ToString(System.Globalization.CultureInfo.InvariantCulture) + "\"";
 

@@ -40,12 +40,10 @@ internal static class ArmBody
             throw new ApiException(HttpStatusCode.UnsupportedMediaType, ArmErrorCodes.UnsupportedMediaType, $"The content media type '{contentType ?? "(none)"}' is not supported. Only 'application/json' is supported.");
         }
 
-        byte[] body;
+        using var buffer = new MemoryStream();
         try
         {
-            using var buffer = new MemoryStream();
             await request.Body.CopyToAsync(buffer, context.RequestAborted).ConfigureAwait(false);
-            body = buffer.ToArray();
         }
         catch (BadHttpRequestException ex) when (ex.StatusCode == StatusCodes.Status413PayloadTooLarge)
         {
@@ -55,7 +53,7 @@ internal static class ArmBody
         JsonNode? node;
         try
         {
-            node = JsonNode.Parse(body, NodeOptions, DocumentOptions);
+            node = JsonNode.Parse(buffer.GetBuffer().AsSpan(0, (int)buffer.Length), NodeOptions, DocumentOptions);
         }
         catch (JsonException ex)
         {

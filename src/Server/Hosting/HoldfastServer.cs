@@ -30,11 +30,12 @@ namespace Holdfast.Server.Hosting;
 /// </summary>
 public static class HoldfastServer
 {
-    public static async Task<RunningServer> StartAsync(HoldfastServerOptions options, IStateStore store, TimeProvider timeProvider, Action<ILoggingBuilder>? configureLogging, CancellationToken cancellationToken)
+    /// <param name="dataDirectory">The opened <see cref="HoldfastServerOptions.DataDirectory"/> (the caller opened it to place the store).</param>
+    public static async Task<RunningServer> StartAsync(HoldfastServerOptions options, DataDirectory dataDirectory, IStateStore store, TimeProvider timeProvider, Action<ILoggingBuilder>? configureLogging, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(options);
+        ArgumentNullException.ThrowIfNull(dataDirectory);
         ArgumentNullException.ThrowIfNull(store);
-        var dataDirectory = DataDirectory.Open(options.DataDirectory);
         using var ca = dataDirectory.LoadOrCreateCertificateAuthority(timeProvider);
         var dnsNames = new List<string> { "localhost" };
         var endpointHost = options.ResolvedEndpoint.Host;

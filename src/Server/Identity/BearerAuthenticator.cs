@@ -58,15 +58,8 @@ internal sealed class BearerAuthenticator(TokenService tokens, TimeProvider time
             _cache.Clear();
         }
 
-        var expires = ReadExpiry(token) ?? now;
-        _cache[token] = new CachedToken(result.Principal, expires);
+        _cache[token] = new CachedToken(result.Principal, result.ExpiresOn);
         return result.Principal;
-    }
-
-    private static DateTimeOffset? ReadExpiry(string token)
-    {
-        var jwt = new Microsoft.IdentityModel.JsonWebTokens.JsonWebToken(token);
-        return jwt.ValidTo == DateTime.MinValue ? null : new DateTimeOffset(jwt.ValidTo, TimeSpan.Zero);
     }
 
     private static ApiException Unauthorized(string code, string message) => new(HttpStatusCode.Unauthorized, code, message);

@@ -1,6 +1,5 @@
 using System.Collections.Concurrent;
 using System.Net;
-using System.Text;
 using System.Text.Json;
 using Holdfast.Server.IntegrationTests.Infrastructure;
 
@@ -23,7 +22,7 @@ public sealed class KillNineTests
         var credentials = server.Credentials;
         var subscription = credentials.SubscriptionId;
         using var http = await Clients.AuthenticatedHttpAsync(credentials);
-        using (var setup = await http.PutAsync($"subscriptions/{subscription}/resourcegroups/net?api-version=2022-09-01", Json("""{"location":"local"}""")))
+        using (var setup = await http.PutAsync($"subscriptions/{subscription}/resourcegroups/net?api-version=2022-09-01", Clients.Json("""{"location":"local"}""")))
         {
             Assert.Equal(HttpStatusCode.Created, setup.StatusCode);
         }
@@ -43,7 +42,7 @@ public sealed class KillNineTests
                         var vnet = $"v{w}-{i}";
                         using var response = await http.PutAsync(
                             $"subscriptions/{subscription}/resourceGroups/net/providers/Microsoft.Network/virtualNetworks/{vnet}?api-version=2023-09-01",
-                            Json("{\"location\":\"local\",\"properties\":{\"addressSpace\":{\"addressPrefixes\":[\"10." + w + ".0.0/16\"]}}}"),
+                            Clients.Json("{\"location\":\"local\",\"properties\":{\"addressSpace\":{\"addressPrefixes\":[\"10." + w + ".0.0/16\"]}}}"),
                             stop.Token);
                         if (response.StatusCode == HttpStatusCode.Created)
                         {
@@ -55,7 +54,7 @@ public sealed class KillNineTests
                         var name = $"kill-{w}-{i}";
                         using var response = await http.PutAsync(
                             $"subscriptions/{subscription}/resourcegroups/{name}?api-version=2022-09-01",
-                            Json($$$"""{"location":"local","tags":{"writer":"{{{w}}}","seq":"{{{i}}}"}}"""),
+                            Clients.Json($$$"""{"location":"local","tags":{"writer":"{{{w}}}","seq":"{{{i}}}"}}"""),
                             stop.Token);
                         if (response.StatusCode == HttpStatusCode.Created)
                         {
@@ -134,6 +133,4 @@ public sealed class KillNineTests
 
         return items;
     }
-
-    private static StringContent Json(string body) => new(body, Encoding.UTF8, "application/json");
 }

@@ -1,5 +1,4 @@
 using System.Net;
-using System.Net.Http.Headers;
 using System.Text;
 using System.Text.Json;
 using Azure;
@@ -109,18 +108,18 @@ public sealed class ArmErrorTests(ServerFixture fixture)
         using var get = await fixture.Http.GetAsync(path);
         var etag = get.Headers.ETag!.ToString();
 
-        using var stale = new HttpRequestMessage(HttpMethod.Patch, path) { Content = Json("""{"tags":{"a":"1"}}""") };
+        using var stale = new HttpRequestMessage(HttpMethod.Patch, path) { Content = Clients.Json("""{"tags":{"a":"1"}}""") };
         stale.Headers.TryAddWithoutValidation("If-Match", "W/\"1\"");
         var (status, code, _) = await SendAsync(stale);
         Assert.Equal(HttpStatusCode.PreconditionFailed, status);
         Assert.Equal("PreconditionFailed", code);
 
-        using var fresh = new HttpRequestMessage(HttpMethod.Patch, path) { Content = Json("""{"tags":{"a":"2"}}""") };
+        using var fresh = new HttpRequestMessage(HttpMethod.Patch, path) { Content = Clients.Json("""{"tags":{"a":"2"}}""") };
         fresh.Headers.TryAddWithoutValidation("If-Match", etag);
         using var ok = await fixture.Http.SendAsync(fresh);
         Assert.Equal(HttpStatusCode.OK, ok.StatusCode);
 
-        using var create = new HttpRequestMessage(HttpMethod.Put, path) { Content = Json("""{"location":"local"}""") };
+        using var create = new HttpRequestMessage(HttpMethod.Put, path) { Content = Clients.Json("""{"location":"local"}""") };
         create.Headers.TryAddWithoutValidation("If-None-Match", "*");
         var (createStatus, createCode, _) = await SendAsync(create);
         Assert.Equal(HttpStatusCode.PreconditionFailed, createStatus);
@@ -160,7 +159,7 @@ public sealed class ArmErrorTests(ServerFixture fixture)
         var name = ServerFixture.UniqueName("big");
         var body = "{\"location\":\"local\",\"tags\":{\"x\":\"" + new string('a', (4 * 1024 * 1024) + 10) + "\"}}";
         // Expect: 100-continue lets the server refuse before the body is sent, as a well-behaved client would.
-        using var request = new HttpRequestMessage(HttpMethod.Put, $"subscriptions/{Subscription}/resourcegroups/{name}?api-version=2022-09-01") { Content = Json(body) };
+        using var request = new HttpRequestMessage(HttpMethod.Put, $"subscriptions/{Subscription}/resourcegroups/{name}?api-version=2022-09-01") { Content = Clients.Json(body) };
         request.Headers.ExpectContinue = true;
         var (status, code, _) = await SendAsync(request);
         Assert.Equal(HttpStatusCode.RequestEntityTooLarge, status);
@@ -227,7 +226,7 @@ public sealed class ArmErrorTests(ServerFixture fixture)
             await provider.RegisterAsync();
         }
 
-        using var response = await fixture.Http.PutAsync(path, Json(VnetBody));
+        using var response = await fixture.Http.PutAsync(path, Clients.Json(VnetBody));
         Assert.Equal(HttpStatusCode.Created, response.StatusCode);
     }
 
@@ -236,7 +235,7 @@ public sealed class ArmErrorTests(ServerFixture fixture)
     {
         var group = await CreateGroupAsync("vnetbad");
         var body = """{"location":"local","properties":{"addressSpace":{"addressPrefixes":["10.0.0.1/16"]},"subnets":[{"name":"a","properties":{"addressPrefix":"192.168.0.0/24"}},{"name":"a","properties":{"addressPrefix":"nope"}}]}}""";
-        using var response = await fixture.Http.PutAsync($"subscriptions/{Subscription}/resourceGroups/{group}/providers/Microsoft.Network/virtualNetworks/v1?api-version=2023-09-01", Json(body));
+        using var response = await fixture.Http.PutAsync($"subscriptions/{Subscription}/resourceGroups/{group}/providers/Microsoft.Network/virtualNetworks/v1?api-version=2023-09-01", Clients.Json(body));
         Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
         using var document = JsonDocument.Parse(await response.Content.ReadAsStringAsync());
         var details = document.RootElement.GetProperty("error").GetProperty("details").EnumerateArray().Select(d => d.GetProperty("code").GetString()).ToList();
@@ -250,7 +249,7 @@ public sealed class ArmErrorTests(ServerFixture fixture)
     private async Task<string> CreateGroupAsync(string prefix)
     {
         var name = ServerFixture.UniqueName(prefix);
-        using var response = await fixture.Http.PutAsync($"subscriptions/{Subscription}/resourcegroups/{name}?api-version=2022-09-01", Json("""{"location":"local"}"""));
+        using var response = await fixture.Http.PutAsync($"subscriptions/{Subscription}/resourcegroups/{name}?api-version=2022-09-01", Clients.Json("""{"location":"local"}"""));
         Assert.Equal(HttpStatusCode.Created, response.StatusCode);
         return name;
     }
@@ -266,7 +265,7 @@ public sealed class ArmErrorTests(ServerFixture fixture)
         var request = new HttpRequestMessage(method, path);
         if (body is not null)
         {
-            request.Content = Json(body);
+            request.Content = Clients.Json(body);
         }
 
         return SendAsync(request);
@@ -280,6 +279,4 @@ public sealed class ArmErrorTests(ServerFixture fixture)
             return await Envelope.ReadAsync(response);
         }
     }
-
-    private static StringContent Json(string body) => new(body, Encoding.UTF8, new MediaTypeHeaderValue("application/json"));
 }

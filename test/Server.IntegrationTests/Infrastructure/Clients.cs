@@ -60,6 +60,9 @@ public static class Clients
         return new ArmClient(Credential(credentials), subscriptionId ?? credentials.SubscriptionId, options);
     }
 
+    /// <summary>A JSON request body, as the SDK sends it (<c>application/json; charset=utf-8</c>).</summary>
+    public static StringContent Json(string body) => new(body, System.Text.Encoding.UTF8, "application/json");
+
     public static HttpClient Http(ServerCredentials credentials) =>
         new(TrustingHandler(credentials.CaCertificatePath)) { BaseAddress = credentials.Endpoint, Timeout = TimeSpan.FromSeconds(60) };
 

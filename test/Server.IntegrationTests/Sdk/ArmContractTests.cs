@@ -1,5 +1,4 @@
 using System.Net;
-using System.Text;
 using System.Text.Json;
 using Holdfast.Server.IntegrationTests.Infrastructure;
 
@@ -50,7 +49,7 @@ public sealed class ArmContractTests(ServerFixture fixture)
         var http = fixture.Http;
         var subscription = fixture.Credentials.SubscriptionId;
         var group = ServerFixture.UniqueName("contract");
-        using (var created = await http.PutAsync($"subscriptions/{subscription}/resourcegroups/{group}?api-version=2022-09-01", Json("""{"location":"local"}""")))
+        using (var created = await http.PutAsync($"subscriptions/{subscription}/resourcegroups/{group}?api-version=2022-09-01", Clients.Json("""{"location":"local"}""")))
         {
             Assert.Equal(HttpStatusCode.Created, created.StatusCode);
         }
@@ -58,7 +57,7 @@ public sealed class ArmContractTests(ServerFixture fixture)
         var path = $"subscriptions/{subscription}/resourceGroups/{group}/providers/{type}/contract1?api-version={apiVersion}";
 
         // Create: 201 with an operation monitor, then the operation succeeds.
-        using (var put = await http.PutAsync(path, Json(body)))
+        using (var put = await http.PutAsync(path, Clients.Json(body)))
         {
             Assert.Equal(HttpStatusCode.Created, put.StatusCode);
             using var resource = JsonDocument.Parse(await put.Content.ReadAsStringAsync());
@@ -81,7 +80,7 @@ public sealed class ArmContractTests(ServerFixture fixture)
         }
 
         // Idempotent PUT: the same desired state is 200 with no new operation and the same ETag.
-        using (var again = await http.PutAsync(path, Json(body)))
+        using (var again = await http.PutAsync(path, Clients.Json(body)))
         {
             Assert.Equal(HttpStatusCode.OK, again.StatusCode);
             Assert.False(again.Headers.Contains("Azure-AsyncOperation"));
@@ -89,14 +88,14 @@ public sealed class ArmContractTests(ServerFixture fixture)
         }
 
         // Preconditions.
-        using (var stale = new HttpRequestMessage(HttpMethod.Put, path) { Content = Json(body) })
+        using (var stale = new HttpRequestMessage(HttpMethod.Put, path) { Content = Clients.Json(body) })
         {
             stale.Headers.TryAddWithoutValidation("If-Match", "W/\"1\"");
             using var response = await http.SendAsync(stale);
             Assert.Equal("PreconditionFailed", (await Envelope.ReadAsync(response)).Code);
         }
 
-        using (var exists = new HttpRequestMessage(HttpMethod.Put, path) { Content = Json(body) })
+        using (var exists = new HttpRequestMessage(HttpMethod.Put, path) { Content = Clients.Json(body) })
         {
             exists.Headers.TryAddWithoutValidation("If-None-Match", "*");
             using var response = await http.SendAsync(exists);
@@ -104,7 +103,7 @@ public sealed class ArmContractTests(ServerFixture fixture)
         }
 
         // PATCH tags: 200 with a monitor; the change is visible.
-        using (var patch = new HttpRequestMessage(HttpMethod.Patch, path) { Content = Json("""{"tags":{"patched":"yes"}}""") })
+        using (var patch = new HttpRequestMessage(HttpMethod.Patch, path) { Content = Clients.Json("""{"tags":{"patched":"yes"}}""") })
         {
             patch.Headers.TryAddWithoutValidation("If-Match", etag);
             using var response = await http.SendAsync(patch);
@@ -179,6 +178,4 @@ public sealed class ArmContractTests(ServerFixture fixture)
         using var document = JsonDocument.Parse(await fixture.Http.GetStringAsync(path));
         return document.RootElement.GetProperty("value").EnumerateArray().Select(e => e.GetProperty("name").GetString()!).ToList();
     }
-
-    private static StringContent Json(string body) => new(body, Encoding.UTF8, "application/json");
 }

@@ -172,21 +172,7 @@ internal static class ResourceEndpoints
         var value = new JsonArray();
         foreach (var (resource, stored) in items)
         {
-            if (type.HasETag)
-            {
-                var withETag = new JsonObject { ["etag"] = ResourceDocument.ETag(stored.ModRevision) };
-                foreach (var (name, node) in resource.ToArray())
-                {
-                    resource.Remove(name);
-                    withETag[name] = node;
-                }
-
-                value.Add(withETag);
-            }
-            else
-            {
-                value.Add(resource);
-            }
+            value.Add(type.HasETag ? ResourceDocument.WithETag(resource, ResourceDocument.ETag(stored.ModRevision)) : resource);
         }
 
         var body = new JsonObject { ["value"] = value };

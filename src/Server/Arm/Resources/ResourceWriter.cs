@@ -255,19 +255,7 @@ internal sealed class ResourceWriter(HttpContext context, ArmData data, TokenPri
     {
         var etag = ResourceDocument.ETag(revision);
         context.Response.Headers.ETag = etag;
-        if (route.Type.HasETag)
-        {
-            var withETag = new JsonObject { ["etag"] = etag };
-            foreach (var (name, node) in resource.ToArray())
-            {
-                resource.Remove(name);
-                withETag[name] = node;
-            }
-
-            resource = withETag;
-        }
-
-        return ArmResponses.WriteJsonAsync(context, statusCode, resource);
+        return ArmResponses.WriteJsonAsync(context, statusCode, route.Type.HasETag ? ResourceDocument.WithETag(resource, etag) : resource);
     }
 
     private string StatusPath(string operationId) =>
