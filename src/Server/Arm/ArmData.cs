@@ -65,6 +65,18 @@ internal sealed class ArmData(IStateStore store, ProviderRegistry registry, Hold
         return (ResourceDocument.Parse(kv.Value), kv);
     }
 
+    /// <summary>
+    /// Commits a request's own write. Every write a request makes goes through here, so its activity-log record can
+    /// ride in the same transaction; <paramref name="successStatus"/> is the HTTP status the request answers when the
+    /// transaction succeeds.
+    /// </summary>
+    public async ValueTask<TxnResult> CommitAsync(Microsoft.AspNetCore.Http.HttpContext context, TxnRequest request, int successStatus)
+    {
+        ArgumentNullException.ThrowIfNull(context);
+        _ = successStatus;
+        return await store.TxnAsync(request, context.RequestAborted).ConfigureAwait(false);
+    }
+
     public async Task<bool> IsRegisteredAsync(string subscriptionId, ResourceProviderDefinition provider, CancellationToken cancellationToken)
     {
         var kv = await store.GetAsync(ResourceKeys.Registration(subscriptionId, provider.Namespace), cancellationToken).ConfigureAwait(false);

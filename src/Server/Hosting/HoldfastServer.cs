@@ -85,6 +85,7 @@ public static class HoldfastServer
         services.AddHostedService(sp => sp.GetRequiredService<SubscriptionDirectory>());
         services.AddSingleton<ArmData>();
         services.AddSingleton<BearerAuthenticator>();
+        services.AddSingleton<Authorization.RequestAuthorizer>();
         services.AddSingleton(new RequestThrottle(options.Throttle, timeProvider));
         services.AddSingleton<ResourceReconciler>();
         services.AddSingleton<ResourceReconcileHost>();
