@@ -79,8 +79,13 @@ public static class HoldfastServer
         services.AddSingleton(store);
         services.AddSingleton(registry);
         services.AddSingleton(bootstrap);
+
+        // Identity
         services.AddSingleton(new SigningKeySet(signingKeys));
         services.AddSingleton(new TokenService(() => signingKeys, options.ResolvedEndpoint, options.Audience, options.TokenLifetime, timeProvider));
+        services.AddSingleton<PrincipalDirectory>();
+        services.AddHostedService(sp => sp.GetRequiredService<PrincipalDirectory>());
+
         services.AddSingleton<SubscriptionDirectory>();
         services.AddHostedService(sp => sp.GetRequiredService<SubscriptionDirectory>());
         services.AddSingleton<ArmData>();
