@@ -101,7 +101,13 @@ public static class HoldfastServer
         var app = builder.Build();
         app.UseRouting();
         app.UseMiddleware<ArmPipeline>();
+
+        // Identity
         TokenEndpoints.Map(app);
+        ServicePrincipalEndpoints.Map(app);
+        UserEndpoints.Map(app);
+        GroupEndpoints.Map(app);
+
         MetadataEndpoints.Map(app);
         WhoAmIEndpoints.Map(app);
         SubscriptionEndpoints.Map(app);
