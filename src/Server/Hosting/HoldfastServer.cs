@@ -81,8 +81,13 @@ public static class HoldfastServer
         services.AddSingleton(bootstrap);
 
         // Identity
-        services.AddSingleton(new SigningKeySet(signingKeys));
-        services.AddSingleton(new TokenService(() => signingKeys, options.ResolvedEndpoint, options.Audience, options.TokenLifetime, timeProvider));
+        services.AddSingleton(sp => new SigningKeySet(dataDirectory, signingKeys, options.TokenLifetime, timeProvider, sp.GetRequiredService<ILogger<SigningKeySet>>()));
+        services.AddHostedService(sp => sp.GetRequiredService<SigningKeySet>());
+        services.AddSingleton(sp =>
+        {
+            var keys = sp.GetRequiredService<SigningKeySet>();
+            return new TokenService(() => keys.Current, options.ResolvedEndpoint, options.Audience, options.TokenLifetime, timeProvider);
+        });
         services.AddSingleton<PrincipalDirectory>();
         services.AddHostedService(sp => sp.GetRequiredService<PrincipalDirectory>());
 
@@ -107,6 +112,7 @@ public static class HoldfastServer
         ServicePrincipalEndpoints.Map(app);
         UserEndpoints.Map(app);
         GroupEndpoints.Map(app);
+        SigningKeyEndpoints.Map(app);
 
         MetadataEndpoints.Map(app);
         WhoAmIEndpoints.Map(app);

@@ -226,9 +226,3 @@ internal static class TokenEndpoints
         return ArmResponses.WriteJsonAsync(context, status, body);
     }
 }
-
-/// <summary>The signing keys in force: the first signs, all verify (rotation overlap).</summary>
-internal sealed class SigningKeySet(IReadOnlyList<SigningKey> keys)
-{
-    public IReadOnlyList<SigningKey> Current { get; } = keys;
-}
