@@ -72,7 +72,7 @@ public static class HoldfastServer
             });
         });
 
-        var registry = new ProviderRegistry([ResourcesProvider.Create(), NetworkProvider.Create()]);
+        var registry = new ProviderRegistry([ResourcesProvider.Create(), NetworkProvider.Create(), DirectoryApi.Provider()]);
         var services = builder.Services;
         services.AddSingleton(options);
         services.AddSingleton(timeProvider);

@@ -205,4 +205,14 @@ public sealed class ServicePrincipalApiTests(ServerFixture fixture)
         Assert.Equal(HttpStatusCode.NotFound, status);
         Assert.Equal("ResourceNotFound", code);
     }
+
+    [Fact]
+    public async Task ProviderDiscovery_ListsTheIdentityTypesAtTenantLevel()
+    {
+        var (status, provider, text) = await SendAsync(Http, HttpMethod.Get, "providers/Holdfast.Identity?api-version=2022-09-01");
+        Assert.True(status == HttpStatusCode.OK, text);
+        var types = provider!["resourceTypes"]!.AsArray().ToDictionary(t => S(t!, "resourceType"), t => t!["apiVersions"]!.AsArray().Select(v => v!.GetValue<string>()).ToList());
+        Assert.Equal(["groups", "servicePrincipals", "users"], types.Keys.Order(StringComparer.Ordinal));
+        Assert.All(types.Values, versions => Assert.Contains("2025-01-01", versions));
+    }
 }
