@@ -172,4 +172,16 @@ public sealed class UserAndGroupApiTests(ServerFixture fixture)
         Assert.Equal(expectedCode, code);
         Assert.Equal(HttpStatusCode.NotFound, after);
     }
+
+    [Fact]
+    public async Task UserRealm_AnswersManagedAnonymously_AsMsalExpectsBeforeAPasswordGrant()
+    {
+        using var http = Clients.Http(fixture.Credentials);
+        using var response = await http.GetAsync("common/userrealm/alice@holdfast.local?api-version=1.0");
+        var realm = JsonNode.Parse(await response.Content.ReadAsStringAsync())!;
+
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        Assert.Equal("Managed", S(realm, "account_type"));
+        Assert.Equal("holdfast.local", S(realm, "domain_name"));
+    }
 }
