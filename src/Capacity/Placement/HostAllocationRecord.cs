@@ -48,9 +48,14 @@ public sealed class HostAllocationRecord
         get
         {
             var total = CapacityVector.Zero;
-            foreach (var hold in Reservations)
+            for (var i = 0; i < Reservations.Length; i++)
             {
-                total += UnusedOf(hold.ReservationId);
+                // A reservation may hold capacity here more than once; count each reservation once.
+                var id = Reservations[i].ReservationId;
+                if (Reservations.FindIndex(h => string.Equals(h.ReservationId, id, StringComparison.OrdinalIgnoreCase)) == i)
+                {
+                    total += UnusedOf(id);
+                }
             }
 
             return total;

@@ -25,6 +25,9 @@ internal sealed class HostSlot(HostDescription description, HostAllocationRecord
     /// <summary>Members per anti-affinity group on this host (null while there are none).</summary>
     public Dictionary<string, int>? AntiAffinity { get; set; }
 
+    /// <summary>Members per availability set on this host (null while there are none).</summary>
+    public Dictionary<string, int>? SetMembers { get; set; }
+
     public int Bucket { get; set; } = -1;
 
     public int BucketPosition { get; set; }
@@ -47,8 +50,27 @@ internal sealed class HostSlot(HostDescription description, HostAllocationRecord
         return true;
     }
 
-    public int AntiAffinityMembers(string group) =>
-        AntiAffinity is not null && AntiAffinity.TryGetValue(group, out var n) ? n : 0;
+    public int AntiAffinityMembers(string group) => Count(AntiAffinity, group);
+
+    public int AvailabilitySetMembers(string set) => Count(SetMembers, set);
+
+    /// <summary>Adds <paramref name="delta"/> to <paramref name="key"/>'s count, creating the map on first use and dropping zeros.</summary>
+    public static void Adjust(ref Dictionary<string, int>? counts, string key, int delta)
+    {
+        counts ??= new Dictionary<string, int>(StringComparer.OrdinalIgnoreCase);
+        var members = counts.GetValueOrDefault(key) + delta;
+        if (members == 0)
+        {
+            counts.Remove(key);
+        }
+        else
+        {
+            counts[key] = members;
+        }
+    }
+
+    private static int Count(Dictionary<string, int>? counts, string key) =>
+        counts is not null && counts.TryGetValue(key, out var n) ? n : 0;
 }
 
 /// <summary>

@@ -455,20 +455,17 @@ public sealed class PlacementIndex
             {
                 _availabilitySets.Remove(set);
             }
+
+            var members = slot.SetMembers;
+            HostSlot.Adjust(ref members, set, delta);
+            slot.SetMembers = members;
         }
 
         if (allocation.AntiAffinityGroup is { } group)
         {
-            slot.AntiAffinity ??= new Dictionary<string, int>(StringComparer.OrdinalIgnoreCase);
-            var members = slot.AntiAffinity.GetValueOrDefault(group) + delta;
-            if (members == 0)
-            {
-                slot.AntiAffinity.Remove(group);
-            }
-            else
-            {
-                slot.AntiAffinity[group] = members;
-            }
+            var counts = slot.AntiAffinity;
+            HostSlot.Adjust(ref counts, group, delta);
+            slot.AntiAffinity = counts;
         }
     }
 
@@ -591,7 +588,10 @@ public sealed class PlacementIndex
             var soft = 0.0;
             if (_set is not null)
             {
-                soft += PlacementScoring.Spread(_set.FaultDomains.GetValueOrDefault(slot.FaultDomainKey), _set.UpdateDomains.GetValueOrDefault(slot.UpdateDomainKey));
+                soft += PlacementScoring.Spread(
+                    _set.FaultDomains.GetValueOrDefault(slot.FaultDomainKey),
+                    _set.UpdateDomains.GetValueOrDefault(slot.UpdateDomainKey),
+                    slot.AvailabilitySetMembers(Request.AvailabilitySet!));
             }
 
             if (Request.AntiAffinityGroup is { } group)
@@ -630,7 +630,7 @@ public sealed class PlacementIndex
                 }
             }
 
-            return fewestInFaultDomain == int.MaxValue ? 0 : PlacementScoring.Spread(fewestInFaultDomain, fewestInUpdateDomain);
+            return fewestInFaultDomain == int.MaxValue ? 0 : PlacementScoring.Spread(fewestInFaultDomain, fewestInUpdateDomain, 0);
         }
     }
 }

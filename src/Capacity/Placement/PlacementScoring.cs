@@ -5,7 +5,7 @@ namespace Holdfast.Capacity.Placement;
 /// <summary>
 /// The scorers; a host's score is their sum and the lowest score wins. Weights are ordered so a softer goal never
 /// outweighs a stronger one: anti-affinity (another group member on the host) ≫ fault-domain spread ≫ update-domain
-/// spread ≫ packing (best fit, stranding, GPU hosts kept for GPU work), which is always below 4.
+/// spread ≫ a fresh host for an availability set ≫ packing (best fit, stranding, GPU hosts kept for GPU work), which is always below 4.
 /// </summary>
 public static class PlacementScoring
 {
@@ -17,6 +17,9 @@ public static class PlacementScoring
 
     /// <summary>Per availability-set member already in the host's update domain.</summary>
     public const double UpdateDomainWeight = 100;
+
+    /// <summary>Per availability-set member already on the host: among equally spread hosts, prefer a fresh one.</summary>
+    public const double SameHostWeight = 10;
 
     /// <summary>Weight of leftover imbalance: one dimension used up while another is left idle is stranded capacity.</summary>
     public const double StrandingWeight = 0.5;
@@ -54,9 +57,9 @@ public static class PlacementScoring
         return demand.Gpus == 0 && capacity.Gpus > 0 ? score + GpuHostPenalty : score;
     }
 
-    /// <summary>Availability-set spread: members already in the host's fault domain, then in its update domain.</summary>
-    public static double Spread(int membersInFaultDomain, int membersInUpdateDomain) =>
-        (membersInFaultDomain * FaultDomainWeight) + (membersInUpdateDomain * UpdateDomainWeight);
+    /// <summary>Availability-set spread: members already in the host's fault domain, then its update domain, then on the host.</summary>
+    public static double Spread(int membersInFaultDomain, int membersInUpdateDomain, int membersOnHost) =>
+        (membersInFaultDomain * FaultDomainWeight) + (membersInUpdateDomain * UpdateDomainWeight) + (membersOnHost * SameHostWeight);
 
     /// <summary>Anti-affinity: members of the VM's group already on the host.</summary>
     public static double AntiAffinity(int membersOnHost) => membersOnHost * AntiAffinityWeight;
