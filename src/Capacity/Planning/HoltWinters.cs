@@ -79,21 +79,28 @@ public sealed class HoltWinters
         int start;
         if (m > 0)
         {
-            // Classic initialisation: level = mean of season one, trend = mean per-step change between seasons one and two.
-            double first = 0, second = 0;
-            for (var i = 0; i < m; i++)
+            // Initialisation from the full seasons: the trend from the first two season means; each season index as
+            // the mean of its detrended deviations; the level as of the last point of season one.
+            var seasons = y.Count / m;
+            var means = new double[seasons];
+            for (var k = 0; k < seasons; k++)
             {
-                first += y[i];
-                second += y[m + i];
+                for (var i = 0; i < m; i++)
+                {
+                    means[k] += y[(k * m) + i] / m;
+                }
             }
 
-            level = first / m;
-            trend = (second - first) / (m * (double)m);
+            trend = (means[1] - means[0]) / m;
             for (var i = 0; i < m; i++)
             {
-                season[i] = y[i] - level;
+                for (var k = 0; k < seasons; k++)
+                {
+                    season[i] += (y[(k * m) + i] - (means[k] + (trend * (i - ((m - 1) / 2.0))))) / seasons;
+                }
             }
 
+            level = means[0] + (trend * ((m - 1) / 2.0));
             start = m;
         }
         else
