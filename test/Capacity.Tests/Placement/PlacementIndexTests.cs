@@ -149,6 +149,46 @@ public sealed class PlacementIndexTests
     }
 
     [Fact]
+    public void Rebuild_FromASnapshotInAnyOrder_DecidesAsTheOriginal()
+    {
+        var original = Index(Enumerable.Range(0, 40).Select(i => Host($"h{i}", 8 + (i % 5 * 8), 64, rack: $"r{i % 4}", updateDomain: i % 3)).ToArray());
+        for (var i = 0; i < 120; i++)
+        {
+            original.Place(Vm($"vm{i}", 1 + (i % 4), 2 + (i % 7)) with { AvailabilitySet = i % 3 == 0 ? "set" : null });
+        }
+
+        for (var i = 0; i < 120; i += 5)
+        {
+            original.Free($"vm{i}");
+        }
+
+        // Records first, then hosts, reversed: the order a watch replay or a list may deliver them in.
+        var rebuilt = new PlacementIndex();
+        var snapshot = original.Hosts.Reverse().ToList();
+        foreach (var (_, record) in snapshot)
+        {
+            rebuilt.ApplyRecord(record);
+        }
+
+        foreach (var (host, _) in snapshot)
+        {
+            rebuilt.UpsertHost(host);
+        }
+
+        for (var i = 0; i < 30; i++)
+        {
+            var request = Vm($"new{i}", 1 + (i % 6), 1 + (i % 9)) with { AvailabilitySet = i % 2 == 0 ? "set" : null };
+            var expected = original.Decide(request);
+            var actual = rebuilt.Decide(request);
+            Assert.Equal(expected.IsPlaced, actual.IsPlaced);
+            Assert.Equal(expected.Score, actual.Score, 9);
+            Assert.Equal(original.FindHost(actual.HostName!)!.Value.Allocations.Version, actual.ExpectedVersion);
+        }
+
+        Assert.Equal(original.AllocationCount, rebuilt.AllocationCount);
+    }
+
+    [Fact]
     public void Clone_IsIndependent()
     {
         var index = Index(Host("h", 8, 32));
