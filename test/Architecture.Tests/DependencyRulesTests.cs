@@ -18,13 +18,14 @@ public sealed class DependencyRulesTests
         ["Holdfast.State.Sqlite"] = ["Holdfast.State", "Holdfast.Resources"],
         ["Holdfast.Reconciliation"] = [],
         ["Holdfast.Audit"] = [],
+        ["Holdfast.Capacity"] = [],
         ["Holdfast.Identity"] = ["Holdfast.Resources"],
         ["Holdfast.Providers"] = ["Holdfast.Resources", "Holdfast.State", "Holdfast.Reconciliation"],
         ["Holdfast.Server"] = ["Holdfast.Resources", "Holdfast.State", "Holdfast.Reconciliation", "Holdfast.Identity", "Holdfast.Providers"],
     };
 
     private static readonly string[] CoreLibraries =
-        ["Holdfast.Resources", "Holdfast.State", "Holdfast.Reconciliation", "Holdfast.Identity", "Holdfast.Providers", "Holdfast.Audit"];
+        ["Holdfast.Resources", "Holdfast.State", "Holdfast.Reconciliation", "Holdfast.Identity", "Holdfast.Providers", "Holdfast.Audit", "Holdfast.Capacity"];
 
     [Fact]
     public void GetReferencedAssemblies_EveryHoldfastLibrary_FollowsTheDependencyArrows()
@@ -72,6 +73,18 @@ public sealed class DependencyRulesTests
     public void GetReferencedAssemblies_Resources_ReferencesOnlyTheBaseClassLibrary()
     {
         var nonBcl = ReferencesOf("Holdfast.Resources")
+            .Where(r => r is not ("System" or "mscorlib" or "netstandard") && !r.StartsWith("System.", StringComparison.Ordinal))
+            .ToList();
+
+        Assert.Empty(nonBcl);
+    }
+
+    [Theory]
+    [InlineData("Holdfast.Audit")]
+    [InlineData("Holdfast.Capacity")]
+    public void GetReferencedAssemblies_PureLibraries_ReferenceOnlyTheBaseClassLibrary(string assemblyName)
+    {
+        var nonBcl = ReferencesOf(assemblyName)
             .Where(r => r is not ("System" or "mscorlib" or "netstandard") && !r.StartsWith("System.", StringComparison.Ordinal))
             .ToList();
 
