@@ -4,4 +4,5 @@ using Holdfast.Commands;
 var root = new RootCommand("Holdfast: a sovereign cloud control plane with an Azure Resource Manager–consistent API.");
 root.Subcommands.Add(ServeCommand.Create());
 root.Subcommands.Add(VersionCommand.Create());
+root.Subcommands.Add(AuditCommand.Create());
 return await root.Parse(args).InvokeAsync().ConfigureAwait(false);

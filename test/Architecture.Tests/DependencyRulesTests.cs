@@ -20,7 +20,7 @@ public sealed class DependencyRulesTests
         ["Holdfast.Audit"] = [],
         ["Holdfast.Identity"] = ["Holdfast.Resources"],
         ["Holdfast.Providers"] = ["Holdfast.Resources", "Holdfast.State", "Holdfast.Reconciliation"],
-        ["Holdfast.Server"] = ["Holdfast.Resources", "Holdfast.State", "Holdfast.Reconciliation", "Holdfast.Identity", "Holdfast.Providers"],
+        ["Holdfast.Server"] = ["Holdfast.Resources", "Holdfast.State", "Holdfast.Reconciliation", "Holdfast.Identity", "Holdfast.Providers", "Holdfast.Audit"],
     };
 
     private static readonly string[] CoreLibraries =
