@@ -72,7 +72,7 @@ public static class HoldfastServer
             });
         });
 
-        var registry = new ProviderRegistry([ResourcesProvider.Create(), NetworkProvider.Create()]);
+        var registry = new ProviderRegistry([ResourcesProvider.Create(), NetworkProvider.Create(), Audit.InsightsProvider.Create()]);
         var services = builder.Services;
         services.AddSingleton(options);
         services.AddSingleton(timeProvider);

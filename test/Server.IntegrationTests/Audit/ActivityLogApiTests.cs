@@ -207,6 +207,18 @@ public sealed class ActivityLogApiTests(ServerFixture fixture)
     }
 
     [Fact]
+    public async Task ProviderDiscovery_ListsMicrosoftInsightsEventTypes()
+    {
+        using var response = await fixture.Http.GetAsync($"subscriptions/{Subscription}/providers/Microsoft.Insights?api-version=2022-09-01");
+        var text = await response.Content.ReadAsStringAsync();
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        var provider = JsonNode.Parse(text)!;
+        Assert.Equal("Microsoft.Insights", provider["namespace"]!.GetValue<string>());
+        var eventTypes = Assert.Single(provider["resourceTypes"]!.AsArray(), t => t!["resourceType"]!.GetValue<string>() == "eventtypes");
+        Assert.Contains(ActivityLog.ApiVersion, eventTypes!["apiVersions"]!.AsArray().Select(v => v!.GetValue<string>()));
+    }
+
+    [Fact]
     public async Task Unauthenticated_CannotReadTheLog()
     {
         using var anonymous = Clients.Http(fixture.Credentials);
