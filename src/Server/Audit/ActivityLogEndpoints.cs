@@ -34,6 +34,9 @@ internal static class ActivityLogEndpoints
     // A page stops after scanning this many entries, so one request's work is bounded; the nextLink resumes after them.
     private const int ScanBudget = 5000;
 
+    /// <summary>How far an entry's timestamp may run ahead of a later-committed one (the time from a record to its commit).</summary>
+    private static readonly TimeSpan TimestampSlack = TimeSpan.FromMinutes(1);
+
     public static void Map(IEndpointRouteBuilder routes)
     {
         var metadata = new ArmEndpointMetadata(ApiVersions: [ApiVersion]);
@@ -64,7 +67,8 @@ internal static class ActivityLogEndpoints
     private static async Task WritePageAsync(HttpContext context, IStateStore store, ActivityLogFilter filter, Func<AuditEntry, bool> inScope)
     {
         var select = ParseSelect(context.Request.Query["$select"].ToString());
-        var startAfter = ParseSkipToken(context.Request.Query["$skiptoken"].ToString());
+        var startAfter = ParseSkipToken(context.Request.Query["$skiptoken"].ToString())
+            ?? await StartBeforeAsync(store, filter.From - TimestampSlack, context.RequestAborted).ConfigureAwait(false);
         var items = new JsonArray();
         string? lastScanned = null;
         var scanned = 0;
@@ -79,15 +83,15 @@ internal static class ActivityLogEndpoints
 
             scanned++;
             lastScanned = kv.Key;
-            AuditEntry entry;
-            try
-            {
-                entry = AuditJson.DeserializeEntry(kv.Value.Span);
-            }
-            catch (System.Text.Json.JsonException)
+            if (TryRead(kv) is not { } entry)
             {
                 // A damaged entry is for `holdfast audit verify` to name; the API serves what it can read.
                 continue;
+            }
+
+            if (filter.To is { } to && entry.EventTimestamp > to + TimestampSlack)
+            {
+                break;
             }
 
             if (inScope(entry) && filter.Matches(entry))
@@ -103,6 +107,51 @@ internal static class ActivityLogEndpoints
         }
 
         await ArmResponses.WriteJsonAsync(context, StatusCodes.Status200OK, body).ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// The key to start a first page after: a binary search over sequences for the first entry at or after
+    /// <paramref name="from"/>. Entries are in commit order and their timestamps are taken just before the commit, so
+    /// timestamps are ordered up to <see cref="TimestampSlack"/>, which the caller subtracts; the filter does the rest.
+    /// </summary>
+    private static async Task<string?> StartBeforeAsync(IStateStore store, DateTimeOffset from, CancellationToken cancellationToken)
+    {
+        var first = (await store.RangeAsync(new RangeRequest(AuditKeys.EntriesPrefix, 1), cancellationToken).ConfigureAwait(false)).Items;
+        var head = await store.GetAsync(AuditKeys.Head, cancellationToken).ConfigureAwait(false);
+        if (first.Count == 0 || head is null || TryRead(first[0]) is not { } firstEntry)
+        {
+            return null;
+        }
+
+        var low = firstEntry.Sequence;
+        var high = System.Text.Json.JsonSerializer.Deserialize(head.Value.Span, AuditServerJson.Default.AuditHead)?.Sequence ?? low;
+        while (low < high)
+        {
+            var middle = low + ((high - low) / 2);
+            var kv = await store.GetAsync(AuditKeys.Entry(middle), cancellationToken).ConfigureAwait(false);
+            if (kv is null || TryRead(kv) is not { } entry || entry.EventTimestamp < from)
+            {
+                low = middle + 1;
+            }
+            else
+            {
+                high = middle;
+            }
+        }
+
+        return low > 1 ? AuditKeys.Entry(low - 1) : null;
+    }
+
+    private static AuditEntry? TryRead(KeyValue kv)
+    {
+        try
+        {
+            return AuditJson.DeserializeEntry(kv.Value.Span);
+        }
+        catch (System.Text.Json.JsonException)
+        {
+            return null;
+        }
     }
 
     private static string? ParseSkipToken(string token)

@@ -141,6 +141,25 @@ public sealed class ActivityLogApiTests(ServerFixture fixture)
     }
 
     [Fact]
+    public async Task TimeWindow_StartingAfterAnEvent_LeavesItOut()
+    {
+        var name = ServerFixture.UniqueName("audit-time");
+        var (_, before) = await ActivityLog.SendAsync(fixture.Http, HttpMethod.Put, GroupUrl(name), """{"location":"local"}""");
+        var first = Assert.Single(await ActivityLog.WaitForAsync(fixture.Http, ActivityLog.Url(Subscription, ActivityLog.Filter($"correlationId eq '{before}'")), e => e.Count > 0));
+        var firstTime = DateTimeOffset.Parse(first["eventTimestamp"]!.GetValue<string>(), System.Globalization.CultureInfo.InvariantCulture);
+        var (_, after) = await ActivityLog.SendAsync(fixture.Http, HttpMethod.Patch, GroupUrl(name), """{"tags":{"x":"y"}}""");
+        var everything = await ActivityLog.WaitForAsync(fixture.Http, ActivityLog.Url(Subscription, ActivityLog.Filter($"resourceGroupName eq '{name}'")), e => e.Count == 2);
+        var secondTime = DateTimeOffset.Parse(ActivityLog.WithCorrelation(everything, after)[0]["eventTimestamp"]!.GetValue<string>(), System.Globalization.CultureInfo.InvariantCulture);
+
+        var window = $"eventTimestamp ge '{firstTime.AddTicks(1):O}' and eventTimestamp le '{secondTime:O}' and resourceGroupName eq '{name}'";
+        var events = (await ActivityLog.ListAsync(fixture.Http, ActivityLog.Url(Subscription, window))).Events;
+        Assert.Equal(after, Assert.Single(events)["correlationId"]!.GetValue<string>());
+
+        var upToFirst = $"eventTimestamp ge '{firstTime.AddHours(-1):O}' and eventTimestamp le '{firstTime:O}' and resourceGroupName eq '{name}'";
+        Assert.Equal(before, Assert.Single((await ActivityLog.ListAsync(fixture.Http, ActivityLog.Url(Subscription, upToFirst))).Events)["correlationId"]!.GetValue<string>());
+    }
+
+    [Fact]
     public async Task Select_ReturnsOnlyTheNamedProperties()
     {
         var name = ServerFixture.UniqueName("audit-sel");
