@@ -97,8 +97,7 @@ internal static class AuditCommand
         }
 
         var pending = (await opened.Store.RangeAsync(new RangeRequest(AuditKeys.PendingPrefix, 0), cancellationToken).ConfigureAwait(false)).Items.Count;
-        var verification = AuditVerifier.Verify(content.Entries, content.Checkpoints, KeyResolver(keys.Find, pinned), content.Anchor);
-        var result = Print(verification, pinned is not null);
+        var result = Print(Verify(content, KeyResolver(keys.Find, pinned)), pinned is not null);
         if (pending > 0)
         {
             Console.Out.WriteLine($"{pending} record(s) are pending and not yet chained; the server chains them when it next starts.");
@@ -116,7 +115,31 @@ internal static class AuditCommand
             return Report($"FAILED ({read.Problem}): {read.Message}");
         }
 
-        return Print(read.VerifyLog(), read.IsSignerPinned);
+        return Print(StartsWithoutAnchor(read.Content!) ?? read.VerifyLog(), read.IsSignerPinned);
+    }
+
+    private static AuditVerification Verify(AuditExportContent content, Func<string, ECDsa?> publicKeyById) =>
+        StartsWithoutAnchor(content) ?? AuditVerifier.Verify(content.Entries, content.Checkpoints, publicKeyById, content.Anchor);
+
+    /// <summary>
+    /// Holdfast truncates only through retention, which stores its anchor before deleting anything: a log that starts
+    /// after entry 1 with no anchor was cut, even where a checkpoint happens to sit just before its first entry (which
+    /// the library, verifying logs of any origin, would accept as the start).
+    /// </summary>
+    private static AuditVerification? StartsWithoutAnchor(AuditExportContent content)
+    {
+        if (content.Anchor is not null || content.Entries.Count == 0 || content.Entries.Min(e => e.Sequence) <= 1)
+        {
+            return null;
+        }
+
+        var first = content.Entries.Min(e => e.Sequence);
+        return new AuditVerification
+        {
+            Problem = AuditProblem.TruncatedWithoutCheckpoint,
+            FirstBadSequence = 1,
+            Message = $"The log starts at entry {first} and holds no retention anchor: entries 1 to {first - 1} were removed outside retention.",
+        };
     }
 
     private static async Task<int> ExportAsync(string dataDirectory, string output, CancellationToken cancellationToken)

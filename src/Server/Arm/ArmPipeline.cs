@@ -82,14 +82,12 @@ internal sealed partial class ArmPipeline(RequestDelegate next, BearerAuthentica
                 }] = remaining.ToString(System.Globalization.CultureInfo.InvariantCulture);
             }
 
-            await next(context).ConfigureAwait(false);
-
             // Activity log: a request that must be logged and committed no write of its own (an action without a
-            // write, an idempotent delete) is recorded now; the response has been written but not yet completed.
-            if (!arm.AuditRecorded && Audit.AuditRecorder.MustRecord(request.Method, context.Response.StatusCode))
-            {
-                await audit.RecordAsync(context, context.Response.StatusCode, errorCode: null).ConfigureAwait(false);
-            }
+            // write, an idempotent delete) is recorded, durably, before its response starts.
+            context.Response.OnStarting(() => !arm.AuditRecorded && Audit.AuditRecorder.MustRecord(request.Method, context.Response.StatusCode)
+                ? audit.RecordAsync(context, context.Response.StatusCode, errorCode: null)
+                : Task.CompletedTask);
+            await next(context).ConfigureAwait(false);
         }
         catch (ApiException ex)
         {

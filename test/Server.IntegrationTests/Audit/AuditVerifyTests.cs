@@ -120,6 +120,21 @@ public sealed class AuditVerifyTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Verify_TruncatedExactlyAtACheckpoint_IsStillCaughtWithoutAnAnchor()
+    {
+        using (var log = new StoredLog(_server.DataDirectory))
+        {
+            var firstCheckpoint = long.Parse(log.Keys("/audit/checkpoints/")[0]["/audit/checkpoints/".Length..], System.Globalization.CultureInfo.InvariantCulture);
+            for (var sequence = 1L; sequence <= firstCheckpoint; sequence++)
+            {
+                log.Delete(StoredLog.EntryKey(sequence));
+            }
+        }
+
+        await AssertFailsAsync("TruncatedWithoutCheckpoint", 1);
+    }
+
+    [Fact]
     public async Task Verify_RewriteWithRecomputedHashes_IsCaughtByTheSignedCheckpoint()
     {
         long firstCheckpoint;
