@@ -46,20 +46,37 @@ internal static class ActivityLogEndpoints
 
     private static async Task ListSubscriptionAsync(HttpContext context, string subscriptionId)
     {
-        var filter = ActivityLogFilter.Parse(context.Request.Query["$filter"].ToString());
-        var scope = filter.ResourceGroupName is { } group
+        // Authorization comes first, as at ARM's front door: a caller without the right learns nothing, not even that
+        // the filter is wrong. A valid filter naming a group is checked at the group's scope.
+        ActivityLogFilter? filter = null;
+        ApiException? invalid = null;
+        try
+        {
+            filter = ActivityLogFilter.Parse(context.Request.Query["$filter"].ToString());
+        }
+        catch (ApiException ex)
+        {
+            invalid = ex;
+        }
+
+        var scope = filter?.ResourceGroupName is { } group
             ? ResourceId.ResourceGroup(subscriptionId, group).ToString()
             : ResourceId.Subscription(subscriptionId).ToString();
         await context.RequestServices.GetRequiredService<RequestAuthorizer>().AuthorizeAsync(context, Action, scope).ConfigureAwait(false);
+        if (invalid is not null)
+        {
+            throw invalid;
+        }
+
         var data = context.RequestServices.GetRequiredService<ArmData>();
         var subscription = await data.GetSubscriptionAsync(subscriptionId, ArmRequest.Of(context).RequirePrincipal(), context.RequestAborted).ConfigureAwait(false);
-        await WritePageAsync(context, data.Store, filter, e => string.Equals(e.SubscriptionId, subscription.SubscriptionId, StringComparison.OrdinalIgnoreCase)).ConfigureAwait(false);
+        await WritePageAsync(context, data.Store, filter!, e => string.Equals(e.SubscriptionId, subscription.SubscriptionId, StringComparison.OrdinalIgnoreCase)).ConfigureAwait(false);
     }
 
     private static async Task ListTenantAsync(HttpContext context)
     {
-        var filter = ActivityLogFilter.Parse(context.Request.Query["$filter"].ToString());
         await context.RequestServices.GetRequiredService<RequestAuthorizer>().AuthorizeAsync(context, Action, "/").ConfigureAwait(false);
+        var filter = ActivityLogFilter.Parse(context.Request.Query["$filter"].ToString());
         var data = context.RequestServices.GetRequiredService<ArmData>();
         await WritePageAsync(context, data.Store, filter, e => e.SubscriptionId is null).ConfigureAwait(false);
     }
