@@ -5,4 +5,5 @@ var root = new RootCommand("Holdfast: a sovereign cloud control plane with an Az
 root.Subcommands.Add(ServeCommand.Create());
 root.Subcommands.Add(VersionCommand.Create());
 root.Subcommands.Add(Holdfast.Commands.Bench.BenchCommand.Create());
+root.Subcommands.Add(AuditCommand.Create());
 return await root.Parse(args).InvokeAsync().ConfigureAwait(false);

@@ -31,6 +31,8 @@ public sealed record HoldfastServerOptions
 
     public ThrottleOptions Throttle { get; init; } = new();
 
+    public Audit.AuditOptions Audit { get; init; } = new();
+
     public Uri ResolvedEndpoint => Endpoint ?? new Uri($"https://localhost:{Port}/");
 }
 

@@ -21,7 +21,7 @@ public sealed class DependencyRulesTests
         ["Holdfast.Capacity"] = [],
         ["Holdfast.Identity"] = ["Holdfast.Resources"],
         ["Holdfast.Providers"] = ["Holdfast.Resources", "Holdfast.State", "Holdfast.Reconciliation"],
-        ["Holdfast.Server"] = ["Holdfast.Resources", "Holdfast.State", "Holdfast.Reconciliation", "Holdfast.Identity", "Holdfast.Providers"],
+        ["Holdfast.Server"] = ["Holdfast.Resources", "Holdfast.State", "Holdfast.Reconciliation", "Holdfast.Identity", "Holdfast.Providers", "Holdfast.Audit"],
     };
 
     private static readonly string[] CoreLibraries =

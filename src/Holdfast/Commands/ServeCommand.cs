@@ -1,6 +1,7 @@
 using System.CommandLine;
 using System.Net;
 using Holdfast.Server;
+using Holdfast.Server.Audit;
 using Holdfast.Server.Bootstrap;
 using Holdfast.Server.Hosting;
 using Holdfast.State;
@@ -24,8 +25,10 @@ internal static class ServeCommand
         var location = new Option<string>("--location") { Description = "Name of the one location (region) served.", DefaultValueFactory = _ => "local" };
         var throttle = new Option<string>("--throttle") { Description = "ARM request throttling: 'on' (Azure's token buckets) or 'off'.", DefaultValueFactory = _ => "on" };
         throttle.AcceptOnlyFromAmong("on", "off");
+        var auditRetentionDays = new Option<int?>("--audit-retention-days") { Description = "Truncate activity-log entries older than this many days at a signed anchor (default: keep everything)." };
+        var auditCheckpointEvery = new Option<long>("--audit-checkpoint-every") { Description = "Sign an activity-log checkpoint at least every this many entries.", DefaultValueFactory = _ => new AuditOptions().CheckpointEveryEntries };
 
-        var command = new Command("serve", "Start the control plane (HTTPS, embedded SQLite store).") { dataDir, port, listen, endpoint, location, throttle };
+        var command = new Command("serve", "Start the control plane (HTTPS, embedded SQLite store).") { dataDir, port, listen, endpoint, location, throttle, auditRetentionDays, auditCheckpointEvery };
         command.SetAction(async (parse, cancellationToken) =>
         {
             if (parse.GetValue(port) is var portNumber && (portNumber < 1 || portNumber > 65535))
@@ -50,6 +53,16 @@ internal static class ServeCommand
                 return Fail($"--location must be letters and digits, not '{locationName}'.");
             }
 
+            if (parse.GetValue(auditRetentionDays) is { } days && days < 1)
+            {
+                return Fail($"--audit-retention-days must be at least 1, not {days}.");
+            }
+
+            if (parse.GetValue(auditCheckpointEvery) is var every && every < 1)
+            {
+                return Fail($"--audit-checkpoint-every must be at least 1, not {every}.");
+            }
+
             var options = new HoldfastServerOptions
             {
                 DataDirectory = parse.GetValue(dataDir)!,
@@ -59,6 +72,11 @@ internal static class ServeCommand
                 Location = locationName.ToLowerInvariant(),
                 LocationDisplayName = char.ToUpperInvariant(locationName[0]) + locationName[1..],
                 Throttle = new ThrottleOptions { Enabled = parse.GetValue(throttle) == "on" },
+                Audit = new AuditOptions
+                {
+                    CheckpointEveryEntries = every,
+                    Retention = parse.GetValue(auditRetentionDays) is { } retentionDays ? TimeSpan.FromDays(retentionDays) : null,
+                },
             };
             return await RunAsync(options, cancellationToken).ConfigureAwait(false);
         });

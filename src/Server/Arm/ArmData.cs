@@ -12,7 +12,7 @@ namespace Holdfast.Server.Arm;
 /// The ARM-level reads every endpoint needs — the caller's subscription, a resource group, a provider's registration —
 /// each failing with ARM's error, plus the building blocks of writes (system data, operation records).
 /// </summary>
-internal sealed class ArmData(IStateStore store, ProviderRegistry registry, HoldfastServerOptions options, TimeProvider timeProvider, Subscriptions.SubscriptionDirectory subscriptions)
+internal sealed class ArmData(IStateStore store, ProviderRegistry registry, HoldfastServerOptions options, TimeProvider timeProvider, Subscriptions.SubscriptionDirectory subscriptions, Audit.AuditRecorder audit)
 {
     public IStateStore Store => store;
 
@@ -73,8 +73,18 @@ internal sealed class ArmData(IStateStore store, ProviderRegistry registry, Hold
     public async ValueTask<TxnResult> CommitAsync(Microsoft.AspNetCore.Http.HttpContext context, TxnRequest request, int successStatus)
     {
         ArgumentNullException.ThrowIfNull(context);
-        _ = successStatus;
-        return await store.TxnAsync(request, context.RequestAborted).ConfigureAwait(false);
+        ArgumentNullException.ThrowIfNull(request);
+
+        // The record rides in the success branch only: a failed compare writes nothing, and the request either retries
+        // (and commits its record then) or fails, when the pipeline records the failure.
+        var audited = request with { Success = [.. request.Success, audit.PendingOp(context, successStatus)] };
+        var result = await store.TxnAsync(audited, context.RequestAborted).ConfigureAwait(false);
+        if (result.Succeeded)
+        {
+            audit.Committed(context);
+        }
+
+        return result;
     }
 
     public async Task<bool> IsRegisteredAsync(string subscriptionId, ResourceProviderDefinition provider, CancellationToken cancellationToken)

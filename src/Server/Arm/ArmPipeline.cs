@@ -15,7 +15,7 @@ namespace Holdfast.Server.Arm;
 /// api-version presence and support, throttling, then the endpoint; any failure becomes the ARM envelope with a 4xx
 /// (a 500 only for a genuine server fault, which is logged). Unknown routes and methods get 404/405 envelopes.
 /// </summary>
-internal sealed partial class ArmPipeline(RequestDelegate next, BearerAuthenticator authenticator, RequestThrottle throttle, ILogger<ArmPipeline> logger)
+internal sealed partial class ArmPipeline(RequestDelegate next, BearerAuthenticator authenticator, RequestThrottle throttle, Audit.AuditRecorder audit, ILogger<ArmPipeline> logger)
 {
     private const string MethodNotSupportedEndpoint = "405 HTTP Method Not Supported";
 
@@ -82,6 +82,11 @@ internal sealed partial class ArmPipeline(RequestDelegate next, BearerAuthentica
                 }] = remaining.ToString(System.Globalization.CultureInfo.InvariantCulture);
             }
 
+            // Activity log: a request that must be logged and committed no write of its own (an action without a
+            // write, an idempotent delete) is recorded, durably, before its response starts.
+            context.Response.OnStarting(() => !arm.AuditRecorded && Audit.AuditRecorder.MustRecord(request.Method, context.Response.StatusCode)
+                ? audit.RecordAsync(context, context.Response.StatusCode, errorCode: null)
+                : Task.CompletedTask);
             await next(context).ConfigureAwait(false);
         }
         catch (ApiException ex)
@@ -136,8 +141,15 @@ internal sealed partial class ArmPipeline(RequestDelegate next, BearerAuthentica
         : HttpMethods.IsDelete(method) ? RequestClass.Delete
         : RequestClass.Write;
 
-    private static async Task WriteErrorAsync(HttpContext context, ApiException exception)
+    private async Task WriteErrorAsync(HttpContext context, ApiException exception)
     {
+        // Activity log: the failed or refused request is recorded (durably) before its error goes out.
+        var status = (int)exception.StatusCode;
+        if (ArmRequest.Of(context) is { AuditRecorded: false } && Audit.AuditRecorder.MustRecord(context.Request.Method, status))
+        {
+            await audit.RecordAsync(context, status, exception.Code).ConfigureAwait(false);
+        }
+
         if (context.Response.HasStarted)
         {
             return;

@@ -72,7 +72,7 @@ public static class HoldfastServer
             });
         });
 
-        var registry = new ProviderRegistry([ResourcesProvider.Create(), NetworkProvider.Create(), DirectoryApi.Provider()]);
+        var registry = new ProviderRegistry([ResourcesProvider.Create(), NetworkProvider.Create(), DirectoryApi.Provider(), Audit.InsightsProvider.Create()]);
         var services = builder.Services;
         services.AddSingleton(options);
         services.AddSingleton(timeProvider);
@@ -103,6 +103,16 @@ public static class HoldfastServer
         services.AddHostedService<StoreCompactionService>();
         services.AddRouting();
 
+        // Activity log
+        var auditLock = Audit.DataDirectoryLock.AcquireForServer(dataDirectory.Root);
+        var auditKeys = Audit.AuditSigningKeys.LoadOrCreate(dataDirectory.Root);
+        services.AddSingleton(_ => auditLock);
+        services.AddSingleton(_ => auditKeys);
+        services.AddSingleton<Audit.AuditChainSignal>();
+        services.AddSingleton<Audit.AuditRecorder>();
+        services.AddSingleton<Audit.AuditChainer>();
+        services.AddHostedService(sp => sp.GetRequiredService<Audit.AuditChainer>());
+
         var app = builder.Build();
         app.UseRouting();
         app.UseMiddleware<ArmPipeline>();
@@ -122,6 +132,10 @@ public static class HoldfastServer
         ResourceGroupEndpoints.Map(app);
         ResourceListEndpoints.Map(app);
         ResourceEndpoints.Map(app);
+
+        // Activity log
+        Audit.ActivityLogEndpoints.Map(app);
+        app.Services.GetRequiredService<Audit.DataDirectoryLock>();
 
         try
         {

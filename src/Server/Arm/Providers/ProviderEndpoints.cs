@@ -4,6 +4,7 @@ using System.Text.Json.Nodes;
 using Holdfast.Providers.Framework;
 using Holdfast.Providers.Resources;
 using Holdfast.Resources.Errors;
+using Holdfast.State;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Routing;
@@ -79,7 +80,7 @@ internal static class ProviderEndpoints
             throw new ApiException(HttpStatusCode.Conflict, "ProviderUnregistrationNotAllowed", $"The provider '{provider.Namespace}' is part of Resource Manager and cannot be unregistered.");
         }
 
-        await data.Store.PutAsync(ResourceKeys.Registration(id, provider.Namespace), Encoding.UTF8.GetBytes(register ? "Registered" : "NotRegistered"), null, context.RequestAborted).ConfigureAwait(false);
+        await data.CommitAsync(context, new TxnRequest([], [TxnOp.Put(ResourceKeys.Registration(id, provider.Namespace), Encoding.UTF8.GetBytes(register ? "Registered" : "NotRegistered"))]), StatusCodes.Status200OK).ConfigureAwait(false);
         await ArmResponses.WriteJsonAsync(context, StatusCodes.Status200OK, Describe(provider, data, id, register)).ConfigureAwait(false);
     }
 

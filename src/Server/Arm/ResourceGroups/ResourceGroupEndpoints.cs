@@ -133,7 +133,7 @@ internal static class ResourceGroupEndpoints
             }
 
             var document = ResourceDocument.Serialize(group);
-            var write = await data.Store.PutAsync(key, document, existing?.ModRevision ?? 0, context.RequestAborted).ConfigureAwait(false);
+            var write = await data.CommitAsync(context, new TxnRequest([Compare.ModRevisionIs(key, existing?.ModRevision ?? 0)], [TxnOp.Put(key, document)]), existing is null ? StatusCodes.Status201Created : StatusCodes.Status200OK).ConfigureAwait(false);
             if (write.Succeeded)
             {
                 context.Response.Headers.ETag = ResourceDocument.ETag(write.Revision);
@@ -192,7 +192,7 @@ internal static class ResourceGroupEndpoints
 
             group["systemData"] = data.SystemData(caller, group["systemData"] as JsonObject);
             var document = ResourceDocument.Serialize(group);
-            var write = await data.Store.PutAsync(key, document, existing.ModRevision, context.RequestAborted).ConfigureAwait(false);
+            var write = await data.CommitAsync(context, new TxnRequest([Compare.ModRevisionIs(key, existing.ModRevision)], [TxnOp.Put(key, document)]), StatusCodes.Status200OK).ConfigureAwait(false);
             if (write.Succeeded)
             {
                 context.Response.Headers.ETag = ResourceDocument.ETag(write.Revision);
@@ -234,9 +234,10 @@ internal static class ResourceGroupEndpoints
             var statusPath = $"/subscriptions/{canonicalSubscription}/operationresults/{operationId}";
             var (_, operationOps) = data.NewOperation(canonicalSubscription, statusPath, operationId, key, group["id"]!.GetValue<string>(), "delete");
             ResourceDocument.SetProvisioningState(group, ProvisioningStates.Deleting);
-            var result = await data.Store.TxnAsync(
+            var result = await data.CommitAsync(
+                context,
                 new TxnRequest([Compare.ModRevisionIs(key, existing.ModRevision)], [.. operationOps, TxnOp.Put(key, ResourceDocument.Serialize(group))]),
-                context.RequestAborted).ConfigureAwait(false);
+                StatusCodes.Status202Accepted).ConfigureAwait(false);
             if (result.Succeeded)
             {
                 Accepted(context, canonicalSubscription, operationId);

@@ -241,7 +241,7 @@ internal sealed class ResourceWriter(HttpContext context, ArmData data, TokenPri
             existing is null ? Compare.Absent(Key) : Compare.ModRevisionIs(Key, existing.ModRevision),
             Compare.ModRevisionIs(groupStored.Key, groupStored.ModRevision),
         };
-        var result = await data.Store.TxnAsync(new TxnRequest(compares, [TxnOp.Put(Key, ResourceDocument.Serialize(resource)), .. operationOps]), context.RequestAborted).ConfigureAwait(false);
+        var result = await data.CommitAsync(context, new TxnRequest(compares, [TxnOp.Put(Key, ResourceDocument.Serialize(resource)), .. operationOps]), kind == "delete" ? StatusCodes.Status202Accepted : existing is null ? StatusCodes.Status201Created : StatusCodes.Status200OK).ConfigureAwait(false);
         if (!result.Succeeded)
         {
             return null;

@@ -1,0 +1,303 @@
+using System.Text.Json;
+using Holdfast.Audit.Chain;
+using Holdfast.Audit.Verification;
+using Holdfast.State;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+
+namespace Holdfast.Server.Audit;
+
+/// <summary>
+/// The one writer of the chain. It takes pending records in commit order (mod revision), gives them sequences, chains
+/// them (<see cref="AuditEntry.Create"/>) and, in one transaction per batch guarded by the head's revision and each
+/// pending record's, writes the entries and the new head and deletes the pending records — so a crash at any point
+/// either chained a batch wholly or not at all, and a restart resumes from the head. It signs a checkpoint every
+/// <see cref="AuditOptions.CheckpointEveryEntries"/> entries, every <see cref="AuditOptions.CheckpointInterval"/> and
+/// on shutdown, and applies retention by truncating at a signed anchor. (In the HA issue it runs on the leader only.)
+/// </summary>
+internal sealed partial class AuditChainer(IStateStore store, AuditSigningKeys keys, AuditChainSignal signal, HoldfastServerOptions serverOptions, TimeProvider timeProvider, ILogger<AuditChainer> logger) : BackgroundService
+{
+    private const int BatchSize = 256;
+    private const int DeletesPerTransaction = 512;
+    private readonly AuditOptions _options = serverOptions.Audit;
+    private DateTimeOffset _lastCheckpointAt = timeProvider.GetUtcNow();
+    private DateTimeOffset? _lastRetentionAt;
+
+    public override async Task StopAsync(CancellationToken cancellationToken)
+    {
+        await base.StopAsync(cancellationToken).ConfigureAwait(false);
+
+        // Requests have drained (the web host stops first): chain what they left and sign it, whatever the token says.
+        try
+        {
+            await DrainAsync(CancellationToken.None).ConfigureAwait(false);
+            await CheckpointAsync(force: true, CancellationToken.None).ConfigureAwait(false);
+        }
+        catch (Exception ex) when (ex is StateStoreException or ObjectDisposedException or InvalidDataException)
+        {
+            LogChainFailed(logger, ex);
+        }
+    }
+
+    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    {
+        while (!stoppingToken.IsCancellationRequested)
+        {
+            try
+            {
+                await DrainAsync(stoppingToken).ConfigureAwait(false);
+                await CheckpointAsync(force: false, stoppingToken).ConfigureAwait(false);
+                await ApplyRetentionAsync(stoppingToken).ConfigureAwait(false);
+                await signal.WaitAsync(_options.PollInterval, timeProvider, stoppingToken).ConfigureAwait(false);
+            }
+            catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
+            {
+                return;
+            }
+            catch (Exception ex) when (ex is StateStoreException or InvalidDataException or JsonException)
+            {
+                LogChainFailed(logger, ex);
+                await signal.WaitAsync(_options.PollInterval, timeProvider, stoppingToken).ConfigureAwait(false);
+            }
+        }
+    }
+
+    /// <summary>Chains every pending record; returns how many entries it appended.</summary>
+    internal async Task<int> DrainAsync(CancellationToken cancellationToken)
+    {
+        var appended = 0;
+        while (true)
+        {
+            var pending = new List<KeyValue>();
+            await foreach (var kv in AuditLog.RangeAllAsync(store, AuditKeys.PendingPrefix, null, cancellationToken).ConfigureAwait(false))
+            {
+                pending.Add(kv);
+            }
+
+            if (pending.Count == 0)
+            {
+                return appended;
+            }
+
+            // Commit order: one request's record shares its transaction's revision, so mod revision orders them.
+            pending.Sort((a, b) => a.ModRevision != b.ModRevision ? a.ModRevision.CompareTo(b.ModRevision) : string.CompareOrdinal(a.Key, b.Key));
+            var conflicted = false;
+            foreach (var batch in pending.Chunk(BatchSize))
+            {
+                var chained = await ChainBatchAsync(batch, cancellationToken).ConfigureAwait(false);
+                if (chained < 0)
+                {
+                    conflicted = true;
+                    break;
+                }
+
+                appended += chained;
+            }
+
+            if (!conflicted)
+            {
+                return appended;
+            }
+        }
+    }
+
+    /// <summary>Chains one batch in one transaction; -1 when the head or a pending record changed meanwhile.</summary>
+    private async Task<int> ChainBatchAsync(KeyValue[] batch, CancellationToken cancellationToken)
+    {
+        var (head, headRevision) = await ReadHeadAsync(cancellationToken).ConfigureAwait(false);
+        var compares = new List<Compare> { Compare.ModRevisionIs(AuditKeys.Head, headRevision) };
+        var ops = new List<TxnOp>();
+        var sequence = head.Sequence;
+        var previous = head.Hash;
+        foreach (var kv in batch)
+        {
+            var entry = AuditEntry.Create(ReadRecord(kv), ++sequence, previous);
+            previous = entry.Hash;
+            compares.Add(Compare.ModRevisionIs(kv.Key, kv.ModRevision));
+            ops.Add(TxnOp.Put(AuditKeys.Entry(entry.Sequence), AuditJson.Serialize(entry)));
+            ops.Add(TxnOp.Delete(kv.Key));
+        }
+
+        var lastCheckpoint = head.LastCheckpoint;
+        if (sequence - lastCheckpoint >= _options.CheckpointEveryEntries)
+        {
+            ops.Add(SignCheckpoint(sequence, previous));
+            lastCheckpoint = sequence;
+        }
+
+        ops.Add(HeadOp(new AuditHead { Sequence = sequence, Hash = previous, LastCheckpoint = lastCheckpoint }));
+
+        // Never cancelled half-way: the transaction is atomic, but a cancelled wait would leave us unsure whether it landed.
+        var result = await store.TxnAsync(new TxnRequest(compares, ops), CancellationToken.None).ConfigureAwait(false);
+        if (!result.Succeeded)
+        {
+            return -1;
+        }
+
+        if (lastCheckpoint != head.LastCheckpoint)
+        {
+            _lastCheckpointAt = timeProvider.GetUtcNow();
+        }
+
+        return batch.Length;
+    }
+
+    /// <summary>Signs the newest entry when unsigned entries exist and the interval passed (or <paramref name="force"/>).</summary>
+    internal async Task CheckpointAsync(bool force, CancellationToken cancellationToken)
+    {
+        var now = timeProvider.GetUtcNow();
+        if (!force && now - _lastCheckpointAt < _options.CheckpointInterval)
+        {
+            return;
+        }
+
+        var (head, headRevision) = await ReadHeadAsync(cancellationToken).ConfigureAwait(false);
+        if (head.Sequence <= head.LastCheckpoint)
+        {
+            _lastCheckpointAt = now;
+            return;
+        }
+
+        var result = await store.TxnAsync(
+            new TxnRequest([Compare.ModRevisionIs(AuditKeys.Head, headRevision)], [SignCheckpoint(head.Sequence, head.Hash), HeadOp(head with { LastCheckpoint = head.Sequence })]),
+            CancellationToken.None).ConfigureAwait(false);
+        if (result.Succeeded)
+        {
+            _lastCheckpointAt = now;
+            LogCheckpoint(logger, head.Sequence);
+        }
+    }
+
+    /// <summary>
+    /// Truncates entries older than the retention at a signed anchor: the log is verified first (a damaged log is
+    /// never anchored, which would launder the damage), then the anchor is stored and the entries up to it deleted.
+    /// </summary>
+    internal async Task ApplyRetentionAsync(CancellationToken cancellationToken)
+    {
+        var now = timeProvider.GetUtcNow();
+        if (_options.Retention is not { } retention || (_lastRetentionAt is { } last && now - last < _options.RetentionCheckInterval))
+        {
+            return;
+        }
+
+        _lastRetentionAt = now;
+        var cutoff = now - retention;
+        var content = await AuditLog.ReadAsync(store, cancellationToken).ConfigureAwait(false);
+        long? truncateTo = null;
+        string? anchorHash = null;
+        foreach (var entry in content.Entries)
+        {
+            if (entry.EventTimestamp >= cutoff)
+            {
+                break;
+            }
+
+            truncateTo = entry.Sequence;
+            anchorHash = entry.Hash;
+        }
+
+        if (truncateTo is not { } sequence)
+        {
+            return;
+        }
+
+        var verification = AuditVerifier.Verify(content.Entries, content.Checkpoints, keys.Find, content.Anchor);
+        if (!verification.IsIntact)
+        {
+            LogRetentionRefused(logger, verification.Message);
+            return;
+        }
+
+        var anchorKv = await store.GetAsync(AuditKeys.Anchor, cancellationToken).ConfigureAwait(false);
+        var anchor = AuditCheckpoint.Sign(sequence, anchorHash!, now, keys.ActiveKeyId, RequireSigner());
+        var deletions = content.Entries.Where(e => e.Sequence <= sequence).Select(e => AuditKeys.Entry(e.Sequence))
+            .Concat(content.Checkpoints.Where(c => c.Sequence < sequence).Select(c => AuditKeys.Checkpoint(c.Sequence)))
+            .Distinct(StringComparer.Ordinal)
+            .ToList();
+
+        // The anchor goes first: entries at or below it are ignored by verification, so deleting them in later
+        // transactions is safe whenever a crash interrupts it (the next pass deletes the rest).
+        var first = true;
+        foreach (var chunk in deletions.Chunk(DeletesPerTransaction).DefaultIfEmpty([]))
+        {
+            var ops = chunk.Select(TxnOp.Delete).ToList();
+            var compares = new List<Compare>();
+            if (first)
+            {
+                ops.Insert(0, TxnOp.Put(AuditKeys.Anchor, AuditJson.Serialize(anchor)));
+                compares.Add(Compare.ModRevisionIs(AuditKeys.Anchor, anchorKv?.ModRevision ?? 0));
+            }
+
+            var result = await store.TxnAsync(new TxnRequest(compares, ops), CancellationToken.None).ConfigureAwait(false);
+            if (!result.Succeeded)
+            {
+                return;
+            }
+
+            first = false;
+        }
+
+        LogRetention(logger, sequence);
+    }
+
+    private async Task<(AuditHead Head, long Revision)> ReadHeadAsync(CancellationToken cancellationToken)
+    {
+        var kv = await store.GetAsync(AuditKeys.Head, cancellationToken).ConfigureAwait(false);
+        if (kv is null)
+        {
+            return (new AuditHead { Sequence = 0, Hash = AuditEntry.GenesisHash }, 0);
+        }
+
+        var head = JsonSerializer.Deserialize(kv.Value.Span, AuditServerJson.Default.AuditHead)
+            ?? throw new InvalidDataException("The activity-log head is empty.");
+        return (head, kv.ModRevision);
+    }
+
+    private static AuditRecord ReadRecord(KeyValue kv)
+    {
+        try
+        {
+            return JsonSerializer.Deserialize(kv.Value.Span, AuditServerJson.Default.AuditRecord)
+                ?? throw new JsonException("A pending audit record cannot be null.");
+        }
+        catch (JsonException)
+        {
+            // Never dropped: an unreadable record is itself evidence, chained as what it is.
+            return new AuditRecord
+            {
+                EventTimestamp = DateTimeOffset.UnixEpoch,
+                TenantId = string.Empty,
+                CallerAppId = string.Empty,
+                CallerObjectId = string.Empty,
+                Operation = "Holdfast.Audit/pendingRecords/unreadable",
+                ResourceId = kv.Key,
+                Status = AuditStatuses.Failed,
+                HttpStatusCode = 0,
+                CorrelationId = string.Empty,
+                Level = AuditLevels.Critical,
+                Description = Convert.ToBase64String(kv.Value.Span),
+            };
+        }
+    }
+
+    private TxnOp SignCheckpoint(long sequence, string hash) =>
+        TxnOp.Put(AuditKeys.Checkpoint(sequence), AuditJson.Serialize(AuditCheckpoint.Sign(sequence, hash, timeProvider.GetUtcNow(), keys.ActiveKeyId, RequireSigner())));
+
+    private System.Security.Cryptography.ECDsa RequireSigner() =>
+        keys.Signer ?? throw new InvalidOperationException("The activity-log keys were loaded without the signing key.");
+
+    private static TxnOp HeadOp(AuditHead head) =>
+        TxnOp.Put(AuditKeys.Head, JsonSerializer.SerializeToUtf8Bytes(head, AuditServerJson.Default.AuditHead));
+
+    [LoggerMessage(Level = LogLevel.Error, Message = "Chaining the activity log failed; retrying")]
+    private static partial void LogChainFailed(ILogger logger, Exception exception);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Signed an activity-log checkpoint at entry {Sequence}")]
+    private static partial void LogCheckpoint(ILogger logger, long sequence);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Activity-log retention truncated entries up to {Sequence} at a signed anchor")]
+    private static partial void LogRetention(ILogger logger, long sequence);
+
+    [LoggerMessage(Level = LogLevel.Critical, Message = "Activity-log retention refused: the log does not verify ({Problem})")]
+    private static partial void LogRetentionRefused(ILogger logger, string problem);
+}

@@ -1,0 +1,187 @@
+using System.Text.Json;
+using Holdfast.Audit.Chain;
+using Holdfast.Audit.Verification;
+using Holdfast.Server.Audit;
+using Holdfast.State;
+using Holdfast.Testing;
+using Microsoft.Extensions.Logging.Abstractions;
+
+namespace Holdfast.Server.Tests.Audit;
+
+/// <summary>
+/// The chainer against the in-memory store and a manual clock: commit order, no double chaining, resumption from the
+/// head, checkpoints by count and on shutdown, and retention at a signed anchor that still verifies.
+/// </summary>
+public sealed class AuditChainerTests : IDisposable
+{
+    private static readonly DateTimeOffset Start = new(2026, 1, 1, 0, 0, 0, TimeSpan.Zero);
+    private readonly TempDirectory _directory = new();
+    private readonly ManualTimeProvider _time = new(Start);
+    private readonly InMemoryStateStore _store;
+    private readonly AuditSigningKeys _keys;
+
+    public AuditChainerTests()
+    {
+        _store = new InMemoryStateStore(_time);
+        _keys = AuditSigningKeys.LoadOrCreate(_directory.Path);
+    }
+
+    public void Dispose()
+    {
+        _keys.Dispose();
+        _directory.Dispose();
+    }
+
+    [Fact]
+    public async Task DrainAsync_PendingRecords_ChainsThemInCommitOrderAndDeletesThem()
+    {
+        // Key order (a < b < c) differs from commit order (c, a, b): commit order wins.
+        await PendAsync("c", "first");
+        await PendAsync("a", "second");
+        await PendAsync("b", "third");
+
+        Assert.Equal(3, await Chainer().DrainAsync(CancellationToken.None));
+
+        var content = await AuditLog.ReadAsync(_store, CancellationToken.None);
+        Assert.Equal(["first", "second", "third"], content.Entries.Select(e => e.CorrelationId));
+        Assert.Equal([1L, 2L, 3L], content.Entries.Select(e => e.Sequence));
+        Assert.Empty((await _store.RangeAsync(new RangeRequest(AuditKeys.PendingPrefix), CancellationToken.None)).Items);
+        Assert.True(Verify(content).IsIntact);
+    }
+
+    [Fact]
+    public async Task DrainAsync_AgainAndByANewChainer_ChainsNothingTwiceAndResumesFromTheHead()
+    {
+        await PendAsync("a", "one");
+        await Chainer().DrainAsync(CancellationToken.None);
+        Assert.Equal(0, await Chainer().DrainAsync(CancellationToken.None));
+
+        await PendAsync("b", "two");
+        Assert.Equal(1, await Chainer().DrainAsync(CancellationToken.None));
+
+        var content = await AuditLog.ReadAsync(_store, CancellationToken.None);
+        Assert.Equal(["one", "two"], content.Entries.Select(e => e.CorrelationId));
+        Assert.Equal(content.Entries[0].Hash, content.Entries[1].PreviousHash);
+        Assert.True(Verify(content).IsIntact);
+    }
+
+    [Fact]
+    public async Task DrainAsync_EveryNEntries_SignsACheckpoint()
+    {
+        var chainer = Chainer(new AuditOptions { CheckpointEveryEntries = 2 });
+        for (var i = 0; i < 5; i++)
+        {
+            await PendAsync("r" + i, "c" + i);
+            await chainer.DrainAsync(CancellationToken.None);
+        }
+
+        var content = await AuditLog.ReadAsync(_store, CancellationToken.None);
+        Assert.Equal([2L, 4L], content.Checkpoints.Select(c => c.Sequence));
+        var verification = Verify(content);
+        Assert.True(verification.IsIntact);
+        Assert.Equal(4, verification.LastCheckpointSequence);
+    }
+
+    [Fact]
+    public async Task StopAsync_ChainsWhatIsLeftAndSignsTheLastEntry()
+    {
+        var chainer = Chainer();
+        await PendAsync("a", "one");
+        await PendAsync("b", "two");
+
+        await chainer.StopAsync(CancellationToken.None);
+
+        var content = await AuditLog.ReadAsync(_store, CancellationToken.None);
+        Assert.Equal(2, content.Entries.Count);
+        Assert.Equal(2, Assert.Single(content.Checkpoints).Sequence);
+        Assert.Equal(2, Verify(content).LastCheckpointSequence);
+    }
+
+    [Fact]
+    public async Task DrainAsync_UnreadablePendingRecord_IsChainedAsEvidenceNotDropped()
+    {
+        await _store.PutAsync(AuditKeys.Pending("broken"), "{not json"u8.ToArray(), null, CancellationToken.None);
+
+        await Chainer().DrainAsync(CancellationToken.None);
+
+        var entry = Assert.Single((await AuditLog.ReadAsync(_store, CancellationToken.None)).Entries);
+        Assert.Equal(AuditLevels.Critical, entry.Level);
+        Assert.Equal(AuditKeys.Pending("broken"), entry.ResourceId);
+    }
+
+    [Fact]
+    public async Task ApplyRetentionAsync_OldEntries_AreTruncatedAtASignedAnchorAndTheLogStillVerifies()
+    {
+        var options = new AuditOptions { Retention = TimeSpan.FromDays(1), CheckpointEveryEntries = 2 };
+        var chainer = Chainer(options);
+        for (var i = 0; i < 3; i++)
+        {
+            await PendAsync("old" + i, "old" + i);
+        }
+
+        await chainer.DrainAsync(CancellationToken.None);
+        _time.Advance(TimeSpan.FromDays(2));
+        await PendAsync("new", "new");
+        await chainer.DrainAsync(CancellationToken.None);
+
+        await chainer.ApplyRetentionAsync(CancellationToken.None);
+
+        var content = await AuditLog.ReadAsync(_store, CancellationToken.None);
+        Assert.Equal(["new"], content.Entries.Select(e => e.CorrelationId));
+        Assert.NotNull(content.Anchor);
+        Assert.Equal(3, content.Anchor.Sequence);
+        Assert.DoesNotContain(content.Checkpoints, c => c.Sequence < 3);
+        Assert.True(content.Anchor.VerifySignature(_keys.Find(content.Anchor.KeyId)!));
+        var verification = Verify(content);
+        Assert.True(verification.IsIntact, verification.Message);
+
+        // The chain carries on after the anchor, and cutting what the anchor does not cover is still caught.
+        await PendAsync("later", "later");
+        await chainer.DrainAsync(CancellationToken.None);
+        content = await AuditLog.ReadAsync(_store, CancellationToken.None);
+        Assert.True(Verify(content).IsIntact);
+        var truncated = Verify(content with { Entries = content.Entries.Skip(1).ToList() });
+        Assert.False(truncated.IsIntact);
+    }
+
+    [Fact]
+    public async Task ApplyRetentionAsync_DamagedLog_IsNeverAnchored()
+    {
+        var chainer = Chainer(new AuditOptions { Retention = TimeSpan.FromDays(1) });
+        await PendAsync("a", "one");
+        await PendAsync("b", "two");
+        await chainer.DrainAsync(CancellationToken.None);
+        var first = await _store.GetAsync(AuditKeys.Entry(1), CancellationToken.None);
+        var edited = AuditJson.DeserializeEntry(first!.Value.Span) with { CallerAppId = "someone-else" };
+        await _store.PutAsync(AuditKeys.Entry(1), AuditJson.Serialize(edited), null, CancellationToken.None);
+        _time.Advance(TimeSpan.FromDays(2));
+
+        await chainer.ApplyRetentionAsync(CancellationToken.None);
+
+        Assert.Null(await _store.GetAsync(AuditKeys.Anchor, CancellationToken.None));
+        Assert.Equal(2, (await AuditLog.ReadAsync(_store, CancellationToken.None)).Entries.Count);
+    }
+
+    private AuditChainer Chainer(AuditOptions? options = null) =>
+        new(_store, _keys, new AuditChainSignal(), new HoldfastServerOptions { DataDirectory = _directory.Path, Audit = options ?? new AuditOptions() }, _time, NullLogger<AuditChainer>.Instance);
+
+    private async Task PendAsync(string requestId, string correlationId)
+    {
+        var record = new AuditRecord
+        {
+            EventTimestamp = _time.GetUtcNow(),
+            TenantId = "t",
+            CallerAppId = "app",
+            CallerObjectId = "object",
+            Operation = "Microsoft.Resources/subscriptions/resourceGroups/write",
+            ResourceId = "/subscriptions/s/resourceGroups/" + requestId,
+            Status = AuditStatuses.Succeeded,
+            HttpStatusCode = 201,
+            CorrelationId = correlationId,
+        };
+        await _store.PutAsync(AuditKeys.Pending(requestId), JsonSerializer.SerializeToUtf8Bytes(record, AuditServerJson.Default.AuditRecord), null, CancellationToken.None);
+    }
+
+    private AuditVerification Verify(Holdfast.Audit.Export.AuditExportContent content) =>
+        AuditVerifier.Verify(content.Entries, content.Checkpoints, _keys.Find, content.Anchor);
+}
