@@ -26,6 +26,10 @@ public sealed record ServicePrincipalRecord
     [JsonPropertyName("tenantId")]
     public required string TenantId { get; init; }
 
+    /// <summary>The resource name (<c>/providers/Holdfast.Identity/servicePrincipals/{name}</c>); null only in records written before names existed.</summary>
+    [JsonPropertyName("name")]
+    public string? Name { get; init; }
+
     /// <summary>The client id used to sign in.</summary>
     [JsonPropertyName("appId")]
     public required string AppId { get; init; }
@@ -41,8 +45,11 @@ public sealed record ServicePrincipalRecord
     public required IReadOnlyList<PasswordCredential> PasswordCredentials { get; init; }
 
     /// <summary>True when <paramref name="secret"/> matches a credential that has not expired.</summary>
-    public bool VerifySecret(string secret, DateTimeOffset now) =>
-        PasswordCredentials.Any(c => c.EndDateTime > now && SecretHasher.Verify(secret, c.Hash));
+    public bool VerifySecret(string secret, DateTimeOffset now) => FindCredential(secret, now) is not null;
+
+    /// <summary>The unexpired credential <paramref name="secret"/> matches, or null; its key id goes into the token so removing it revokes the token.</summary>
+    public PasswordCredential? FindCredential(string secret, DateTimeOffset now) =>
+        PasswordCredentials.FirstOrDefault(c => c.EndDateTime > now && SecretHasher.Verify(secret, c.Hash));
 
     public byte[] Serialize() => JsonSerializer.SerializeToUtf8Bytes(this, IdentityJsonContext.Default.ServicePrincipalRecord);
 
@@ -51,4 +58,6 @@ public sealed record ServicePrincipalRecord
 }
 
 [JsonSerializable(typeof(ServicePrincipalRecord))]
+[JsonSerializable(typeof(UserRecord))]
+[JsonSerializable(typeof(GroupRecord))]
 internal sealed partial class IdentityJsonContext : JsonSerializerContext;

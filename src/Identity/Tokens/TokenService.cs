@@ -5,7 +5,20 @@ using Microsoft.IdentityModel.Tokens;
 namespace Holdfast.Identity.Tokens;
 
 /// <summary>The claims Holdfast puts in, and reads back from, an access token.</summary>
-public sealed record TokenPrincipal(string TenantId, string ObjectId, string AppId, string? DisplayName);
+public sealed record TokenPrincipal(string TenantId, string ObjectId, string AppId, string? DisplayName)
+{
+    /// <summary>
+    /// The credential the token was issued for (a service principal's password key id, a user's password id), in the
+    /// custom claim <see cref="TokenService.CredentialClaim"/>; the server refuses the token once that credential is gone.
+    /// </summary>
+    public string? CredentialId { get; init; }
+
+    /// <summary>True for a person signed in with a password (<c>idtyp</c> = <c>user</c>), false for an application.</summary>
+    public bool IsUser { get; init; }
+
+    /// <summary>The user's sign-in name (<c>upn</c>), for users only.</summary>
+    public string? UserName { get; init; }
+}
 
 public sealed record IssuedToken(string AccessToken, DateTimeOffset ExpiresOn);
 
@@ -18,6 +31,8 @@ public enum TokenFailure
     Expired,
     WrongAudience,
     WrongIssuer,
+    NotYetValid,
+    UnknownKey,
 }
 
 public sealed record TokenValidation(TokenPrincipal? Principal, TokenFailure Failure, string? Message)
@@ -41,6 +56,9 @@ public sealed class TokenService
     private readonly TimeSpan _lifetime;
     private readonly TimeProvider _timeProvider;
     private readonly JsonWebTokenHandler _handler = new() { SetDefaultTimesOnTokenCreation = false, MapInboundClaims = false };
+
+    /// <summary>The custom claim naming the credential a token was issued for.</summary>
+    public const string CredentialClaim = "hf_cred";
 
     /// <param name="keys">The current key set; the first key signs.</param>
     /// <param name="authority">The server's public root, e.g. <c>https://localhost:8443/</c>.</param>
@@ -79,12 +97,23 @@ public sealed class TokenService
             ["sub"] = principal.ObjectId,
             ["appid"] = principal.AppId,
             ["azp"] = principal.AppId,
-            ["idtyp"] = "app",
+            ["idtyp"] = principal.IsUser ? "user" : "app",
             ["ver"] = "2.0",
         };
         if (principal.DisplayName is not null)
         {
             claims["name"] = principal.DisplayName;
+        }
+
+        if (principal.CredentialId is not null)
+        {
+            claims[CredentialClaim] = principal.CredentialId;
+        }
+
+        if (principal.UserName is not null)
+        {
+            claims["upn"] = principal.UserName;
+            claims["unique_name"] = principal.UserName;
         }
 
         var descriptor = new SecurityTokenDescriptor
@@ -119,11 +148,19 @@ public sealed class TokenService
         }
 
         var now = _timeProvider.GetUtcNow();
+        var keys = _keys();
+        if (parsed.Alg == SecurityAlgorithms.EcdsaSha256 && !keys.Any(k => string.Equals(k.KeyId, parsed.Kid, StringComparison.Ordinal)))
+        {
+            return new(null, TokenFailure.UnknownKey, $"The access token was signed with key id '{parsed.Kid}', which is not one of this cloud's signing keys.");
+        }
+
         var parameters = new TokenValidationParameters
         {
             ValidIssuer = IssuerFor(tenantId),
             ValidAudiences = [_audience, _audience.TrimEnd('/')],
-            IssuerSigningKeys = _keys().Select(k => (SecurityKey)k.SecurityKey).ToArray(),
+            IssuerSigningKeys = keys.Select(k => (SecurityKey)k.SecurityKey).ToArray(),
+            // Only the key the token names: a token must not validate by trying every key under a made-up kid.
+            TryAllIssuerSigningKeys = false,
             ValidAlgorithms = [SecurityAlgorithms.EcdsaSha256],
             RequireSignedTokens = true,
             RequireExpirationTime = true,
@@ -137,8 +174,11 @@ public sealed class TokenService
         var result = await _handler.ValidateTokenAsync(parsed, parameters).ConfigureAwait(false);
         if (!result.IsValid)
         {
+            var notBefore = parsed.ValidFrom;
             return result.Exception switch
             {
+                SecurityTokenInvalidLifetimeException or SecurityTokenNotYetValidException when notBefore != DateTime.MinValue && notBefore > now.UtcDateTime + parameters.ClockSkew =>
+                    new(null, TokenFailure.NotYetValid, $"The access token is not yet valid: its not-before UTC time '{notBefore:O}' is later than current UTC time '{now.UtcDateTime:O}'."),
                 SecurityTokenInvalidLifetimeException or SecurityTokenExpiredException or SecurityTokenNotYetValidException =>
                     new(null, TokenFailure.Expired, $"The access token expiry UTC time '{parsed.ValidTo:O}' is earlier than current UTC time '{now.UtcDateTime:O}'."),
                 SecurityTokenInvalidAudienceException =>
@@ -157,7 +197,13 @@ public sealed class TokenService
             return new(null, TokenFailure.Malformed, "The access token lacks the oid or appid claim.");
         }
 
-        return new(new TokenPrincipal(tenantId, oid, appId, claims.FindFirst(ClaimTypes.Name)?.Value ?? claims.FindFirst("name")?.Value), TokenFailure.None, null)
+        var principal = new TokenPrincipal(tenantId, oid, appId, claims.FindFirst(ClaimTypes.Name)?.Value ?? claims.FindFirst("name")?.Value)
+        {
+            CredentialId = claims.FindFirst(CredentialClaim)?.Value,
+            IsUser = claims.FindFirst("idtyp")?.Value == "user",
+            UserName = claims.FindFirst("upn")?.Value,
+        };
+        return new(principal, TokenFailure.None, null)
         {
             ExpiresOn = new DateTimeOffset(parsed.ValidTo, TimeSpan.Zero),
         };

@@ -3,6 +3,7 @@ using System.Text.Json.Nodes;
 using Holdfast.Identity.Principals;
 using Holdfast.Identity.Secrets;
 using Holdfast.Providers.Framework;
+using Holdfast.Server.Identity;
 using Holdfast.State;
 
 namespace Holdfast.Server.Bootstrap;
@@ -17,6 +18,9 @@ public sealed record BootstrapIdentity(string TenantId, string SubscriptionId, s
 /// </summary>
 public static class BootstrapSeeder
 {
+    /// <summary>The bootstrap admin's service-principal name (<c>/providers/Holdfast.Identity/servicePrincipals/bootstrap-admin</c>).</summary>
+    public const string AdminPrincipalName = "bootstrap-admin";
+
     public static async Task<BootstrapIdentity> EnsureAsync(IStateStore store, DataDirectory dataDirectory, HoldfastServerOptions options, TimeProvider timeProvider, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(store);
@@ -25,7 +29,9 @@ public static class BootstrapSeeder
         var existing = await store.GetAsync(ResourceKeys.BootstrapKey, cancellationToken).ConfigureAwait(false);
         if (existing is not null)
         {
-            return Parse(existing.Value);
+            var identity = Parse(existing.Value);
+            await NamePrincipalsAsync(store, identity, cancellationToken).ConfigureAwait(false);
+            return identity;
         }
 
         AdminCredentials credentials;
@@ -54,6 +60,7 @@ public static class BootstrapSeeder
         var principal = new ServicePrincipalRecord
         {
             TenantId = credentials.TenantId,
+            Name = AdminPrincipalName,
             AppId = credentials.ClientId,
             ObjectId = credentials.ObjectId,
             DisplayName = "holdfast-bootstrap-admin",
@@ -101,6 +108,7 @@ public static class BootstrapSeeder
                     TxnOp.Put(ResourceKeys.Tenant(credentials.TenantId), Encoding.UTF8.GetBytes(tenant.ToJsonString())),
                     TxnOp.Put(ResourceKeys.Subscription(credentials.SubscriptionId), Encoding.UTF8.GetBytes(subscription.ToJsonString())),
                     TxnOp.Put(ResourceKeys.Principal(credentials.TenantId, credentials.ClientId), principal.Serialize()),
+                    TxnOp.Put(DirectoryKeys.ServicePrincipalName(credentials.TenantId, AdminPrincipalName), Encoding.UTF8.GetBytes(credentials.ClientId)),
                     TxnOp.Put(ResourceKeys.BootstrapKey, Encoding.UTF8.GetBytes(marker.ToJsonString())),
                 ]),
             cancellationToken).ConfigureAwait(false);
@@ -111,6 +119,39 @@ public static class BootstrapSeeder
         }
 
         return new BootstrapIdentity(credentials.TenantId, credentials.SubscriptionId, credentials.ClientId, credentials.ObjectId);
+    }
+
+    /// <summary>
+    /// Migrates data directories from before service principals had names: each unnamed principal gets one (the
+    /// bootstrap admin <see cref="AdminPrincipalName"/>, others <c>sp-{appId}</c>) and its name-index entry, in one
+    /// transaction per principal guarded by its revision, so a concurrent or repeated start is harmless.
+    /// </summary>
+    private static async Task NamePrincipalsAsync(IStateStore store, BootstrapIdentity identity, CancellationToken cancellationToken)
+    {
+        string? after = null;
+        do
+        {
+            var page = await store.RangeAsync(new RangeRequest(ResourceKeys.PrincipalsPrefix, 500, after), cancellationToken).ConfigureAwait(false);
+            foreach (var kv in page.Items)
+            {
+                var record = ServicePrincipalRecord.Deserialize(kv.Value.Span);
+                if (record.Name is not null)
+                {
+                    continue;
+                }
+
+                var name = string.Equals(record.AppId, identity.AdminAppId, StringComparison.OrdinalIgnoreCase) ? AdminPrincipalName : "sp-" + record.AppId.ToLowerInvariant();
+                var indexKey = DirectoryKeys.ServicePrincipalName(record.TenantId, name);
+                await store.TxnAsync(
+                    new TxnRequest(
+                        [Compare.ModRevisionIs(kv.Key, kv.ModRevision), Compare.Absent(indexKey)],
+                        [TxnOp.Put(kv.Key, (record with { Name = name }).Serialize()), TxnOp.Put(indexKey, Encoding.UTF8.GetBytes(record.AppId))]),
+                    cancellationToken).ConfigureAwait(false);
+            }
+
+            after = page.ContinueAfter;
+        }
+        while (after is not null);
     }
 
     private static BootstrapIdentity Parse(ReadOnlyMemory<byte> value)

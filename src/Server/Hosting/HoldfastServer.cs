@@ -83,8 +83,13 @@ public static class HoldfastServer
         services.AddSingleton(store);
         services.AddSingleton(registry);
         services.AddSingleton(bootstrap);
+
+        // Identity
         services.AddSingleton(new SigningKeySet(signingKeys));
         services.AddSingleton(new TokenService(() => signingKeys, options.ResolvedEndpoint, options.Audience, options.TokenLifetime, timeProvider));
+        services.AddSingleton<PrincipalDirectory>();
+        services.AddHostedService(sp => sp.GetRequiredService<PrincipalDirectory>());
+
         services.AddSingleton<SubscriptionDirectory>();
         services.AddHostedService(sp => sp.GetRequiredService<SubscriptionDirectory>());
         services.AddSingleton<ArmData>();
@@ -106,7 +111,13 @@ public static class HoldfastServer
         var app = builder.Build();
         app.UseRouting();
         app.UseMiddleware<ArmPipeline>();
+
+        // Identity
         TokenEndpoints.Map(app);
+        ServicePrincipalEndpoints.Map(app);
+        UserEndpoints.Map(app);
+        GroupEndpoints.Map(app);
+
         MetadataEndpoints.Map(app);
         WhoAmIEndpoints.Map(app);
         SubscriptionEndpoints.Map(app);

@@ -9,15 +9,18 @@ namespace Holdfast.Server.Identity;
 /// <summary>
 /// Authenticates <c>Authorization: Bearer</c> on every ARM request, with Azure's 401 codes. A token that validated is
 /// remembered until its own expiry (bounded cache), so the signature check is paid once per token, not per request;
-/// expiry is still checked on every hit.
+/// expiry is still checked on every hit. Every request, cache hits included, also checks in
+/// <see cref="PrincipalDirectory"/> (a dictionary lookup) that the token's principal still exists and the credential it
+/// was issued for was not removed or replaced: deleting a principal or removing its password revokes its tokens.
 /// </summary>
-internal sealed class BearerAuthenticator(TokenService tokens, TimeProvider timeProvider)
+internal sealed class BearerAuthenticator(TokenService tokens, PrincipalDirectory directory, TimeProvider timeProvider)
 {
     private const int CacheLimit = 10_000;
     private readonly ConcurrentDictionary<string, CachedToken> _cache = new(StringComparer.Ordinal);
 
     public async ValueTask<TokenPrincipal> AuthenticateAsync(HttpRequest request)
     {
+        ArgumentNullException.ThrowIfNull(request);
         var header = request.Headers.Authorization.ToString();
         if (header.Length == 0)
         {
@@ -35,6 +38,7 @@ internal sealed class BearerAuthenticator(TokenService tokens, TimeProvider time
         {
             if (cached.ExpiresOn + TimeSpan.FromMinutes(1) >= now)
             {
+                await CheckStandingAsync(token, cached.Principal, request.HttpContext.RequestAborted).ConfigureAwait(false);
                 return cached.Principal;
             }
 
@@ -49,10 +53,12 @@ internal sealed class BearerAuthenticator(TokenService tokens, TimeProvider time
                 TokenFailure.Expired => Unauthorized(ArmErrorCodes.ExpiredAuthenticationToken, result.Message!),
                 TokenFailure.WrongAudience => Unauthorized(ArmErrorCodes.InvalidAuthenticationTokenAudience, result.Message!),
                 TokenFailure.WrongIssuer => Unauthorized("InvalidAuthenticationTokenTenant", result.Message!),
+                TokenFailure.NotYetValid or TokenFailure.UnknownKey => Unauthorized(ArmErrorCodes.InvalidAuthenticationToken, result.Message!),
                 _ => Unauthorized(ArmErrorCodes.InvalidAuthenticationToken, "The received access token is not valid: " + result.Message),
             };
         }
 
+        await CheckStandingAsync(token, result.Principal, request.HttpContext.RequestAborted).ConfigureAwait(false);
         if (_cache.Count >= CacheLimit)
         {
             _cache.Clear();
@@ -60,6 +66,22 @@ internal sealed class BearerAuthenticator(TokenService tokens, TimeProvider time
 
         _cache[token] = new CachedToken(result.Principal, result.ExpiresOn);
         return result.Principal;
+    }
+
+    private async ValueTask CheckStandingAsync(string token, TokenPrincipal principal, CancellationToken cancellationToken)
+    {
+        var standing = await directory.CheckTokenAsync(principal.TenantId, principal.ObjectId, principal.CredentialId, cancellationToken).ConfigureAwait(false);
+        if (standing == TokenStanding.Current)
+        {
+            return;
+        }
+
+        _cache.TryRemove(token, out _);
+        throw standing == TokenStanding.PrincipalMissing
+            ? Unauthorized(ArmErrorCodes.InvalidAuthenticationToken, $"The access token is no longer valid: the principal '{principal.ObjectId}' it was issued to does not exist in tenant '{principal.TenantId}'.")
+            : Unauthorized(ArmErrorCodes.InvalidAuthenticationToken, principal.CredentialId is null
+                ? "The access token is no longer valid: it names no credential; sign in again."
+                : $"The access token is no longer valid: the credential '{principal.CredentialId}' it was issued for was removed or replaced; sign in again.");
     }
 
     private static ApiException Unauthorized(string code, string message) => new(HttpStatusCode.Unauthorized, code, message);

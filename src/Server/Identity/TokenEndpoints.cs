@@ -1,5 +1,6 @@
 using System.Text.Json.Nodes;
 using Holdfast.Identity.Principals;
+using Holdfast.Identity.Secrets;
 using Holdfast.Identity.Tokens;
 using Holdfast.Providers.Framework;
 using Holdfast.Server.Arm;
@@ -12,12 +13,17 @@ namespace Holdfast.Server.Identity;
 
 /// <summary>
 /// The local identity provider, at the host root as Entra ID lays it out: <c>/{tenant}/oauth2/v2.0/token</c> (client
-/// credentials; also the v1 <c>/{tenant}/oauth2/token</c> with <c>resource</c>), OpenID discovery and JWKS. Errors use
+/// credentials and, for users, password; also the v1 <c>/{tenant}/oauth2/token</c> with <c>resource</c>), OpenID
+/// discovery and JWKS. Errors use
 /// OAuth2's <c>{"error","error_description"}</c> with AADSTS codes, which MSAL turns into clear exceptions.
 /// </summary>
 internal static class TokenEndpoints
 {
+    /// <summary>Azure CLI's public client id, used when a password grant names none.</summary>
+    public const string AzureCliClientId = "04b07795-8ddb-461a-bbee-02f9e1bf7b46";
+
     private static readonly ArmEndpointMetadata Anonymous = new(Anonymous: true);
+    private static readonly Lazy<string> UnknownUserHash = new(() => SecretHasher.Hash(SecretHasher.NewSecret(), UserRecord.PasswordIterations));
 
     public static void Map(IEndpointRouteBuilder routes)
     {
@@ -41,9 +47,9 @@ internal static class TokenEndpoints
 
         var form = await context.Request.ReadFormAsync(context.RequestAborted).ConfigureAwait(false);
         var grantType = form["grant_type"].ToString();
-        if (grantType != "client_credentials")
+        if (grantType is not ("client_credentials" or "password"))
         {
-            await OAuthErrorAsync(context, 400, "unsupported_grant_type", 70003, $"The app requested an unsupported grant type '{grantType}'. Only client_credentials is supported.").ConfigureAwait(false);
+            await OAuthErrorAsync(context, 400, "unsupported_grant_type", 70003, $"The app requested an unsupported grant type '{grantType}'. Only client_credentials and password are supported.").ConfigureAwait(false);
             return;
         }
 
@@ -55,29 +61,21 @@ internal static class TokenEndpoints
             return;
         }
 
-        var clientId = form["client_id"].ToString();
-        var secret = form["client_secret"].ToString();
         if (!Guid.TryParse(tenantId, out _) || await data.Store.GetAsync(ResourceKeys.Tenant(tenantId), context.RequestAborted).ConfigureAwait(false) is null)
         {
             await OAuthErrorAsync(context, 400, "invalid_request", 90002, $"Tenant '{tenantId}' not found.").ConfigureAwait(false);
             return;
         }
 
-        var stored = clientId.Length == 0 ? null : await data.Store.GetAsync(ResourceKeys.Principal(tenantId, clientId), context.RequestAborted).ConfigureAwait(false);
-        if (stored is null)
+        var principal = grantType == "password"
+            ? await PasswordGrantAsync(context, data, form, tenantId).ConfigureAwait(false)
+            : await ClientCredentialsGrantAsync(context, data, form, tenantId).ConfigureAwait(false);
+        if (principal is null)
         {
-            await OAuthErrorAsync(context, 400, "unauthorized_client", 700016, $"Application with identifier '{clientId}' was not found in the directory '{tenantId}'.").ConfigureAwait(false);
             return;
         }
 
-        var principal = ServicePrincipalRecord.Deserialize(stored.Value.Span);
-        if (secret.Length == 0 || !principal.VerifySecret(secret, data.Time.GetUtcNow()))
-        {
-            await OAuthErrorAsync(context, 401, "invalid_client", 7000215, "Invalid client secret provided. Ensure the secret being sent in the request is the client secret value, not the client secret ID.").ConfigureAwait(false);
-            return;
-        }
-
-        var issued = tokens.Issue(new TokenPrincipal(principal.TenantId, principal.ObjectId, principal.AppId, principal.DisplayName));
+        var issued = tokens.Issue(principal);
         var lifetime = (long)tokens.Lifetime.TotalSeconds;
         var body = new JsonObject
         {
@@ -95,6 +93,69 @@ internal static class TokenEndpoints
         context.Response.Headers.CacheControl = "no-store";
         context.Response.Headers.Pragma = "no-cache";
         await ArmResponses.WriteJsonAsync(context, StatusCodes.Status200OK, body).ConfigureAwait(false);
+    }
+
+    /// <summary>A service principal's token, or null after answering the OAuth2 error.</summary>
+    private static async Task<TokenPrincipal?> ClientCredentialsGrantAsync(HttpContext context, ArmData data, IFormCollection form, string tenantId)
+    {
+        var clientId = form["client_id"].ToString();
+        var secret = form["client_secret"].ToString();
+        var stored = clientId.Length == 0 ? null : await data.Store.GetAsync(ResourceKeys.Principal(tenantId, clientId), context.RequestAborted).ConfigureAwait(false);
+        if (stored is null)
+        {
+            await OAuthErrorAsync(context, 400, "unauthorized_client", 700016, $"Application with identifier '{clientId}' was not found in the directory '{tenantId}'.").ConfigureAwait(false);
+            return null;
+        }
+
+        var principal = ServicePrincipalRecord.Deserialize(stored.Value.Span);
+        var credential = secret.Length == 0 ? null : principal.FindCredential(secret, data.Time.GetUtcNow());
+        if (credential is null)
+        {
+            await OAuthErrorAsync(context, 401, "invalid_client", 7000215, "Invalid client secret provided. Ensure the secret being sent in the request is the client secret value, not the client secret ID.").ConfigureAwait(false);
+            return null;
+        }
+
+        return new TokenPrincipal(principal.TenantId, principal.ObjectId, principal.AppId, principal.DisplayName) { CredentialId = credential.KeyId };
+    }
+
+    /// <summary>
+    /// A user's token (the resource-owner password grant, as <c>az login -u</c> sends it), or null after answering the
+    /// OAuth2 error. <c>client_id</c> is optional (Azure CLI's public client id when absent) and must be a GUID. The
+    /// user name may carry a domain (<c>alice@site</c>). Unknown users and wrong passwords get the same answer.
+    /// </summary>
+    private static async Task<TokenPrincipal?> PasswordGrantAsync(HttpContext context, ArmData data, IFormCollection form, string tenantId)
+    {
+        var clientId = form["client_id"].ToString();
+        if (clientId.Length == 0)
+        {
+            clientId = AzureCliClientId;
+        }
+
+        if (!Guid.TryParse(clientId, out _))
+        {
+            await OAuthErrorAsync(context, 400, "unauthorized_client", 700016, $"Application with identifier '{clientId}' was not found in the directory '{tenantId}'.").ConfigureAwait(false);
+            return null;
+        }
+
+        var userName = form["username"].ToString();
+        var password = form["password"].ToString();
+        var at = userName.IndexOf('@', StringComparison.Ordinal);
+        var name = at >= 0 ? userName[..at] : userName;
+        var stored = name.Length is 0 or > 256 ? null : await data.Store.GetAsync(DirectoryKeys.User(tenantId, name), context.RequestAborted).ConfigureAwait(false);
+        var user = stored is null ? null : UserRecord.Deserialize(stored.Value.Span);
+        if (user is null)
+        {
+            // Same work as a real check, so response time does not reveal which user names exist.
+            SecretHasher.Verify(password, UnknownUserHash.Value);
+        }
+
+        if (user is null || password.Length == 0 || !user.VerifyPassword(password))
+        {
+            await OAuthErrorAsync(context, 400, "invalid_grant", 50126, "Error validating credentials due to invalid username or password.").ConfigureAwait(false);
+            return null;
+        }
+
+        return new TokenPrincipal(user.TenantId, user.ObjectId, clientId, user.DisplayName) { CredentialId = user.PasswordId, IsUser = true, UserName = user.Name };
     }
 
     /// <summary>Maps an OAuth2 scope (<c>{audience}/.default</c>, tolerating <c>//.default</c>) to the audience.</summary>
@@ -121,12 +182,12 @@ internal static class TokenEndpoints
             ["token_endpoint"] = $"{root}{tenantId}/oauth2/v2.0/token",
             ["jwks_uri"] = $"{root}{tenantId}/discovery/v2.0/keys",
             ["token_endpoint_auth_methods_supported"] = new JsonArray("client_secret_post"),
-            ["grant_types_supported"] = new JsonArray("client_credentials"),
+            ["grant_types_supported"] = new JsonArray("client_credentials", "password"),
             ["response_types_supported"] = new JsonArray("token"),
             ["id_token_signing_alg_values_supported"] = new JsonArray("ES256"),
             ["subject_types_supported"] = new JsonArray("pairwise"),
             ["scopes_supported"] = new JsonArray(tokens.Audience.TrimEnd('/') + "/.default"),
-            ["claims_supported"] = new JsonArray("aud", "iss", "iat", "nbf", "exp", "tid", "oid", "sub", "appid", "azp", "idtyp", "ver"),
+            ["claims_supported"] = new JsonArray("aud", "iss", "iat", "nbf", "exp", "tid", "oid", "sub", "appid", "azp", "idtyp", "ver", "upn", TokenService.CredentialClaim),
             ["tenant_region_scope"] = null,
         };
         return ArmResponses.WriteJsonAsync(context, StatusCodes.Status200OK, document);
