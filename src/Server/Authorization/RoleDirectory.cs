@@ -59,7 +59,7 @@ internal sealed partial class RoleDirectory(IStateStore store, ILogger<RoleDirec
                     // A transaction's events share its revision, and every RBAC transaction writes its assignment
                     // or definition key last: only that key completes the revision for waiters.
                     Advance(change.Revision - 1);
-                    Apply(change.Kv.Key, change.Type == WatchEventType.Delete ? null : change.Kv.Value);
+                    Apply(change.Kv.Key, change.Type == WatchEventType.Delete ? (ReadOnlyMemory<byte>?)null : change.Kv.Value);
                     if (change.Kv.Key.StartsWith(RbacKeys.AssignmentsPrefix, StringComparison.Ordinal) || change.Kv.Key.StartsWith(RbacKeys.DefinitionsPrefix, StringComparison.Ordinal))
                     {
                         Advance(change.Revision);
@@ -143,6 +143,8 @@ internal sealed partial class RoleDirectory(IStateStore store, ILogger<RoleDirec
         {
             // A record this view cannot read grants nothing (deny by default); say so loudly.
             LogUnreadable(logger, ex, key);
+            _assignments.TryRemove(key[(key.LastIndexOf('/') + 1)..], out _);
+            _definitions.TryRemove(key[(key.LastIndexOf('/') + 1)..], out _);
         }
     }
 

@@ -99,7 +99,6 @@ public static class HoldfastServer
         services.AddSingleton<Authorization.RequestAuthorizer>();
         services.AddSingleton<Authorization.RoleDirectory>();
         services.AddHostedService(sp => sp.GetRequiredService<Authorization.RoleDirectory>());
-        services.AddSingleton<PrincipalDirectory>(); // stand-in until the principals branch registers its own
 
         services.AddSingleton(new RequestThrottle(options.Throttle, timeProvider));
         services.AddSingleton<ResourceReconciler>();

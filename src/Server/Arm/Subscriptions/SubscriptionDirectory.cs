@@ -53,7 +53,7 @@ internal sealed partial class SubscriptionDirectory(IStateStore store, ILogger<S
                 _loaded.TrySetResult();
                 await foreach (var change in store.WatchAsync(ResourceKeys.SubscriptionsPrefix, revision, stoppingToken).ConfigureAwait(false))
                 {
-                    Apply(change.Kv.Key, change.Type == WatchEventType.Delete ? null : change.Kv.Value);
+                    Apply(change.Kv.Key, change.Type == WatchEventType.Delete ? (ReadOnlyMemory<byte>?)null : change.Kv.Value);
                     _applied.Advance(change.Revision);
                 }
             }
