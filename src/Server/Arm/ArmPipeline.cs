@@ -134,6 +134,9 @@ internal sealed partial class ArmPipeline(RequestDelegate next, BearerAuthentica
                 LogUnauthorizedEndpoint(logger, context.Request.Method, context.GetEndpoint()?.DisplayName ?? "(none)", arm.CorrelationId);
                 context.Response.StatusCode = StatusCodes.Status500InternalServerError;
                 context.Response.Headers["x-ms-failure-cause"] = "authorization-not-checked";
+
+                // No byte of an unauthorized answer may leave: Kestrel refuses any body beyond this length.
+                context.Response.ContentLength = 0;
             }
 
             return Task.CompletedTask;

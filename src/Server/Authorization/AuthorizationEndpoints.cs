@@ -18,7 +18,7 @@ namespace Holdfast.Server.Authorization;
 /// </summary>
 internal static class AuthorizationEndpoints
 {
-    private static readonly string[] AllMethods = [HttpMethods.Get, HttpMethods.Put, HttpMethods.Delete, HttpMethods.Patch, HttpMethods.Post];
+    private static readonly string[] ItemMethods = [HttpMethods.Get, HttpMethods.Put, HttpMethods.Delete];
 
     public static void Map(IEndpointRouteBuilder routes)
     {
@@ -26,8 +26,8 @@ internal static class AuthorizationEndpoints
         const string provider = "/providers/Microsoft.Authorization/";
         foreach (var prefix in new[] { string.Empty, "/subscriptions/{subscriptionId}", "/subscriptions/{subscriptionId}/resourcegroups/{resourceGroupName}" })
         {
-            routes.MapMethods(prefix + provider + "{collection}", AllMethods, (HttpContext c, string collection) => RouteAsync(c, collection, null)).WithMetadata(metadata);
-            routes.MapMethods(prefix + provider + "{collection}/{name}", AllMethods, (HttpContext c, string collection, string name) => RouteAsync(c, collection, name)).WithMetadata(metadata);
+            routes.MapGet(prefix + provider + "{collection}", (HttpContext c, string collection) => RouteAsync(c, collection, null)).WithMetadata(metadata);
+            routes.MapMethods(prefix + provider + "{collection}/{name}", ItemMethods, (HttpContext c, string collection, string name) => RouteAsync(c, collection, name)).WithMetadata(metadata);
         }
     }
 

@@ -168,6 +168,10 @@ public sealed class RunningServer(WebApplication app, DataDirectory dataDirector
 
     public HoldfastServerOptions Options { get; } = options;
 
+    /// <summary>Every mapped endpoint (Authorization: the endpoint walk in test/Server.Tests checks each one authorizes).</summary>
+    internal IReadOnlyList<Microsoft.AspNetCore.Http.Endpoint> Endpoints =>
+        app.Services.GetServices<Microsoft.AspNetCore.Routing.EndpointDataSource>().SelectMany(s => s.Endpoints).ToList();
+
     public Task WaitForShutdownAsync(CancellationToken cancellationToken) => app.WaitForShutdownAsync(cancellationToken);
 
     public Task StopAsync(CancellationToken cancellationToken) => app.StopAsync(cancellationToken);
