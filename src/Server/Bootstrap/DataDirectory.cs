@@ -11,7 +11,7 @@ namespace Holdfast.Server.Bootstrap;
 /// reuse them. Private keys are written 0600.
 /// <code>
 /// {data}/tls/ca.pem, ca-key.pem, server.pem, server-key.pem
-/// {data}/keys/signing-{kid}.pem, keys/active
+/// {data}/keys/signing-{kid}.pem, keys/active, keys/signing-{kid}.retired (when a rotation retired that key)
 /// {data}/admin-credentials.json
 /// {data}/state.db (the SQLite store)
 /// </code>
@@ -143,6 +143,66 @@ public sealed class DataDirectory
         keys.Insert(0, signer);
         return keys;
     }
+
+    /// <summary>
+    /// Makes a new signing key active and marks the previous one retired now (<c>signing-{kid}.retired</c>); the old key
+    /// file stays so tokens it signed keep validating until <see cref="PruneSigningKeys"/> removes it. The new key is
+    /// written before <c>keys/active</c> names it, so a crash in between leaves the old key active and nothing lost.
+    /// </summary>
+    public SigningKey RotateSigningKey(DateTimeOffset now)
+    {
+        var activePath = Path.Combine(KeysDirectory, "active");
+        var previous = File.Exists(activePath) ? File.ReadAllText(activePath).Trim() : null;
+        var key = SigningKey.Create();
+        SecureFiles.WriteAtomic(Path.Combine(KeysDirectory, $"signing-{key.KeyId}.pem"), key.ExportPrivateKeyPem(), isPrivate: true);
+        if (previous is not null)
+        {
+            SecureFiles.WriteAtomic(RetiredMarker(previous), now.UtcDateTime.ToString("O", System.Globalization.CultureInfo.InvariantCulture), isPrivate: false);
+        }
+
+        SecureFiles.WriteAtomic(activePath, key.KeyId, isPrivate: false);
+        return key;
+    }
+
+    /// <summary>
+    /// Deletes retired signing keys whose retirement is older than <paramref name="retention"/> (the token lifetime plus
+    /// clock skew: no token they signed can still validate). The active key is never deleted. Returns the removed key ids.
+    /// </summary>
+    public IReadOnlyList<string> PruneSigningKeys(DateTimeOffset now, TimeSpan retention)
+    {
+        var activePath = Path.Combine(KeysDirectory, "active");
+        var active = File.Exists(activePath) ? File.ReadAllText(activePath).Trim() : null;
+        var removed = new List<string>();
+        foreach (var marker in Directory.EnumerateFiles(KeysDirectory, "signing-*.retired"))
+        {
+            var keyId = Path.GetFileNameWithoutExtension(marker)["signing-".Length..];
+            if (keyId == active)
+            {
+                continue;
+            }
+
+            if (!DateTimeOffset.TryParse(File.ReadAllText(marker).Trim(), System.Globalization.CultureInfo.InvariantCulture, System.Globalization.DateTimeStyles.AssumeUniversal, out var retiredAt)
+                || now - retiredAt <= retention)
+            {
+                continue;
+            }
+
+            File.Delete(Path.Combine(KeysDirectory, $"signing-{keyId}.pem"));
+            File.Delete(marker);
+            removed.Add(keyId);
+        }
+
+        return removed;
+    }
+
+    /// <summary>When the key was retired by a rotation, or null while it is active or was never rotated out.</summary>
+    public DateTimeOffset? SigningKeyRetiredAt(string keyId)
+    {
+        var marker = RetiredMarker(keyId);
+        return File.Exists(marker) && DateTimeOffset.TryParse(File.ReadAllText(marker).Trim(), System.Globalization.CultureInfo.InvariantCulture, System.Globalization.DateTimeStyles.AssumeUniversal, out var at) ? at : null;
+    }
+
+    private string RetiredMarker(string keyId) => Path.Combine(KeysDirectory, $"signing-{keyId}.retired");
 
     private static bool Covers(X509Certificate2 certificate, IReadOnlyCollection<string> dnsNames, IReadOnlyCollection<IPAddress> addresses)
     {

@@ -76,7 +76,7 @@ public static class HoldfastServer
             });
         });
 
-        var registry = new ProviderRegistry([ResourcesProvider.Create(), NetworkProvider.Create(), Providers.Authorization.AuthorizationProvider.Create()]);
+        var registry = new ProviderRegistry([ResourcesProvider.Create(), NetworkProvider.Create(), DirectoryApi.Provider(), Providers.Authorization.AuthorizationProvider.Create()]);
         var services = builder.Services;
         services.AddSingleton(options);
         services.AddSingleton(timeProvider);
@@ -85,8 +85,13 @@ public static class HoldfastServer
         services.AddSingleton(bootstrap);
 
         // Identity
-        services.AddSingleton(new SigningKeySet(signingKeys));
-        services.AddSingleton(new TokenService(() => signingKeys, options.ResolvedEndpoint, options.Audience, options.TokenLifetime, timeProvider));
+        services.AddSingleton(sp => new SigningKeySet(dataDirectory, signingKeys, options.TokenLifetime, timeProvider, sp.GetRequiredService<ILogger<SigningKeySet>>()));
+        services.AddHostedService(sp => sp.GetRequiredService<SigningKeySet>());
+        services.AddSingleton(sp =>
+        {
+            var keys = sp.GetRequiredService<SigningKeySet>();
+            return new TokenService(() => keys.Current, options.ResolvedEndpoint, options.Audience, options.TokenLifetime, timeProvider);
+        });
         services.AddSingleton<PrincipalDirectory>();
         services.AddHostedService(sp => sp.GetRequiredService<PrincipalDirectory>());
 
@@ -116,6 +121,7 @@ public static class HoldfastServer
         ServicePrincipalEndpoints.Map(app);
         UserEndpoints.Map(app);
         GroupEndpoints.Map(app);
+        SigningKeyEndpoints.Map(app);
 
         MetadataEndpoints.Map(app);
         WhoAmIEndpoints.Map(app);

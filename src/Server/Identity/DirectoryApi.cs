@@ -1,6 +1,7 @@
 using System.Net;
 using System.Text.Json;
 using System.Text.Json.Nodes;
+using Holdfast.Providers.Framework;
 using Holdfast.Resources.Errors;
 using Holdfast.Resources.Ids;
 using Holdfast.Server.Arm;
@@ -27,6 +28,25 @@ internal static class DirectoryApi
 
     /// <summary>How long a write waits for <see cref="PrincipalDirectory"/> to see it, so a revocation holds from the response on.</summary>
     public static readonly TimeSpan CatchUpTimeout = TimeSpan.FromSeconds(10);
+
+    /// <summary>
+    /// The namespace as provider discovery lists it (<c>GET /providers</c>), as Microsoft.Resources declares the types it
+    /// serves with dedicated endpoints: tenant-level, no location, not served by the generic resource endpoints.
+    /// </summary>
+    public static ResourceProviderDefinition Provider()
+    {
+        var handler = new ServedByDirectoryEndpoints();
+        return new ResourceProviderDefinition(Namespace,
+        [
+            .. new[] { ServicePrincipalEndpoints.Type, UserEndpoints.Type, GroupEndpoints.Type }.Select(type => new ResourceTypeDefinition(Namespace, type, ApiVersions, handler)
+            {
+                Scope = ResourceScope.Tenant,
+                RequiresLocation = false,
+                HasETag = false,
+                IsGeneric = false,
+            }),
+        ]);
+    }
 
     public static string ResourceId(string type, string name) => $"/providers/{Namespace}/{type}/{name}";
 
@@ -89,6 +109,8 @@ internal static class DirectoryApi
 
         await ArmResponses.WriteJsonAsync(context, StatusCodes.Status200OK, body).ConfigureAwait(false);
     }
+
+    private sealed class ServedByDirectoryEndpoints : ResourceTypeHandler;
 
     public static ApiException ConcurrentChange(string type, string name) =>
         new(HttpStatusCode.Conflict, ArmErrorCodes.Conflict, $"The {type} '{name}' was modified concurrently; retry the request.");

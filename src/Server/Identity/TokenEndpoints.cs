@@ -33,6 +33,7 @@ internal static class TokenEndpoints
         routes.MapGet("/{tenantId}/.well-known/openid-configuration", OpenIdConfigurationAsync).WithMetadata(Anonymous);
         routes.MapGet("/{tenantId}/discovery/v2.0/keys", KeysAsync).WithMetadata(Anonymous);
         routes.MapGet("/{tenantId}/discovery/keys", KeysAsync).WithMetadata(Anonymous);
+        routes.MapGet("/common/userrealm/{userName}", UserRealmAsync).WithMetadata(Anonymous);
     }
 
     private static async Task TokenAsync(HttpContext context, string tenantId, bool v1)
@@ -196,6 +197,23 @@ internal static class TokenEndpoints
         return ArmResponses.WriteJsonAsync(context, StatusCodes.Status200OK, document);
     }
 
+    /// <summary>
+    /// Entra ID's user-realm discovery, which MSAL (and so <c>az login -u</c>) asks before a password grant: every user
+    /// here is a managed (not federated) account. It says nothing about whether the user exists.
+    /// </summary>
+    private static Task UserRealmAsync(HttpContext context, string userName)
+    {
+        var at = userName.IndexOf('@', StringComparison.Ordinal);
+        return ArmResponses.WriteJsonAsync(context, StatusCodes.Status200OK, new JsonObject
+        {
+            ["ver"] = "1.0",
+            ["account_type"] = "Managed",
+            ["domain_name"] = at >= 0 ? userName[(at + 1)..] : context.Request.Host.Host,
+            ["cloud_instance_name"] = context.Request.Host.Host,
+            ["cloud_audience_urn"] = "urn:federation:MicrosoftOnline",
+        });
+    }
+
     private static Task KeysAsync(HttpContext context)
     {
         var keys = context.RequestServices.GetRequiredService<SigningKeySet>();
@@ -228,10 +246,4 @@ internal static class TokenEndpoints
         };
         return ArmResponses.WriteJsonAsync(context, status, body);
     }
-}
-
-/// <summary>The signing keys in force: the first signs, all verify (rotation overlap).</summary>
-internal sealed class SigningKeySet(IReadOnlyList<SigningKey> keys)
-{
-    public IReadOnlyList<SigningKey> Current { get; } = keys;
 }

@@ -92,7 +92,7 @@ public sealed class TokenServiceTests : IDisposable
     }
 
     [Fact]
-    public async Task ValidateAsync_IssuedInTheFuture_ReturnsExpired()
+    public async Task ValidateAsync_IssuedInTheFuture_ReturnsNotYetValid()
     {
         var issuer = Service([_key]);
         var future = new ManualTimeProvider(_time.GetUtcNow() + TimeSpan.FromMinutes(10));
@@ -100,7 +100,57 @@ public sealed class TokenServiceTests : IDisposable
 
         var validation = await issuer.ValidateAsync(token);
 
-        Assert.Equal(TokenFailure.Expired, validation.Failure);
+        Assert.Equal(TokenFailure.NotYetValid, validation.Failure);
+        Assert.Contains("not yet valid", validation.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task ValidateAsync_NotBeforeWithinClockSkew_IsValid()
+    {
+        var future = new ManualTimeProvider(_time.GetUtcNow() + TimeSpan.FromSeconds(30));
+        var token = new TokenService(() => [_key], Authority, Audience, Lifetime, future).Issue(Principal).AccessToken;
+
+        Assert.True((await Service([_key]).ValidateAsync(token)).IsValid);
+    }
+
+    [Fact]
+    public async Task ValidateAsync_TrustedKeyMaterialUnderUnknownKeyId_ReturnsUnknownKey()
+    {
+        // The signature would verify with a trusted key; only the kid is unknown, and no key is tried in its place.
+        using var renamed = SigningKey.FromPem("not-a-known-kid", _key.ExportPrivateKeyPem());
+        var token = Service([renamed]).Issue(Principal).AccessToken;
+
+        var validation = await Service([_key]).ValidateAsync(token);
+
+        Assert.Equal(TokenFailure.UnknownKey, validation.Failure);
+        Assert.Contains("not-a-known-kid", validation.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task ValidateAsync_CredentialAndUserClaims_RoundTrip()
+    {
+        var service = Service([_key]);
+        var user = Principal with { CredentialId = "cred-1", IsUser = true, UserName = "alice" };
+
+        var validation = await service.ValidateAsync(service.Issue(user).AccessToken);
+        var token = new JsonWebToken(service.Issue(user).AccessToken);
+
+        Assert.Equal(user, validation.Principal);
+        Assert.Equal("cred-1", token.GetPayloadValue<string>(TokenService.CredentialClaim));
+        Assert.Equal("user", token.GetPayloadValue<string>("idtyp"));
+        Assert.Equal("alice", token.GetPayloadValue<string>("upn"));
+    }
+
+    [Fact]
+    public async Task ValidateAsync_ApplicationToken_IsNotAUserAndHasNoCredentialUnlessIssuedWithOne()
+    {
+        var service = Service([_key]);
+
+        var validation = await service.ValidateAsync(service.Issue(Principal).AccessToken);
+
+        Assert.False(validation.Principal!.IsUser);
+        Assert.Null(validation.Principal.CredentialId);
+        Assert.Equal("app", new JsonWebToken(service.Issue(Principal).AccessToken).GetPayloadValue<string>("idtyp"));
     }
 
     [Fact]
@@ -157,14 +207,14 @@ public sealed class TokenServiceTests : IDisposable
     }
 
     [Fact]
-    public async Task ValidateAsync_SignedByKeyNotInSet_ReturnsBadSignature()
+    public async Task ValidateAsync_SignedByKeyNotInSet_ReturnsUnknownKey()
     {
         var forger = Service([_otherKey]);
         var token = forger.Issue(Principal).AccessToken;
 
         var validation = await Service([_key]).ValidateAsync(token);
 
-        Assert.Equal(TokenFailure.BadSignature, validation.Failure);
+        Assert.Equal(TokenFailure.UnknownKey, validation.Failure);
     }
 
     [Fact]
@@ -269,12 +319,12 @@ public sealed class TokenServiceTests : IDisposable
     }
 
     [Fact]
-    public async Task ValidateAsync_OldKeyRemovedFromSet_ReturnsBadSignature()
+    public async Task ValidateAsync_OldKeyRemovedFromSet_ReturnsUnknownKey()
     {
         using var newKey = SigningKey.Create();
         var oldToken = Service([_key]).Issue(Principal).AccessToken;
 
-        Assert.Equal(TokenFailure.BadSignature, (await Service([newKey]).ValidateAsync(oldToken)).Failure);
+        Assert.Equal(TokenFailure.UnknownKey, (await Service([newKey]).ValidateAsync(oldToken)).Failure);
     }
 
     [Theory]

@@ -88,10 +88,23 @@ public sealed class BadInputSweepTests(ServerFixture fixture)
             "providers",
             "providers/Microsoft.Network",
             "metadata/endpoints",
+            "providers/Holdfast.Identity/servicePrincipals",
+            $"providers/Holdfast.Identity/servicePrincipals/{group}",
+            $"providers/Holdfast.Identity/servicePrincipals/{group}/addPassword",
+            $"providers/Holdfast.Identity/servicePrincipals/{group}/removePassword",
+            "providers/Holdfast.Identity/servicePrincipals/bad%20name%21",
+            $"providers/Holdfast.Identity/servicePrincipals/{new string('p', 81)}",
+            "providers/Holdfast.Identity/users",
+            $"providers/Holdfast.Identity/users/{group}",
+            "providers/Holdfast.Identity/users/-bad",
+            "providers/Holdfast.Identity/groups",
+            $"providers/Holdfast.Identity/groups/{group}",
+            "providers/Holdfast.Identity/groups/bad%20name",
+            "providers/Holdfast.Identity/signingKeys",
             "holdfast/whoami",
             "nothing",
         ];
-        string[] queries = ["", "?api-version=2022-09-01", "?api-version=2022-04-01", "?api-version=2015-07-01&$filter=atScope()", "?api-version=2022-04-01&$filter=principalId%20eq%20'x'", "?api-version=2025-01-01", "?api-version=2023-09-01", "?api-version=junk", "?api-version=2022-09-01&$top=-1", "?api-version=2022-09-01&$skiptoken=%%%", "?api-version=2022-09-01&$filter=name%20gt%201"];
+        string[] queries = ["", "?api-version=2022-09-01", "?api-version=2023-09-01", "?api-version=junk", "?api-version=2022-09-01&$top=-1", "?api-version=2022-09-01&$skiptoken=%%%", "?api-version=2022-09-01&$filter=name%20gt%201", "?api-version=2025-01-01", "?api-version=2025-01-01&$skiptoken=%%%", "?api-version=2022-04-01", "?api-version=2015-07-01&$filter=atScope()", "?api-version=2022-04-01&$filter=principalId%20eq%20'x'"];
         HttpMethod[] methods = [HttpMethod.Get, HttpMethod.Put, HttpMethod.Patch, HttpMethod.Delete, HttpMethod.Post, HttpMethod.Head];
 
         var failures = new List<string>();
