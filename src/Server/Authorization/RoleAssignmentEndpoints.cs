@@ -17,7 +17,7 @@ namespace Holdfast.Server.Authorization;
 /// <c>{scope}/providers/Microsoft.Authorization/roleAssignments[/{guid}]</c> as Azure serves it: PUT (201; the name is a
 /// GUID; <c>RoleAssignmentExists</c> 409 for the same principal, role and scope under another name;
 /// <c>PrincipalNotFound</c> and <c>RoleDefinitionDoesNotExist</c> 400), GET, DELETE (200 with the deleted assignment,
-/// 204 when absent) and list — without a filter the assignments at, above and below the scope; <c>atScope()</c> at
+/// 204 when absent; the last Holdfast Cloud Operator assignment is kept, 409 <c>LastOperatorAssignment</c>) and list — without a filter the assignments at, above and below the scope; <c>atScope()</c> at
 /// and above; <c>principalId eq '{id}'</c> and <c>assignedTo('{id}')</c> (the principal and its groups).
 /// </summary>
 internal static partial class RoleAssignmentEndpoints
@@ -205,6 +205,13 @@ internal static partial class RoleAssignmentEndpoints
         }
 
         var a = existing.Assignment;
+        if (a.RoleDefinitionId.Equals(BuiltInRoles.CloudOperator.Id, StringComparison.OrdinalIgnoreCase)
+            && !roles.Assignments.Any(o => o.Assignment.RoleDefinitionId.Equals(BuiltInRoles.CloudOperator.Id, StringComparison.OrdinalIgnoreCase) && !o.Assignment.Name.Equals(name, StringComparison.OrdinalIgnoreCase)))
+        {
+            // Holdfast: nobody could ever assign an operator role again; the cloud would have no operator.
+            throw new ApiException(HttpStatusCode.Conflict, "LastOperatorAssignment", $"The role assignment '{name}' is the last '{BuiltInRoles.CloudOperator.RoleName}' assignment; assign the role to another principal before removing it.");
+        }
+
         var key = RbacKeys.Assignment(name);
         var stored = await data.Store.GetAsync(key, context.RequestAborted).ConfigureAwait(false);
         if (stored is null)

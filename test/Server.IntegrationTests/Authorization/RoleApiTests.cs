@@ -257,6 +257,23 @@ public sealed class RoleApiTests(ServerFixture fixture)
         Assert.Equal(HttpStatusCode.Created, accepted.StatusCode);
     }
 
+    [Fact]
+    public async Task LastOperatorAssignment_CannotBeDeleted()
+    {
+        // Its own server: were the guard broken, the shared server would lose its operator.
+        await using var server = await ServerProcess.StartAsync(null, "--throttle", "off");
+        using var http = await Clients.AuthenticatedHttpAsync(server.Credentials);
+        var root = await Rbac.ReadAsync(await http.GetAsync($"providers/Microsoft.Authorization/roleAssignments?{Rbac.ApiVersion}&$filter=atScope()"));
+        var operatorAssignment = root["value"]!.AsArray().Single(a => a!["properties"]!["roleDefinitionId"]!.GetValue<string>().EndsWith(Rbac.CloudOperator, StringComparison.Ordinal))!;
+        Assert.Equal(server.Credentials.ObjectId, operatorAssignment["properties"]!["principalId"]!.GetValue<string>());
+
+        using var refused = await http.DeleteAsync($"providers/Microsoft.Authorization/roleAssignments/{operatorAssignment["name"]}?{Rbac.ApiVersion}");
+        Assert.Equal(HttpStatusCode.Conflict, refused.StatusCode);
+        Assert.Contains("LastOperatorAssignment", await refused.Content.ReadAsStringAsync(), StringComparison.Ordinal);
+        using var stillOperator = await http.GetAsync("providers/Holdfast.Operator/subscriptions?api-version=2025-01-01");
+        Assert.Equal(HttpStatusCode.OK, stillOperator.StatusCode);
+    }
+
     private async Task<(HttpStatusCode, string)> PutAssignmentAsync(string scope, string name, string roleId, string principalId)
     {
         using var response = await fixture.Http.PutAsync(
