@@ -66,11 +66,10 @@ internal sealed class RequestAuthorizer(RoleDirectory roles, PrincipalDirectory 
     {
         var scope = "/subscriptions/" + subscriptionId;
         var ids = await PrincipalIdsAsync(caller, cancellationToken).ConfigureAwait(false);
-        var set = new HashSet<string>(ids, StringComparer.OrdinalIgnoreCase);
-        return roles.Assignments.Any(a => set.Contains(a.Assignment.PrincipalId)
-            && (Scopes.Contains(a.Assignment.Scope, scope) || Scopes.Contains(scope, a.Assignment.Scope))
-            && roles.FindRole(a.Assignment.RoleDefinitionId) is { } role
-            && (!Scopes.IsRoot(a.Assignment.Scope) || role.Allows("Microsoft.Resources/subscriptions/read")));
+        return roles.AssignmentsOf(ids).Any(a =>
+            (Scopes.Contains(a.Scope, scope) || Scopes.Contains(scope, a.Scope))
+            && roles.FindRole(a.RoleDefinitionId) is { } role
+            && (!Scopes.IsRoot(a.Scope) || role.Allows("Microsoft.Resources/subscriptions/read")));
     }
 
     /// <summary>The decision for <paramref name="caller"/>, without recording anything on the request.</summary>
@@ -78,7 +77,7 @@ internal sealed class RequestAuthorizer(RoleDirectory roles, PrincipalDirectory 
     {
         ArgumentNullException.ThrowIfNull(caller);
         var ids = await PrincipalIdsAsync(caller, cancellationToken).ConfigureAwait(false);
-        return AccessEvaluator.Check(ids, action, scope, roles.Assignments.Select(a => a.Assignment), roles.FindRole);
+        return AccessEvaluator.Check(ids, action, scope, roles.AssignmentsOf(ids), roles.FindRole);
     }
 
     /// <summary>
@@ -89,9 +88,7 @@ internal sealed class RequestAuthorizer(RoleDirectory roles, PrincipalDirectory 
     {
         ArgumentNullException.ThrowIfNull(caller);
         var ids = await PrincipalIdsAsync(caller, cancellationToken).ConfigureAwait(false);
-        var set = new HashSet<string>(ids, StringComparer.OrdinalIgnoreCase);
-        var assignments = roles.Assignments.Select(a => a.Assignment).Where(a => set.Contains(a.PrincipalId)).ToList();
-        return new CallerAccess(ids, assignments, roles.FindRole);
+        return new CallerAccess(ids, roles.AssignmentsOf(ids), roles.FindRole);
     }
 
     /// <summary>The permission blocks that apply to <paramref name="caller"/> at <paramref name="scope"/>.</summary>
@@ -99,7 +96,7 @@ internal sealed class RequestAuthorizer(RoleDirectory roles, PrincipalDirectory 
     {
         ArgumentNullException.ThrowIfNull(caller);
         var ids = await PrincipalIdsAsync(caller, cancellationToken).ConfigureAwait(false);
-        return AccessEvaluator.EffectivePermissions(ids, scope, roles.Assignments.Select(a => a.Assignment), roles.FindRole);
+        return AccessEvaluator.EffectivePermissions(ids, scope, roles.AssignmentsOf(ids), roles.FindRole);
     }
 
     public static ApiException Denied(TokenPrincipal caller, string action, string scope) =>

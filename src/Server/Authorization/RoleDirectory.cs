@@ -20,6 +20,7 @@ internal sealed partial class RoleDirectory(IStateStore store, ILogger<RoleDirec
     private readonly ConcurrentDictionary<string, CustomRoleEntry> _definitions = new(StringComparer.OrdinalIgnoreCase);
     private readonly TaskCompletionSource _loaded = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly RevisionGate _applied = new();
+    private volatile Dictionary<string, RoleAssignment[]> _byPrincipal = new(StringComparer.OrdinalIgnoreCase);
 
     public async ValueTask WaitLoadedAsync(CancellationToken cancellationToken)
     {
@@ -34,6 +35,22 @@ internal sealed partial class RoleDirectory(IStateStore store, ILogger<RoleDirec
 
     /// <summary>Every custom role definition (unordered).</summary>
     public ICollection<CustomRoleEntry> CustomRoles => _definitions.Values;
+
+    /// <summary>The assignments held by any of <paramref name="principalIds"/> (a dictionary lookup each: the per-request path).</summary>
+    public IReadOnlyList<RoleAssignment> AssignmentsOf(IEnumerable<string> principalIds)
+    {
+        var index = _byPrincipal;
+        var result = new List<RoleAssignment>();
+        foreach (var id in principalIds)
+        {
+            if (index.TryGetValue(id, out var held))
+            {
+                result.AddRange(held);
+            }
+        }
+
+        return result;
+    }
 
     public RoleAssignmentEntry? FindAssignment(string name) => _assignments.GetValueOrDefault(name);
 
@@ -107,10 +124,33 @@ internal sealed partial class RoleDirectory(IStateStore store, ILogger<RoleDirec
             _definitions.TryRemove(stale, out _);
         }
 
+        RebuildIndex();
+
         return revision;
     }
 
     private void Apply(string key, ReadOnlyMemory<byte>? value)
+    {
+        try
+        {
+            ApplyRecord(key, value);
+        }
+        finally
+        {
+            if (key.StartsWith(RbacKeys.AssignmentsPrefix, StringComparison.Ordinal))
+            {
+                RebuildIndex();
+            }
+        }
+    }
+
+    /// <summary>Rebuilt whole on each assignment change (rare), so the per-request lookup never sees a partial index.</summary>
+    private void RebuildIndex() =>
+        _byPrincipal = _assignments.Values
+            .GroupBy(a => a.Assignment.PrincipalId, StringComparer.OrdinalIgnoreCase)
+            .ToDictionary(g => g.Key, g => g.Select(a => a.Assignment).ToArray(), StringComparer.OrdinalIgnoreCase);
+
+    private void ApplyRecord(string key, ReadOnlyMemory<byte>? value)
     {
         try
         {
