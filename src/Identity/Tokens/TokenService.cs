@@ -129,6 +129,44 @@ public sealed class TokenService
         return new IssuedToken(_handler.CreateToken(descriptor), expires);
     }
 
+    /// <summary>
+    /// An OpenID Connect id token for a signed-in user, addressed to the client app (<c>aud</c> = its client id), as
+    /// Entra ID returns with a user's access token. It says who signed in; it is never accepted as an access token,
+    /// because its audience is not this cloud's.
+    /// </summary>
+    public string IssueIdToken(TokenPrincipal principal)
+    {
+        ArgumentNullException.ThrowIfNull(principal);
+        var now = _timeProvider.GetUtcNow();
+        var claims = new Dictionary<string, object>
+        {
+            ["tid"] = principal.TenantId,
+            ["oid"] = principal.ObjectId,
+            ["sub"] = principal.ObjectId,
+            ["ver"] = "2.0",
+        };
+        if (principal.DisplayName is not null)
+        {
+            claims["name"] = principal.DisplayName;
+        }
+
+        if (principal.UserName is not null)
+        {
+            claims["preferred_username"] = principal.UserName;
+        }
+
+        return _handler.CreateToken(new SecurityTokenDescriptor
+        {
+            Issuer = IssuerFor(principal.TenantId),
+            Audience = principal.AppId,
+            IssuedAt = now.UtcDateTime,
+            NotBefore = now.UtcDateTime,
+            Expires = (now + _lifetime).UtcDateTime,
+            Claims = claims,
+            SigningCredentials = new SigningCredentials(_keys()[0].SecurityKey, SecurityAlgorithms.EcdsaSha256),
+        });
+    }
+
     public async ValueTask<TokenValidation> ValidateAsync(string token)
     {
         JsonWebToken parsed;

@@ -1,3 +1,5 @@
+using System.Buffers.Text;
+using System.Text;
 using System.Text.Json.Nodes;
 using Holdfast.Identity.Principals;
 using Holdfast.Identity.Secrets;
@@ -85,6 +87,15 @@ internal static class TokenEndpoints
             ["ext_expires_in"] = lifetime,
             ["access_token"] = issued.AccessToken,
         };
+        if (principal.IsUser)
+        {
+            // What a public client (MSAL, so az login -u) keeps for the signed-in account: client_info names the
+            // account (uid.utid), the id token its user name; MSAL refuses to cache a user token without them.
+            body["scope"] = requested;
+            body["client_info"] = Base64Url.EncodeToString(Encoding.UTF8.GetBytes(new JsonObject { ["uid"] = principal.ObjectId, ["utid"] = principal.TenantId }.ToJsonString()));
+            body["id_token"] = tokens.IssueIdToken(principal);
+        }
+
         if (v1)
         {
             body["resource"] = requested;

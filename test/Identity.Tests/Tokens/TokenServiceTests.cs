@@ -142,6 +142,21 @@ public sealed class TokenServiceTests : IDisposable
     }
 
     [Fact]
+    public async Task IssueIdToken_IsAddressedToTheClient_AndRefusedAsAnAccessToken()
+    {
+        var service = Service([_key]);
+        var user = Principal with { IsUser = true, UserName = "alice", CredentialId = "p1" };
+
+        var idToken = service.IssueIdToken(user);
+        var parsed = new JsonWebToken(idToken);
+
+        Assert.Equal(["app-1"], parsed.Audiences);
+        Assert.Equal("alice", parsed.GetPayloadValue<string>("preferred_username"));
+        Assert.Equal("object-1", parsed.GetPayloadValue<string>("oid"));
+        Assert.Equal(TokenFailure.WrongAudience, (await service.ValidateAsync(idToken)).Failure);
+    }
+
+    [Fact]
     public async Task ValidateAsync_ApplicationToken_IsNotAUserAndHasNoCredentialUnlessIssuedWithOne()
     {
         var service = Service([_key]);

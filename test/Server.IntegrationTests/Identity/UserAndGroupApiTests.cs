@@ -184,4 +184,27 @@ public sealed class UserAndGroupApiTests(ServerFixture fixture)
         Assert.Equal("Managed", S(realm, "account_type"));
         Assert.Equal("holdfast.local", S(realm, "domain_name"));
     }
+
+    [Fact]
+    public async Task AzureSdkUsernamePasswordCredential_SignsInAUser()
+    {
+        var name = ServerFixture.UniqueName("sdkuser");
+        var (_, created, _) = await SendAsync(Http, HttpMethod.Put, $"{Root}/users/{name}?{ApiVersion}", $$$"""{"properties":{"password":"{{{Password}}}"}}""");
+        var c = fixture.Credentials;
+#pragma warning disable CS0618 // The resource-owner password flow is deprecated in Entra ID, and it is what az login -u uses.
+        var credential = new Azure.Identity.UsernamePasswordCredential(name + "@holdfast.local", Password, c.TenantId, "04b07795-8ddb-461a-bbee-02f9e1bf7b46", new Azure.Identity.UsernamePasswordCredentialOptions
+        {
+            AuthorityHost = c.Endpoint,
+            DisableInstanceDiscovery = true,
+            Transport = new Azure.Core.Pipeline.HttpClientTransport(Clients.TrustingHandler(c.CaCertificatePath)),
+            Retry = { MaxRetries = 0 },
+        });
+#pragma warning restore CS0618
+
+        var token = await credential.GetTokenAsync(new Azure.Core.TokenRequestContext([c.Audience + "/.default"]), CancellationToken.None);
+        var (status, _, who) = await WhoAmIAsync(c, token.Token);
+
+        Assert.Equal(HttpStatusCode.OK, status);
+        Assert.Equal(S(created!, "properties", "objectId"), S(JsonNode.Parse(who)!, "objectId"));
+    }
 }
