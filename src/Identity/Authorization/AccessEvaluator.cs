@@ -9,7 +9,10 @@ public sealed record AccessDecision(bool Allowed, string Action, string Scope, I
 /// <summary>
 /// Azure RBAC evaluation, deny by default: a caller may perform an action at a scope when one of its role
 /// assignments at that scope or above names a role whose permissions grant the action (Actions minus NotActions,
-/// per permission block). Pure: assignments and definitions are passed in.
+/// per permission block). Operator separation on top of Azure's rules: an operator request — any action at the root
+/// scope <c>/</c>, or any action in a <c>Holdfast.*</c> namespace — is granted only by operator roles
+/// (<see cref="RoleDefinition.RootScopeOnly"/>), so Owner, wherever it is assigned (even at <c>/</c>), never reaches
+/// operator APIs. Pure: assignments and definitions are passed in.
 /// </summary>
 public static class AccessEvaluator
 {
@@ -25,6 +28,7 @@ public static class AccessEvaluator
         ArgumentNullException.ThrowIfNull(assignments);
         ArgumentNullException.ThrowIfNull(findRole);
         var principals = new HashSet<string>(principalIds, StringComparer.OrdinalIgnoreCase);
+        var operatorRequest = IsOperatorRequest(action, scope);
         var granting = new List<RoleAssignment>();
         foreach (var assignment in assignments)
         {
@@ -34,7 +38,7 @@ public static class AccessEvaluator
             }
 
             var role = findRole(assignment.RoleDefinitionId);
-            if (role is not null && role.Allows(action, isDataAction))
+            if (role is not null && (role.RootScopeOnly || !operatorRequest) && role.Allows(action, isDataAction))
             {
                 granting.Add(assignment);
             }
@@ -54,11 +58,24 @@ public static class AccessEvaluator
         ArgumentNullException.ThrowIfNull(assignments);
         ArgumentNullException.ThrowIfNull(findRole);
         var principals = new HashSet<string>(principalIds, StringComparer.OrdinalIgnoreCase);
+        var root = Scopes.IsRoot(scope);
         return assignments
             .Where(a => principals.Contains(a.PrincipalId) && Scopes.Contains(a.Scope, scope))
             .Select(a => findRole(a.RoleDefinitionId))
             .OfType<RoleDefinition>()
+            .Where(r => r.RootScopeOnly || !root)
             .SelectMany(r => r.Permissions)
             .ToList();
     }
+
+    /// <summary>True for a request only operator roles may grant: any action at the root scope, or a <c>Holdfast.*</c> action anywhere.</summary>
+    public static bool IsOperatorRequest(string action, string scope)
+    {
+        ArgumentNullException.ThrowIfNull(action);
+        ArgumentNullException.ThrowIfNull(scope);
+        return Scopes.IsRoot(scope) || action.StartsWith(OperatorNamespacePrefix, StringComparison.OrdinalIgnoreCase);
+    }
+
+    /// <summary>Holdfast's operator namespaces (<c>Holdfast.Operator</c>, <c>Holdfast.Identity</c>, <c>Holdfast.Fabric</c>, …).</summary>
+    public const string OperatorNamespacePrefix = "Holdfast.";
 }

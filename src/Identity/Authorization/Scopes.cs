@@ -22,4 +22,11 @@ public static class Scopes
 
         return i.StartsWith(o, StringComparison.OrdinalIgnoreCase) && (i.Length == o.Length || i[o.Length] == '/');
     }
+
+    /// <summary>True for the root scope <c>/</c> (the whole cloud).</summary>
+    public static bool IsRoot(string scope)
+    {
+        ArgumentNullException.ThrowIfNull(scope);
+        return scope.TrimEnd('/').Length == 0;
+    }
 }

@@ -14,6 +14,9 @@ namespace Holdfast.Server.Arm;
 /// The cross-cutting ARM behaviour every request gets, in order: request and correlation ids, authentication,
 /// api-version presence and support, throttling, then the endpoint; any failure becomes the ARM envelope with a 4xx
 /// (a 500 only for a genuine server fault, which is logged). Unknown routes and methods get 404/405 envelopes.
+/// Authorization is enforced centrally: an endpoint that is neither anonymous nor <c>AuthenticatedOnly</c> must record
+/// an RBAC decision (<c>RequestAuthorizer</c>) before it answers; one that answers without it gets a 500 and an error
+/// log instead, so a forgotten check fails every test that reaches it rather than silently allowing.
 /// </summary>
 internal sealed partial class ArmPipeline(RequestDelegate next, BearerAuthenticator authenticator, RequestThrottle throttle, Audit.AuditRecorder audit, ILogger<ArmPipeline> logger)
 {
@@ -69,6 +72,11 @@ internal sealed partial class ArmPipeline(RequestDelegate next, BearerAuthentica
                 CheckApiVersion(request, metadata.ApiVersions);
             }
 
+            if (!metadata.AuthenticatedOnly)
+            {
+                RequireAuthorization(context, arm);
+            }
+
             var requestClass = ClassOf(request.Method);
             var subscription = context.GetRouteValue("subscriptionId") as string;
             var remaining = throttle.Take(subscription?.ToLowerInvariant() ?? "tenant:" + arm.Principal.TenantId, arm.Principal.ObjectId, requestClass);
@@ -91,6 +99,7 @@ internal sealed partial class ArmPipeline(RequestDelegate next, BearerAuthentica
         }
         catch (ApiException ex)
         {
+            arm.Failed = true;
             await WriteErrorAsync(context, ex).ConfigureAwait(false);
         }
         catch (BadHttpRequestException ex)
@@ -115,6 +124,28 @@ internal sealed partial class ArmPipeline(RequestDelegate next, BearerAuthentica
             LogUnhandled(logger, ex, request.Method, arm.CorrelationId);
             await WriteErrorAsync(context, new ApiException(HttpStatusCode.InternalServerError, ArmErrorCodes.InternalServerError, $"An internal error occurred. Correlation id '{arm.CorrelationId}'.")).ConfigureAwait(false);
         }
+    }
+
+    /// <summary>
+    /// Fails the response if the endpoint answers normally without an authorization decision. Errors raised before the
+    /// decision (bad api-version, unknown subscription, bad route) carry no data and stay as they are.
+    /// </summary>
+    private void RequireAuthorization(HttpContext context, ArmRequest arm)
+    {
+        context.Response.OnStarting(() =>
+        {
+            if (arm.Action is null && !arm.Failed)
+            {
+                LogUnauthorizedEndpoint(logger, context.Request.Method, context.GetEndpoint()?.DisplayName ?? "(none)", arm.CorrelationId);
+                context.Response.StatusCode = StatusCodes.Status500InternalServerError;
+                context.Response.Headers["x-ms-failure-cause"] = "authorization-not-checked";
+
+                // No byte of an unauthorized answer may leave: Kestrel refuses any body beyond this length.
+                context.Response.ContentLength = 0;
+            }
+
+            return Task.CompletedTask;
+        });
     }
 
     private static void CheckApiVersion(HttpRequest request, IReadOnlyList<string>? supported)
@@ -165,6 +196,9 @@ internal sealed partial class ArmPipeline(RequestDelegate next, BearerAuthentica
 
     [LoggerMessage(Level = LogLevel.Error, Message = "Unhandled failure in {Method} request {CorrelationId}")]
     private static partial void LogUnhandled(ILogger logger, Exception exception, string method, string correlationId);
+
+    [LoggerMessage(Level = LogLevel.Error, Message = "Endpoint {Endpoint} answered {Method} request {CorrelationId} without an authorization decision; answering 500")]
+    private static partial void LogUnauthorizedEndpoint(ILogger logger, string method, string endpoint, string correlationId);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Transient store failure in request {CorrelationId}")]
     private static partial void LogTransientStoreFailure(ILogger logger, Exception exception, string correlationId);

@@ -18,6 +18,9 @@ internal sealed class ArmRequest
     /// <summary>The scope <see cref="Action"/> is checked at (<c>/</c> for operator APIs), once known.</summary>
     public string? Scope { get; set; }
 
+    /// <summary>True once the request failed with an ARM error (answered by the pipeline's error path).</summary>
+    public bool Failed { get; set; }
+
     /// <summary>True once the request's own write transaction carried its activity-log record.</summary>
     public bool AuditRecorded { get; set; }
 

@@ -53,6 +53,10 @@ public static class HoldfastServer
         var certificate = dataDirectory.LoadOrIssueServerCertificate(ca, dnsNames, addresses, timeProvider);
         var signingKeys = dataDirectory.LoadOrCreateSigningKeys();
         var bootstrap = await BootstrapSeeder.EnsureAsync(store, dataDirectory, options, timeProvider, cancellationToken).ConfigureAwait(false);
+
+        // Authorization
+        await Authorization.RbacSeeder.EnsureAsync(store, bootstrap, timeProvider, cancellationToken).ConfigureAwait(false);
+
         RefreshCredentialsEndpoint(dataDirectory, options);
 
         // The content root is the binary's folder, never the data directory: the host's file watchers would otherwise
@@ -72,7 +76,7 @@ public static class HoldfastServer
             });
         });
 
-        var registry = new ProviderRegistry([ResourcesProvider.Create(), NetworkProvider.Create(), DirectoryApi.Provider(), Audit.InsightsProvider.Create()]);
+        var registry = new ProviderRegistry([ResourcesProvider.Create(), NetworkProvider.Create(), DirectoryApi.Provider(), Audit.InsightsProvider.Create(), Providers.Authorization.AuthorizationProvider.Create()]);
         var services = builder.Services;
         services.AddSingleton(options);
         services.AddSingleton(timeProvider);
@@ -95,7 +99,12 @@ public static class HoldfastServer
         services.AddHostedService(sp => sp.GetRequiredService<SubscriptionDirectory>());
         services.AddSingleton<ArmData>();
         services.AddSingleton<BearerAuthenticator>();
+
+        // Authorization
         services.AddSingleton<Authorization.RequestAuthorizer>();
+        services.AddSingleton<Authorization.RoleDirectory>();
+        services.AddHostedService(sp => sp.GetRequiredService<Authorization.RoleDirectory>());
+
         services.AddSingleton(new RequestThrottle(options.Throttle, timeProvider));
         services.AddSingleton<ResourceReconciler>();
         services.AddSingleton<ResourceReconcileHost>();
@@ -132,6 +141,10 @@ public static class HoldfastServer
         ResourceGroupEndpoints.Map(app);
         ResourceListEndpoints.Map(app);
         ResourceEndpoints.Map(app);
+
+        // Authorization
+        Authorization.AuthorizationEndpoints.Map(app);
+        OperatorSubscriptionEndpoints.Map(app);
 
         // Activity log
         Audit.ActivityLogEndpoints.Map(app);
@@ -174,6 +187,10 @@ public sealed class RunningServer(WebApplication app, DataDirectory dataDirector
     public BootstrapIdentity Bootstrap { get; } = bootstrap;
 
     public HoldfastServerOptions Options { get; } = options;
+
+    /// <summary>Every mapped endpoint (Authorization: the endpoint walk in test/Server.Tests checks each one authorizes).</summary>
+    internal IReadOnlyList<Microsoft.AspNetCore.Http.Endpoint> Endpoints =>
+        app.Services.GetServices<Microsoft.AspNetCore.Routing.EndpointDataSource>().SelectMany(s => s.Endpoints).ToList();
 
     public Task WaitForShutdownAsync(CancellationToken cancellationToken) => app.WaitForShutdownAsync(cancellationToken);
 

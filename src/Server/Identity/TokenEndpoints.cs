@@ -191,6 +191,9 @@ internal static class TokenEndpoints
         var document = new JsonObject
         {
             ["issuer"] = tokens.IssuerFor(tenantId),
+            // MSAL (JavaScript, Python) rejects a discovery document without authorization_endpoint, even for the
+            // client-credentials grant, which never uses it; no authorize endpoint is served.
+            ["authorization_endpoint"] = $"{root}{tenantId}/oauth2/v2.0/authorize",
             ["token_endpoint"] = $"{root}{tenantId}/oauth2/v2.0/token",
             ["jwks_uri"] = $"{root}{tenantId}/discovery/v2.0/keys",
             ["token_endpoint_auth_methods_supported"] = new JsonArray("client_secret_post"),

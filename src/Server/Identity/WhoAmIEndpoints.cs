@@ -14,7 +14,7 @@ internal static class WhoAmIEndpoints
 {
     public static void Map(IEndpointRouteBuilder routes)
     {
-        routes.MapGet("/holdfast/whoami", WriteAsync).WithMetadata(new ArmEndpointMetadata(IgnoreApiVersion: true));
+        routes.MapGet("/holdfast/whoami", WriteAsync).WithMetadata(new ArmEndpointMetadata(IgnoreApiVersion: true, AuthenticatedOnly: true));
     }
 
     private static Task WriteAsync(HttpContext context)

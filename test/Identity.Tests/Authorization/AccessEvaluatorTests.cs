@@ -124,6 +124,42 @@ public sealed class AccessEvaluatorTests
         Assert.Equal(2, permissions.Count);
     }
 
+    [Theory]
+    [InlineData("Holdfast.Operator/subscriptions/write", "/")]
+    [InlineData("Holdfast.Identity/servicePrincipals/read", "/")]
+    [InlineData("Microsoft.Authorization/roleAssignments/write", "/")]
+    [InlineData("Holdfast.Fabric/hosts/read", Fabric)]
+    public void Check_OwnerAssignedAtTheRoot_NeverGrantsOperatorRequests(string action, string scope)
+    {
+        var assignments = new[] { Assignment(Alice, BuiltInRoles.Owner.Id, Scopes.Root), Assignment(Bob, BuiltInRoles.CloudOperator.Id, Scopes.Root) };
+
+        Assert.False(AccessEvaluator.Check([Alice], action, scope, assignments, BuiltInRoles.Find).Allowed);
+        Assert.True(AccessEvaluator.Check([Bob], action, scope, assignments, BuiltInRoles.Find).Allowed);
+        Assert.True(AccessEvaluator.IsOperatorRequest(action, scope));
+    }
+
+    [Fact]
+    public void Check_OwnerAssignedAtTheRoot_StillGrantsTenantActionsInSubscriptions()
+    {
+        var assignments = new[] { Assignment(Alice, BuiltInRoles.Owner.Id, Scopes.Root) };
+        Assert.True(AccessEvaluator.Check([Alice], "Microsoft.Network/virtualNetworks/write", Vnet, assignments, BuiltInRoles.Find).Allowed);
+        Assert.False(AccessEvaluator.IsOperatorRequest("Microsoft.Network/virtualNetworks/write", Vnet));
+    }
+
+    [Fact]
+    public void EffectivePermissions_AtTheRoot_OnlyOperatorRolesCount()
+    {
+        var assignments = new[] { Assignment(Alice, BuiltInRoles.Owner.Id, Scopes.Root), Assignment(Alice, BuiltInRoles.CapacityReader.Id, Scopes.Root) };
+        var permissions = AccessEvaluator.EffectivePermissions([Alice], Scopes.Root, assignments, BuiltInRoles.Find);
+        Assert.Equal(BuiltInRoles.CapacityReader.Permissions, permissions);
+    }
+
+    [Theory]
+    [InlineData("/", true)]
+    [InlineData("", true)]
+    [InlineData(Sub, false)]
+    public void Scopes_IsRoot_OnlyForTheRoot(string scope, bool root) => Assert.Equal(root, Scopes.IsRoot(scope));
+
     [Fact]
     public void BuiltInRoles_HaveAzuresGuids()
     {

@@ -24,6 +24,11 @@ public sealed class BadInputSweepTests(ServerFixture fixture)
         "{\"location\":\"local\",\"properties\":\"x\"}",
         "{\"location\":\"nowhere\",\"properties\":{\"addressSpace\":{\"addressPrefixes\":[42]},\"subnets\":{}}}",
         "{\"location\":\"local\",\"properties\":{\"addressSpace\":null,\"subnets\":[null,1,{\"name\":5}],\"dhcpOptions\":{\"dnsServers\":[true]}}}",
+        "{\"properties\":{\"roleDefinitionId\":5,\"principalId\":[],\"principalType\":\"Robot\",\"condition\":\"x\"}}",
+        "{\"properties\":{\"roleDefinitionId\":\"/providers/Microsoft.Authorization/roleDefinitions/not-a-guid\",\"principalId\":\"00000000-0000-0000-0000-000000000000\"}}",
+        "{\"properties\":{\"roleName\":\"x\",\"permissions\":[{\"actions\":[1,\"a*b*\"],\"notActions\":{}},7],\"assignableScopes\":\"/\"}}",
+        "{\"properties\":{\"roleName\":\"\",\"permissions\":[],\"assignableScopes\":[\"/\",\"/subscriptions/*\",null]}}",
+        "{\"properties\":{\"displayName\":\"\",\"state\":\"Sideways\"}}",
         new string('[', 5000),
     ];
 
@@ -63,6 +68,23 @@ public sealed class BadInputSweepTests(ServerFixture fixture)
             $"subscriptions/{sub}/resourceGroups/{group}/providers/Microsoft.Network/virtualNetworks/v1/start",
             $"subscriptions/{sub}/resourceGroups/missing/providers/Microsoft.Network/virtualNetworks/v1",
             $"subscriptions/{sub}/resourceGroups/{group}/providers/Microsoft.Network/virtualNetworks/{new string('n', 81)}",
+            $"subscriptions/{sub}/providers/Microsoft.Authorization/roleAssignments",
+            $"subscriptions/{sub}/providers/Microsoft.Authorization/roleAssignments/{Guid.NewGuid()}",
+            $"subscriptions/{sub}/providers/Microsoft.Authorization/roleAssignments/not-a-guid",
+            $"subscriptions/{sub}/resourcegroups/{group}/providers/Microsoft.Authorization/roleAssignments/{Guid.NewGuid()}",
+            $"subscriptions/{sub}/resourcegroups/missing/providers/Microsoft.Authorization/roleAssignments",
+            $"subscriptions/{sub}/resourceGroups/{group}/providers/Microsoft.Network/virtualNetworks/v1/providers/Microsoft.Authorization/roleAssignments/{Guid.NewGuid()}",
+            $"subscriptions/{sub}/resourceGroups/{group}/providers/Microsoft.Network/virtualNetworks/v1/providers/Microsoft.Nope/things",
+            $"subscriptions/{sub}/providers/Microsoft.Authorization/roleDefinitions",
+            $"subscriptions/{sub}/providers/Microsoft.Authorization/roleDefinitions/{Guid.NewGuid()}",
+            $"subscriptions/{sub}/providers/Microsoft.Authorization/roleDefinitions/acdd72a7-3385-48ef-bd42-f606fba81ae7",
+            $"subscriptions/{sub}/resourcegroups/{group}/providers/Microsoft.Authorization/permissions",
+            $"subscriptions/{sub}/providers/Microsoft.Authorization/nothing",
+            $"providers/Microsoft.Authorization/roleAssignments/{Guid.NewGuid()}",
+            "providers/Microsoft.Authorization/roleDefinitions",
+            "providers/Holdfast.Operator/subscriptions",
+            $"providers/Holdfast.Operator/subscriptions/{Guid.NewGuid()}",
+            "providers/Holdfast.Operator/subscriptions/not-a-guid",
             "providers",
             "providers/Microsoft.Network",
             "metadata/endpoints",
@@ -82,7 +104,7 @@ public sealed class BadInputSweepTests(ServerFixture fixture)
             "holdfast/whoami",
             "nothing",
         ];
-        string[] queries = ["", "?api-version=2022-09-01", "?api-version=2023-09-01", "?api-version=junk", "?api-version=2022-09-01&$top=-1", "?api-version=2022-09-01&$skiptoken=%%%", "?api-version=2022-09-01&$filter=name%20gt%201", "?api-version=2025-01-01", "?api-version=2025-01-01&$skiptoken=%%%"];
+        string[] queries = ["", "?api-version=2022-09-01", "?api-version=2023-09-01", "?api-version=junk", "?api-version=2022-09-01&$top=-1", "?api-version=2022-09-01&$skiptoken=%%%", "?api-version=2022-09-01&$filter=name%20gt%201", "?api-version=2025-01-01", "?api-version=2025-01-01&$skiptoken=%%%", "?api-version=2022-04-01", "?api-version=2015-07-01&$filter=atScope()", "?api-version=2022-04-01&$filter=principalId%20eq%20'x'"];
         HttpMethod[] methods = [HttpMethod.Get, HttpMethod.Put, HttpMethod.Patch, HttpMethod.Delete, HttpMethod.Post, HttpMethod.Head];
 
         var failures = new List<string>();

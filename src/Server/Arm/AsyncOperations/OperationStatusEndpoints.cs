@@ -9,13 +9,17 @@ namespace Holdfast.Server.Arm;
 /// Provider operation monitors under <c>/subscriptions/{id}/providers/{ns}/locations/{loc}/</c>:
 /// <c>operationStatuses/{id}</c> (and Compute's <c>operations/{id}</c>) answer 200 with
 /// <c>{"id","name","status","startTime","endTime","error"}</c>; <c>operationResults/{id}</c> answers 202 while running and
-/// 200 (empty) when done. Both ignore the api-version the SDK rewrites into poll URLs.
+/// 200 (empty) when done. Both ignore the api-version the SDK rewrites into poll URLs, and are authorized as a read
+/// of the operation's resource.
 /// </summary>
 internal static class OperationStatusEndpoints
 {
-    public static async Task WriteAsync(HttpContext context, ArmData data, string subscriptionId, string kind, string operationId)
+    public static async Task WriteAsync(HttpContext context, ArmData data, Authorization.RequestAuthorizer authorizer, string providerNamespace, string subscriptionId, string kind, string operationId)
     {
         var operation = await OperationLookup.FindAsync(data, subscriptionId, operationId, context.RequestAborted).ConfigureAwait(false);
+
+        // Authorized where the operation's resource lives: whoever may read that resource may poll its operations.
+        await authorizer.AuthorizeAsync(context, $"{providerNamespace}/locations/{kind}/read", operation.ResourceId).ConfigureAwait(false);
         if (kind.Equals("operationResults", StringComparison.OrdinalIgnoreCase))
         {
             if (!operation.IsTerminal)

@@ -21,6 +21,7 @@ internal static class LocationEndpoints
         var data = context.RequestServices.GetRequiredService<ArmData>();
         var subscription = await data.GetSubscriptionAsync(subscriptionId, ArmRequest.Of(context).RequirePrincipal(), context.RequestAborted).ConfigureAwait(false);
         var id = subscription.SubscriptionId;
+        await context.RequestServices.GetRequiredService<Authorization.RequestAuthorizer>().AuthorizeAsync(context, "Microsoft.Resources/subscriptions/locations/read", "/subscriptions/" + id).ConfigureAwait(false);
         var options = data.Options;
         var location = new JsonObject
         {

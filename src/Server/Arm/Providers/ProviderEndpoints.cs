@@ -22,8 +22,9 @@ internal static class ProviderEndpoints
     public static void Map(IEndpointRouteBuilder routes)
     {
         var metadata = new ArmEndpointMetadata(ApiVersions: ResourcesProvider.ResourceGroupApiVersions);
-        routes.MapGet("/providers", ListTenantAsync).WithMetadata(metadata);
-        routes.MapGet("/providers/{providerNamespace}", GetTenantAsync).WithMetadata(metadata);
+        // Tenant-level discovery needs only a signed-in caller, as in Azure.
+        routes.MapGet("/providers", ListTenantAsync).WithMetadata(metadata with { AuthenticatedOnly = true });
+        routes.MapGet("/providers/{providerNamespace}", GetTenantAsync).WithMetadata(metadata with { AuthenticatedOnly = true });
         routes.MapGet("/subscriptions/{subscriptionId}/providers", ListAsync).WithMetadata(metadata);
         routes.MapGet("/subscriptions/{subscriptionId}/providers/{providerNamespace}", GetAsync).WithMetadata(metadata);
         routes.MapPost("/subscriptions/{subscriptionId}/providers/{providerNamespace}/register", (HttpContext c, string subscriptionId, string providerNamespace) => SetRegistrationAsync(c, subscriptionId, providerNamespace, true)).WithMetadata(metadata);
@@ -49,6 +50,7 @@ internal static class ProviderEndpoints
         var data = context.RequestServices.GetRequiredService<ArmData>();
         var subscription = await data.GetSubscriptionAsync(subscriptionId, ArmRequest.Of(context).RequirePrincipal(), context.RequestAborted).ConfigureAwait(false);
         var id = subscription.SubscriptionId;
+        await Authorizer(context).AuthorizeAsync(context, ReadAction, "/subscriptions/" + id).ConfigureAwait(false);
         var items = new JsonArray();
         foreach (var provider in data.Registry.Providers)
         {
@@ -63,6 +65,7 @@ internal static class ProviderEndpoints
     {
         var data = context.RequestServices.GetRequiredService<ArmData>();
         var subscription = await data.GetSubscriptionAsync(subscriptionId, ArmRequest.Of(context).RequirePrincipal(), context.RequestAborted).ConfigureAwait(false);
+        await Authorizer(context).AuthorizeAsync(context, ReadAction, "/subscriptions/" + subscription.SubscriptionId).ConfigureAwait(false);
         var provider = Find(data, providerNamespace);
         var id = subscription.SubscriptionId;
         var registered = await data.IsRegisteredAsync(id, provider, context.RequestAborted).ConfigureAwait(false);
@@ -72,7 +75,9 @@ internal static class ProviderEndpoints
     private static async Task SetRegistrationAsync(HttpContext context, string subscriptionId, string providerNamespace, bool register)
     {
         var data = context.RequestServices.GetRequiredService<ArmData>();
-        var subscription = await data.GetWritableSubscriptionAsync(subscriptionId, ArmRequest.Of(context).RequirePrincipal(), context.RequestAborted).ConfigureAwait(false);
+        var subscription = await data.GetSubscriptionAsync(subscriptionId, ArmRequest.Of(context).RequirePrincipal(), context.RequestAborted).ConfigureAwait(false);
+        await Authorizer(context).AuthorizeAsync(context, $"{providerNamespace}/{(register ? "register" : "unregister")}/action", "/subscriptions/" + subscription.SubscriptionId).ConfigureAwait(false);
+        await data.GetWritableSubscriptionAsync(subscriptionId, ArmRequest.Of(context).RequirePrincipal(), context.RequestAborted).ConfigureAwait(false);
         var provider = Find(data, providerNamespace);
         var id = subscription.SubscriptionId;
         if (!register && provider.Namespace.Equals(ResourcesProvider.Namespace, StringComparison.OrdinalIgnoreCase))
@@ -83,6 +88,10 @@ internal static class ProviderEndpoints
         await data.CommitAsync(context, new TxnRequest([], [TxnOp.Put(ResourceKeys.Registration(id, provider.Namespace), Encoding.UTF8.GetBytes(register ? "Registered" : "NotRegistered"))]), StatusCodes.Status200OK).ConfigureAwait(false);
         await ArmResponses.WriteJsonAsync(context, StatusCodes.Status200OK, Describe(provider, data, id, register)).ConfigureAwait(false);
     }
+
+    private const string ReadAction = "Microsoft.Resources/subscriptions/providers/read";
+
+    private static Authorization.RequestAuthorizer Authorizer(HttpContext context) => context.RequestServices.GetRequiredService<Authorization.RequestAuthorizer>();
 
     private static ResourceProviderDefinition Find(ArmData data, string providerNamespace) =>
         data.Registry.FindProvider(providerNamespace)

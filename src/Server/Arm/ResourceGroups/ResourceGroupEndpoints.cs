@@ -7,6 +7,7 @@ using Holdfast.Resources.Errors;
 using Holdfast.Resources.Ids;
 using Holdfast.Resources.Tags;
 using Holdfast.Server.Arm.ResourceLists;
+using Holdfast.Server.Authorization;
 using Holdfast.State;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
@@ -40,10 +41,12 @@ internal static class ResourceGroupEndpoints
     private static async Task ListAsync(HttpContext context, string subscriptionId)
     {
         var data = context.RequestServices.GetRequiredService<ArmData>();
-        await data.GetSubscriptionAsync(subscriptionId, ArmRequest.Of(context).RequirePrincipal(), context.RequestAborted).ConfigureAwait(false);
+        var caller = ArmRequest.Of(context).RequirePrincipal();
+        var subscription = await data.GetSubscriptionAsync(subscriptionId, caller, context.RequestAborted).ConfigureAwait(false);
+        var include = await ReadableGroupsAsync(context, caller, subscription.SubscriptionId).ConfigureAwait(false);
         var prefix = ResourceKeys.GroupsOf(subscriptionId);
         var query = ListQuery.Parse(context.Request, prefix);
-        var (items, continueAfter) = await query.ReadPageAsync(data.Store, prefix, null, context.RequestAborted).ConfigureAwait(false);
+        var (items, continueAfter) = await query.ReadPageAsync(data.Store, prefix, include, context.RequestAborted).ConfigureAwait(false);
         var body = new JsonObject { ["value"] = new JsonArray(items.Select(i => (JsonNode)i.Resource).ToArray()) };
         if (continueAfter is not null)
         {
@@ -56,7 +59,7 @@ internal static class ResourceGroupEndpoints
     private static async Task GetAsync(HttpContext context, string subscriptionId, string resourceGroupName)
     {
         var data = context.RequestServices.GetRequiredService<ArmData>();
-        await data.GetSubscriptionAsync(subscriptionId, ArmRequest.Of(context).RequirePrincipal(), context.RequestAborted).ConfigureAwait(false);
+        await AuthorizeAsync(context, data, subscriptionId, resourceGroupName, "read").ConfigureAwait(false);
         var kv = await data.Store.GetAsync(ResourceKeys.Group(subscriptionId, resourceGroupName), context.RequestAborted).ConfigureAwait(false)
             ?? throw ApiErrors.ResourceGroupNotFound(resourceGroupName);
         context.Response.Headers.ETag = ResourceDocument.ETag(kv.ModRevision);
@@ -66,7 +69,7 @@ internal static class ResourceGroupEndpoints
     private static async Task HeadAsync(HttpContext context, string subscriptionId, string resourceGroupName)
     {
         var data = context.RequestServices.GetRequiredService<ArmData>();
-        await data.GetSubscriptionAsync(subscriptionId, ArmRequest.Of(context).RequirePrincipal(), context.RequestAborted).ConfigureAwait(false);
+        await AuthorizeAsync(context, data, subscriptionId, resourceGroupName, "read").ConfigureAwait(false);
         var kv = await data.Store.GetAsync(ResourceKeys.Group(subscriptionId, resourceGroupName), context.RequestAborted).ConfigureAwait(false);
         context.Response.StatusCode = kv is null ? StatusCodes.Status404NotFound : StatusCodes.Status204NoContent;
     }
@@ -75,6 +78,7 @@ internal static class ResourceGroupEndpoints
     {
         var data = context.RequestServices.GetRequiredService<ArmData>();
         var caller = ArmRequest.Of(context).RequirePrincipal();
+        await AuthorizeAsync(context, data, subscriptionId, resourceGroupName, "write").ConfigureAwait(false);
         var subscription = await data.GetWritableSubscriptionAsync(subscriptionId, caller, context.RequestAborted).ConfigureAwait(false);
         ValidateName(resourceGroupName);
         var body = await ArmBody.ReadObjectAsync(context).ConfigureAwait(false);
@@ -152,6 +156,7 @@ internal static class ResourceGroupEndpoints
     {
         var data = context.RequestServices.GetRequiredService<ArmData>();
         var caller = ArmRequest.Of(context).RequirePrincipal();
+        await AuthorizeAsync(context, data, subscriptionId, resourceGroupName, "write").ConfigureAwait(false);
         await data.GetWritableSubscriptionAsync(subscriptionId, caller, context.RequestAborted).ConfigureAwait(false);
         var body = await ArmBody.ReadObjectAsync(context).ConfigureAwait(false);
         var errors = new List<ApiError>();
@@ -211,6 +216,7 @@ internal static class ResourceGroupEndpoints
     {
         var data = context.RequestServices.GetRequiredService<ArmData>();
         var caller = ArmRequest.Of(context).RequirePrincipal();
+        await AuthorizeAsync(context, data, subscriptionId, resourceGroupName, "delete").ConfigureAwait(false);
         var subscription = await data.GetWritableSubscriptionAsync(subscriptionId, caller, context.RequestAborted).ConfigureAwait(false);
         var canonicalSubscription = subscription.SubscriptionId;
         var key = ResourceKeys.Group(subscriptionId, resourceGroupName);
@@ -260,6 +266,9 @@ internal static class ResourceGroupEndpoints
         var data = context.RequestServices.GetRequiredService<ArmData>();
         var subscription = await data.GetSubscriptionAsync(subscriptionId, ArmRequest.Of(context).RequirePrincipal(), context.RequestAborted).ConfigureAwait(false);
         var operation = await OperationLookup.FindAsync(data, subscription.SubscriptionId, operationId, context.RequestAborted).ConfigureAwait(false);
+
+        // The poll is authorized where the operation's resource lives, so whoever may read that group may poll it.
+        await context.RequestServices.GetRequiredService<RequestAuthorizer>().AuthorizeAsync(context, "Microsoft.Resources/subscriptions/operationresults/read", operation.ResourceId).ConfigureAwait(false);
         if (!operation.IsTerminal)
         {
             Accepted(context, subscription.SubscriptionId, operation.Name);
@@ -273,6 +282,39 @@ internal static class ResourceGroupEndpoints
         }
 
         context.Response.StatusCode = StatusCodes.Status200OK;
+    }
+
+    /// <summary>Authorizes <c>Microsoft.Resources/subscriptions/resourceGroups/{verb}</c> on the group, before anything is read.</summary>
+    private static async Task AuthorizeAsync(HttpContext context, ArmData data, string subscriptionId, string resourceGroupName, string verb)
+    {
+        var subscription = await data.GetSubscriptionAsync(subscriptionId, ArmRequest.Of(context).RequirePrincipal(), context.RequestAborted).ConfigureAwait(false);
+        await context.RequestServices.GetRequiredService<RequestAuthorizer>().AuthorizeAsync(context, "Microsoft.Resources/subscriptions/resourceGroups/" + verb, ResourceId.ResourceGroup(subscription.SubscriptionId, resourceGroupName).ToString()).ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// As ARM: a caller who may read every group of the subscription lists them all; one who holds roles only on some
+    /// groups lists those; one without any role in the subscription is refused.
+    /// </summary>
+    private static async Task<Func<KeyValue, bool>?> ReadableGroupsAsync(HttpContext context, Holdfast.Identity.Tokens.TokenPrincipal caller, string subscriptionId)
+    {
+        const string action = "Microsoft.Resources/subscriptions/resourceGroups/read";
+        var authorizer = context.RequestServices.GetRequiredService<RequestAuthorizer>();
+        var scope = "/subscriptions/" + subscriptionId;
+        var access = await authorizer.AccessOfAsync(caller, context.RequestAborted).ConfigureAwait(false);
+        if (access.Allows(action, scope))
+        {
+            await authorizer.AuthorizeAsync(context, action, scope).ConfigureAwait(false);
+            return null;
+        }
+
+        if (!await authorizer.CanSeeSubscriptionAsync(caller, subscriptionId, context.RequestAborted).ConfigureAwait(false))
+        {
+            await authorizer.AuthorizeAsync(context, action, scope).ConfigureAwait(false);
+        }
+
+        RequestAuthorizer.RecordSelfService(context, action, scope);
+        var groupsPrefix = ResourceKeys.GroupsOf(subscriptionId);
+        return kv => access.Allows(action, ResourceId.ResourceGroup(subscriptionId, kv.Key[groupsPrefix.Length..]).ToString());
     }
 
     private static void Accepted(HttpContext context, string subscriptionId, string operationId)

@@ -1,6 +1,9 @@
 using System.Text.Json.Nodes;
 using Holdfast.Providers.Framework;
 using Holdfast.Providers.Resources;
+using Holdfast.Resources.Ids;
+using Holdfast.Server.Authorization;
+using Holdfast.State;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Routing;
@@ -23,23 +26,53 @@ internal static class ResourceListEndpoints
         routes.MapGet("/subscriptions/{subscriptionId}/resourcegroups/{resourceGroupName}/resources", (HttpContext c, string subscriptionId, string resourceGroupName) => ListAsync(c, subscriptionId, resourceGroupName)).WithMetadata(metadata);
     }
 
+    /// <summary>
+    /// As ARM: the whole subscription's resources for a caller who may read them there; only the readable ones for a
+    /// caller with roles on some groups or resources; 403 for a caller without any role in the subscription.
+    /// </summary>
+    private static async Task<Func<KeyValue, bool>?> ReadableResourcesAsync(HttpContext context, RequestAuthorizer authorizer, Holdfast.Identity.Tokens.TokenPrincipal caller, string subscriptionId)
+    {
+        const string action = "Microsoft.Resources/subscriptions/resources/read";
+        var scope = "/subscriptions/" + subscriptionId;
+        var access = await authorizer.AccessOfAsync(caller, context.RequestAborted).ConfigureAwait(false);
+        if (access.Allows(action, scope) || !await authorizer.CanSeeSubscriptionAsync(caller, subscriptionId, context.RequestAborted).ConfigureAwait(false))
+        {
+            await authorizer.AuthorizeAsync(context, action, scope).ConfigureAwait(false);
+            return null;
+        }
+
+        RequestAuthorizer.RecordSelfService(context, action, scope);
+        return kv =>
+        {
+            var resource = ResourceDocument.Parse(kv.Value);
+            var id = resource["id"]?.GetValue<string>();
+            var type = resource["type"]?.GetValue<string>();
+            return id is not null && type is not null && access.Allows(type + "/read", id);
+        };
+    }
+
     private static async Task ListAsync(HttpContext context, string subscriptionId, string? resourceGroupName)
     {
         var data = context.RequestServices.GetRequiredService<ArmData>();
-        await data.GetSubscriptionAsync(subscriptionId, ArmRequest.Of(context).RequirePrincipal(), context.RequestAborted).ConfigureAwait(false);
+        var caller = ArmRequest.Of(context).RequirePrincipal();
+        var subscription = await data.GetSubscriptionAsync(subscriptionId, caller, context.RequestAborted).ConfigureAwait(false);
+        var authorizer = context.RequestServices.GetRequiredService<RequestAuthorizer>();
         string prefix;
+        Func<KeyValue, bool>? include = null;
         if (resourceGroupName is null)
         {
+            include = await ReadableResourcesAsync(context, authorizer, caller, subscription.SubscriptionId).ConfigureAwait(false);
             prefix = ResourceKeys.ResourcesOfSubscription(subscriptionId);
         }
         else
         {
+            await authorizer.AuthorizeAsync(context, "Microsoft.Resources/subscriptions/resourceGroups/resources/read", ResourceId.ResourceGroup(subscription.SubscriptionId, resourceGroupName).ToString()).ConfigureAwait(false);
             await data.GetGroupAsync(subscriptionId, resourceGroupName, context.RequestAborted).ConfigureAwait(false);
             prefix = ResourceKeys.ResourcesOfGroup(subscriptionId, resourceGroupName);
         }
 
         var query = ListQuery.Parse(context.Request, prefix);
-        var (items, continueAfter) = await query.ReadPageAsync(data.Store, prefix, null, context.RequestAborted).ConfigureAwait(false);
+        var (items, continueAfter) = await query.ReadPageAsync(data.Store, prefix, include, context.RequestAborted).ConfigureAwait(false);
         var value = new JsonArray();
         foreach (var (resource, _) in items)
         {

@@ -34,11 +34,28 @@ internal static class ResourceEndpoints
         var caller = ArmRequest.Of(context).RequirePrincipal();
         var method = context.Request.Method;
         var reads = HttpMethods.IsGet(method) || HttpMethods.IsHead(method);
-        var subscription = reads
-            ? await data.GetSubscriptionAsync(subscriptionId, caller, context.RequestAborted).ConfigureAwait(false)
-            : await data.GetWritableSubscriptionAsync(subscriptionId, caller, context.RequestAborted).ConfigureAwait(false);
+        var subscription = await data.GetSubscriptionAsync(subscriptionId, caller, context.RequestAborted).ConfigureAwait(false);
         var canonicalSubscription = subscription.SubscriptionId;
+        if (ExtensionPath(path) is { } extension)
+        {
+            // {resource}/providers/{ns}/… is an extension resource of that resource (role assignments, permissions).
+            var target = ResourceRoute.Parse(data.Registry, canonicalSubscription, resourceGroupName, providerNamespace, extension.Resource, HttpMethods.Get);
+            if (target.Id is null)
+            {
+                throw new ApiException(HttpStatusCode.NotFound, ArmErrorCodes.InvalidResourceType, $"The path '{path}' does not name a resource.");
+            }
+
+            await Authorization.AuthorizationEndpoints.HandleAtResourceAsync(context, subscription, target.Id, extension.Namespace, extension.Remainder).ConfigureAwait(false);
+            return;
+        }
+
         var route = ResourceRoute.Parse(data.Registry, canonicalSubscription, resourceGroupName, providerNamespace, path, method);
+        await context.RequestServices.GetRequiredService<Authorization.RequestAuthorizer>().AuthorizeAsync(context, ActionOf(route, method), ScopeOf(route, canonicalSubscription, resourceGroupName)).ConfigureAwait(false);
+        if (!reads)
+        {
+            await data.GetWritableSubscriptionAsync(subscriptionId, caller, context.RequestAborted).ConfigureAwait(false);
+        }
+
         var apiVersion = CheckApiVersion(context, route.Type, data.Options.Location);
         var provider = data.Registry.FindProvider(route.Type.ProviderNamespace)!;
         if (!await data.IsRegisteredAsync(canonicalSubscription, provider, context.RequestAborted).ConfigureAwait(false))
@@ -140,9 +157,10 @@ internal static class ResourceEndpoints
         var subscription = await data.GetSubscriptionAsync(subscriptionId, ArmRequest.Of(context).RequirePrincipal(), context.RequestAborted).ConfigureAwait(false);
         var canonicalSubscription = subscription.SubscriptionId;
         var segments = path.Split('/');
+        var authorizer = context.RequestServices.GetRequiredService<Authorization.RequestAuthorizer>();
         if (segments.Length == 4 && segments[0].Equals("locations", StringComparison.OrdinalIgnoreCase))
         {
-            await OperationStatusEndpoints.WriteAsync(context, data, canonicalSubscription, segments[2], segments[3]).ConfigureAwait(false);
+            await OperationStatusEndpoints.WriteAsync(context, data, authorizer, providerNamespace, canonicalSubscription, segments[2], segments[3]).ConfigureAwait(false);
             return;
         }
 
@@ -159,10 +177,24 @@ internal static class ResourceEndpoints
             throw new ApiException(HttpStatusCode.NotFound, ArmErrorCodes.InvalidResourceType, $"The resource type '{segments[0]}' could not be found in the namespace '{provider.Namespace}'.");
         }
 
+        var readAction = type.FullType + "/read";
+        var subscriptionScope = "/subscriptions/" + canonicalSubscription;
+        var access = await authorizer.AccessOfAsync(ArmRequest.Of(context).RequirePrincipal(), context.RequestAborted).ConfigureAwait(false);
+        var readsAll = access.Allows(readAction, subscriptionScope);
+        if (readsAll || !await authorizer.CanSeeSubscriptionAsync(ArmRequest.Of(context).RequirePrincipal(), canonicalSubscription, context.RequestAborted).ConfigureAwait(false))
+        {
+            await authorizer.AuthorizeAsync(context, readAction, subscriptionScope).ConfigureAwait(false);
+        }
+        else
+        {
+            // As ARM: a caller with roles on some groups or resources lists only what it may read.
+            Authorization.RequestAuthorizer.RecordSelfService(context, readAction, subscriptionScope);
+        }
+
         CheckApiVersion(context, type, data.Options.Location);
         var suffix = "/" + type.ProviderNamespace.ToLowerInvariant() + "/" + type.Type.ToLowerInvariant() + "/";
         var prefix = ResourceKeys.ResourcesOfSubscription(canonicalSubscription);
-        await WritePageAsync(context, data, prefix, type, kv => IsTopLevelOfType(kv.Key, prefix.Length, suffix)).ConfigureAwait(false);
+        await WritePageAsync(context, data, prefix, type, kv => IsTopLevelOfType(kv.Key, prefix.Length, suffix) && (readsAll || IsReadable(access, readAction, kv))).ConfigureAwait(false);
     }
 
     private static async Task WritePageAsync(HttpContext context, ArmData data, string prefix, ResourceTypeDefinition type, Func<KeyValue, bool> include)
@@ -182,6 +214,42 @@ internal static class ResourceEndpoints
         }
 
         await ArmResponses.WriteJsonAsync(context, StatusCodes.Status200OK, body).ConfigureAwait(false);
+    }
+
+    /// <summary>The RBAC action of a request on a generic type: <c>{type}/read|write|delete</c>, or <c>{type}/{action}/action</c> for a POST action.</summary>
+    private static string ActionOf(ResourceRoute route, string method)
+    {
+        if (route.Action is not null)
+        {
+            return route.Type.FullType + "/" + route.Action + "/action";
+        }
+
+        var verb = HttpMethods.IsGet(method) || HttpMethods.IsHead(method) ? "read" : HttpMethods.IsDelete(method) ? "delete" : "write";
+        return route.Type.FullType + "/" + verb;
+    }
+
+    /// <summary>The resource for an instance; its parent (or the group) for a collection.</summary>
+    private static string ScopeOf(ResourceRoute route, string subscriptionId, string resourceGroupName) =>
+        route.Id?.ToString() ?? route.Parent?.ToString() ?? Holdfast.Resources.Ids.ResourceId.ResourceGroup(subscriptionId, resourceGroupName).ToString();
+
+    /// <summary>For <c>{type}/{name}[…]/providers/{ns}/{rest}</c>: the resource part, the extension namespace and the rest.</summary>
+    private static (string Resource, string Namespace, string Remainder)? ExtensionPath(string path)
+    {
+        var at = path.IndexOf("/providers/", StringComparison.OrdinalIgnoreCase);
+        if (at <= 0)
+        {
+            return null;
+        }
+
+        var tail = path[(at + "/providers/".Length)..];
+        var slash = tail.IndexOf('/', StringComparison.Ordinal);
+        return slash <= 0 ? (path[..at], tail, string.Empty) : (path[..at], tail[..slash], tail[(slash + 1)..]);
+    }
+
+    private static bool IsReadable(Authorization.CallerAccess access, string action, KeyValue kv)
+    {
+        var id = ResourceDocument.Parse(kv.Value)["id"]?.GetValue<string>();
+        return id is not null && access.Allows(action, id);
     }
 
     /// <summary>True for <c>{prefix}{rg}/{ns}/{type}/{name}</c> exactly (not nested children).</summary>

@@ -16,6 +16,10 @@ internal sealed partial class SubscriptionDirectory(IStateStore store, ILogger<S
 {
     private readonly ConcurrentDictionary<string, SubscriptionView> _subscriptions = new(StringComparer.OrdinalIgnoreCase);
     private readonly TaskCompletionSource _loaded = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private readonly RevisionGate _applied = new();
+
+    /// <summary>Completes once the view reflects every subscription write up to <paramref name="revision"/> (operator writes wait on it).</summary>
+    public Task WaitForRevisionAsync(long revision, CancellationToken cancellationToken) => _applied.WaitForAsync(revision, cancellationToken);
 
     /// <summary>The subscription, or null when it does not exist.</summary>
     public async ValueTask<SubscriptionView?> FindAsync(string subscriptionId, CancellationToken cancellationToken)
@@ -45,10 +49,12 @@ internal sealed partial class SubscriptionDirectory(IStateStore store, ILogger<S
             try
             {
                 var revision = await LoadAsync(stoppingToken).ConfigureAwait(false);
+                _applied.Advance(revision);
                 _loaded.TrySetResult();
                 await foreach (var change in store.WatchAsync(ResourceKeys.SubscriptionsPrefix, revision, stoppingToken).ConfigureAwait(false))
                 {
-                    Apply(change.Kv.Key, change.Type == WatchEventType.Delete ? null : change.Kv.Value);
+                    Apply(change.Kv.Key, change.Type == WatchEventType.Delete ? (ReadOnlyMemory<byte>?)null : change.Kv.Value);
+                    _applied.Advance(change.Revision);
                 }
             }
             catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)

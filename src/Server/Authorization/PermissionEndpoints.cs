@@ -1,0 +1,45 @@
+using System.Text.Json.Nodes;
+using Holdfast.Server.Arm;
+using Microsoft.AspNetCore.Http;
+using Microsoft.Extensions.DependencyInjection;
+
+namespace Holdfast.Server.Authorization;
+
+/// <summary>
+/// <c>GET {scope}/providers/Microsoft.Authorization/permissions</c>: the caller's own effective permission blocks there
+/// (one per role it holds at the scope or above, through itself or its groups), as Azure's Permissions API answers.
+/// Any authenticated caller may ask about itself, so the decision recorded is an allow; the scope must exist.
+/// </summary>
+internal static class PermissionEndpoints
+{
+    public const string Action = "Microsoft.Authorization/permissions/read";
+
+    public static async Task ListAsync(HttpContext context, AuthorizationScope scope)
+    {
+        var authorizer = context.RequestServices.GetRequiredService<RequestAuthorizer>();
+        var data = context.RequestServices.GetRequiredService<ArmData>();
+        var caller = ArmRequest.Of(context).RequirePrincipal();
+        RequestAuthorizer.RecordSelfService(context, Action, scope.Path);
+        await scope.EnsureExistsAsync(data, context.RequestAborted).ConfigureAwait(false);
+        var blocks = await authorizer.EffectivePermissionsAsync(caller, scope.Path, context.RequestAborted).ConfigureAwait(false);
+        var legacy = string.Equals(AuthorizationEndpoints.ApiVersionOf(context), RoleDocuments.LegacyApiVersion, StringComparison.OrdinalIgnoreCase);
+        var value = new JsonArray();
+        foreach (var block in blocks)
+        {
+            var item = new JsonObject
+            {
+                ["actions"] = new JsonArray(block.Actions.Select(a => (JsonNode)JsonValue.Create(a)).ToArray()),
+                ["notActions"] = new JsonArray(block.NotActions.Select(a => (JsonNode)JsonValue.Create(a)).ToArray()),
+            };
+            if (!legacy)
+            {
+                item["dataActions"] = new JsonArray(block.DataActions.Select(a => (JsonNode)JsonValue.Create(a)).ToArray());
+                item["notDataActions"] = new JsonArray(block.NotDataActions.Select(a => (JsonNode)JsonValue.Create(a)).ToArray());
+            }
+
+            value.Add(item);
+        }
+
+        await ArmResponses.WriteJsonAsync(context, StatusCodes.Status200OK, new JsonObject { ["value"] = value }).ConfigureAwait(false);
+    }
+}
