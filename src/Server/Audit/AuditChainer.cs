@@ -49,6 +49,10 @@ internal sealed partial class AuditChainer(IStateStore store, AuditSigningKeys k
                 await CheckpointAsync(force: false, stoppingToken).ConfigureAwait(false);
                 await ApplyRetentionAsync(stoppingToken).ConfigureAwait(false);
                 await signal.WaitAsync(_options.PollInterval, timeProvider, stoppingToken).ConfigureAwait(false);
+                if (_options.BatchWindow > TimeSpan.Zero)
+                {
+                    await Task.Delay(_options.BatchWindow, timeProvider, stoppingToken).ConfigureAwait(false);
+                }
             }
             catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
             {
