@@ -72,6 +72,19 @@ internal sealed class RequestAuthorizer(RoleDirectory roles, PrincipalDirectory 
             && (!Scopes.IsRoot(a.Scope) || role.Allows("Microsoft.Resources/subscriptions/read")));
     }
 
+    /// <summary>
+    /// True when the caller holds some role at, above or below <paramref name="scope"/>: where it may learn its own
+    /// permissions without a read permission there.
+    /// </summary>
+    public async ValueTask<bool> HoldsRoleAroundAsync(TokenPrincipal caller, string scope, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(caller);
+        var ids = await PrincipalIdsAsync(caller, cancellationToken).ConfigureAwait(false);
+        return roles.AssignmentsOf(ids).Any(a =>
+            (Scopes.Contains(a.Scope, scope) || Scopes.Contains(scope, a.Scope))
+            && roles.FindRole(a.RoleDefinitionId) is not null);
+    }
+
     /// <summary>The decision for <paramref name="caller"/>, without recording anything on the request.</summary>
     public async ValueTask<AccessDecision> CheckAsync(TokenPrincipal caller, string action, string scope, CancellationToken cancellationToken)
     {
