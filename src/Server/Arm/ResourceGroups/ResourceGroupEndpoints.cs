@@ -267,8 +267,8 @@ internal static class ResourceGroupEndpoints
         var subscription = await data.GetSubscriptionAsync(subscriptionId, ArmRequest.Of(context).RequirePrincipal(), context.RequestAborted).ConfigureAwait(false);
         var operation = await OperationLookup.FindAsync(data, subscription.SubscriptionId, operationId, context.RequestAborted).ConfigureAwait(false);
 
-        // The poll is authorized where the operation's resource lives, so whoever may read that group may poll it.
-        await context.RequestServices.GetRequiredService<RequestAuthorizer>().AuthorizeAsync(context, "Microsoft.Resources/subscriptions/operationresults/read", operation.ResourceId).ConfigureAwait(false);
+        // The poll is authorized where the operation's resource lives, so whoever may read that group may poll it (others find nothing).
+        await OperationLookup.AuthorizePollAsync(context, context.RequestServices.GetRequiredService<RequestAuthorizer>(), "Microsoft.Resources/subscriptions/operationresults/read", operation, operationId).ConfigureAwait(false);
         if (!operation.IsTerminal)
         {
             Accepted(context, subscription.SubscriptionId, operation.Name);
