@@ -30,24 +30,7 @@ internal static class PermissionEndpoints
 
         var blocks = await authorizer.EffectivePermissionsAsync(caller, scope.Path, context.RequestAborted).ConfigureAwait(false);
         await scope.EnsureExistsAsync(data, context.RequestAborted).ConfigureAwait(false);
-        var legacy = string.Equals(AuthorizationEndpoints.ApiVersionOf(context), RoleDocuments.LegacyApiVersion, StringComparison.OrdinalIgnoreCase);
-        var value = new JsonArray();
-        foreach (var block in blocks)
-        {
-            var item = new JsonObject
-            {
-                ["actions"] = new JsonArray(block.Actions.Select(a => (JsonNode)JsonValue.Create(a)).ToArray()),
-                ["notActions"] = new JsonArray(block.NotActions.Select(a => (JsonNode)JsonValue.Create(a)).ToArray()),
-            };
-            if (!legacy)
-            {
-                item["dataActions"] = new JsonArray(block.DataActions.Select(a => (JsonNode)JsonValue.Create(a)).ToArray());
-                item["notDataActions"] = new JsonArray(block.NotDataActions.Select(a => (JsonNode)JsonValue.Create(a)).ToArray());
-            }
-
-            value.Add(item);
-        }
-
+        var value = RoleDocuments.RenderPermissions(blocks, AuthorizationEndpoints.ApiVersionOf(context));
         await ArmResponses.WriteJsonAsync(context, StatusCodes.Status200OK, new JsonObject { ["value"] = value }).ConfigureAwait(false);
     }
 }

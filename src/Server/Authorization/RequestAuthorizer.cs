@@ -104,6 +104,26 @@ internal sealed class RequestAuthorizer(RoleDirectory roles, PrincipalDirectory 
         return new CallerAccess(ids, roles.AssignmentsOf(ids), roles.FindRole);
     }
 
+    /// <summary>
+    /// Authorizes listing a collection of <paramref name="subscriptionId"/> as ARM does: null when the caller may perform
+    /// <paramref name="action"/> at the subscription (the whole collection); when it only holds roles on some groups or
+    /// resources there, its access for checking item by item (the list shows what it may read); otherwise 403.
+    /// </summary>
+    public async ValueTask<CallerAccess?> AuthorizeListAsync(HttpContext context, string action, string subscriptionId)
+    {
+        var caller = ArmRequest.Of(context).RequirePrincipal();
+        var scope = "/subscriptions/" + subscriptionId;
+        var access = await AccessOfAsync(caller, context.RequestAborted).ConfigureAwait(false);
+        if (access.Allows(action, scope) || !await CanSeeSubscriptionAsync(caller, subscriptionId, context.RequestAborted).ConfigureAwait(false))
+        {
+            await AuthorizeAsync(context, action, scope).ConfigureAwait(false);
+            return null;
+        }
+
+        RecordSelfService(context, action, scope);
+        return access;
+    }
+
     /// <summary>The permission blocks that apply to <paramref name="caller"/> at <paramref name="scope"/>.</summary>
     public async ValueTask<IReadOnlyList<RolePermission>> EffectivePermissionsAsync(TokenPrincipal caller, string scope, CancellationToken cancellationToken)
     {

@@ -30,7 +30,7 @@ internal static partial class RoleAssignmentEndpoints
 
     public static async Task GetAsync(HttpContext context, AuthorizationScope scope, string name)
     {
-        var (data, authorizer, roles) = Services(context);
+        var (data, authorizer, roles) = AuthorizationEndpoints.Services(context);
         await authorizer.AuthorizeAsync(context, ReadAction, scope.Path).ConfigureAwait(false);
         await scope.EnsureExistsAsync(data, context.RequestAborted).ConfigureAwait(false);
         var entry = roles.FindAssignment(name);
@@ -44,7 +44,7 @@ internal static partial class RoleAssignmentEndpoints
 
     public static async Task ListAsync(HttpContext context, AuthorizationScope scope)
     {
-        var (data, authorizer, roles) = Services(context);
+        var (data, authorizer, roles) = AuthorizationEndpoints.Services(context);
         await authorizer.AuthorizeAsync(context, ReadAction, scope.Path).ConfigureAwait(false);
         var filter = AssignmentFilter.Parse(context.Request.Query["$filter"].ToString());
         await scope.EnsureExistsAsync(data, context.RequestAborted).ConfigureAwait(false);
@@ -79,7 +79,7 @@ internal static partial class RoleAssignmentEndpoints
 
     public static async Task PutAsync(HttpContext context, AuthorizationScope scope, string name)
     {
-        var (data, authorizer, roles) = Services(context);
+        var (data, authorizer, roles) = AuthorizationEndpoints.Services(context);
         var caller = ArmRequest.Of(context).RequirePrincipal();
         await authorizer.AuthorizeAsync(context, WriteAction, scope.Path).ConfigureAwait(false);
         scope.EnsureWritable();
@@ -212,7 +212,7 @@ internal static partial class RoleAssignmentEndpoints
 
     public static async Task DeleteAsync(HttpContext context, AuthorizationScope scope, string name)
     {
-        var (data, authorizer, roles) = Services(context);
+        var (data, authorizer, roles) = AuthorizationEndpoints.Services(context);
         await authorizer.AuthorizeAsync(context, DeleteAction, scope.Path).ConfigureAwait(false);
         scope.EnsureWritable();
         await roles.WaitLoadedAsync(context.RequestAborted).ConfigureAwait(false);
@@ -294,9 +294,6 @@ internal static partial class RoleAssignmentEndpoints
 
     private static bool IsCloudOperator(RoleAssignment assignment) =>
         assignment.RoleDefinitionId.Equals(BuiltInRoles.CloudOperator.Id, StringComparison.OrdinalIgnoreCase) && Scopes.IsRoot(assignment.Scope);
-
-    private static (ArmData Data, RequestAuthorizer Authorizer, RoleDirectory Roles) Services(HttpContext context) =>
-        (context.RequestServices.GetRequiredService<ArmData>(), context.RequestServices.GetRequiredService<RequestAuthorizer>(), context.RequestServices.GetRequiredService<RoleDirectory>());
 
     private static bool SameScope(string a, string b) => string.Equals(a.TrimEnd('/'), b.TrimEnd('/'), StringComparison.OrdinalIgnoreCase);
 

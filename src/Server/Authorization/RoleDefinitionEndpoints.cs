@@ -9,7 +9,6 @@ using Holdfast.Resources.Ids;
 using Holdfast.Server.Arm;
 using Holdfast.State;
 using Microsoft.AspNetCore.Http;
-using Microsoft.Extensions.DependencyInjection;
 
 namespace Holdfast.Server.Authorization;
 
@@ -29,7 +28,7 @@ internal static partial class RoleDefinitionEndpoints
 
     public static async Task GetAsync(HttpContext context, AuthorizationScope scope, string name)
     {
-        var (data, authorizer, roles) = Services(context);
+        var (data, authorizer, roles) = AuthorizationEndpoints.Services(context);
         await authorizer.AuthorizeAsync(context, ReadAction, scope.Path).ConfigureAwait(false);
         await scope.EnsureExistsAsync(data, context.RequestAborted).ConfigureAwait(false);
         await roles.WaitLoadedAsync(context.RequestAborted).ConfigureAwait(false);
@@ -44,7 +43,7 @@ internal static partial class RoleDefinitionEndpoints
 
     public static async Task ListAsync(HttpContext context, AuthorizationScope scope)
     {
-        var (data, authorizer, roles) = Services(context);
+        var (data, authorizer, roles) = AuthorizationEndpoints.Services(context);
         await authorizer.AuthorizeAsync(context, ReadAction, scope.Path).ConfigureAwait(false);
         var (roleName, roleType) = ParseFilter(context.Request.Query["$filter"].ToString());
         await scope.EnsureExistsAsync(data, context.RequestAborted).ConfigureAwait(false);
@@ -64,7 +63,7 @@ internal static partial class RoleDefinitionEndpoints
 
     public static async Task PutAsync(HttpContext context, AuthorizationScope scope, string name)
     {
-        var (data, authorizer, roles) = Services(context);
+        var (data, authorizer, roles) = AuthorizationEndpoints.Services(context);
         var caller = ArmRequest.Of(context).RequirePrincipal();
         await authorizer.AuthorizeAsync(context, WriteAction, scope.Path).ConfigureAwait(false);
         scope.EnsureWritable();
@@ -116,14 +115,8 @@ internal static partial class RoleDefinitionEndpoints
                 ["roleName"] = definition.RoleName,
                 ["type"] = "CustomRole",
                 ["description"] = definition.Description,
-                ["assignableScopes"] = new JsonArray(definition.AssignableScopes.Select(s => (JsonNode)JsonValue.Create(s)).ToArray()),
-                ["permissions"] = new JsonArray(definition.Permissions.Select(p => (JsonNode)new JsonObject
-                {
-                    ["actions"] = new JsonArray(p.Actions.Select(a => (JsonNode)JsonValue.Create(a)).ToArray()),
-                    ["notActions"] = new JsonArray(p.NotActions.Select(a => (JsonNode)JsonValue.Create(a)).ToArray()),
-                    ["dataActions"] = new JsonArray(p.DataActions.Select(a => (JsonNode)JsonValue.Create(a)).ToArray()),
-                    ["notDataActions"] = new JsonArray(p.NotDataActions.Select(a => (JsonNode)JsonValue.Create(a)).ToArray()),
-                }).ToArray()),
+                ["assignableScopes"] = RoleDocuments.Strings(definition.AssignableScopes),
+                ["permissions"] = RoleDocuments.RenderPermissions(definition.Permissions, RoleDocuments.StoredApiVersion),
                 ["createdOn"] = previous?["properties"]?["createdOn"]?.DeepClone() ?? now,
                 ["updatedOn"] = now,
                 ["createdBy"] = previous?["properties"]?["createdBy"]?.DeepClone() ?? caller.ObjectId,
@@ -165,7 +158,7 @@ internal static partial class RoleDefinitionEndpoints
 
     public static async Task DeleteAsync(HttpContext context, AuthorizationScope scope, string name)
     {
-        var (data, authorizer, roles) = Services(context);
+        var (data, authorizer, roles) = AuthorizationEndpoints.Services(context);
         await authorizer.AuthorizeAsync(context, DeleteAction, scope.Path).ConfigureAwait(false);
         scope.EnsureWritable();
         if (BuiltInRoles.Find(name) is not null)
@@ -416,9 +409,6 @@ internal static partial class RoleDefinitionEndpoints
         var value = match.Groups["value"].Value;
         return match.Groups["field"].Value.Equals("roleName", StringComparison.OrdinalIgnoreCase) ? (value, null) : (null, value);
     }
-
-    private static (ArmData Data, RequestAuthorizer Authorizer, RoleDirectory Roles) Services(HttpContext context) =>
-        (context.RequestServices.GetRequiredService<ArmData>(), context.RequestServices.GetRequiredService<RequestAuthorizer>(), context.RequestServices.GetRequiredService<RoleDirectory>());
 
     private static ApiException NotFound(string name) =>
         new(HttpStatusCode.NotFound, "RoleDefinitionDoesNotExist", $"The specified role definition with ID '{name}' does not exist.");
