@@ -25,7 +25,7 @@ internal sealed class ArmData(IStateStore store, ProviderRegistry registry, Hold
     /// <summary>The subscription, if it exists and belongs to the caller's tenant; otherwise ARM's 404.</summary>
     public async Task<Subscriptions.SubscriptionView> GetSubscriptionAsync(string subscriptionId, TokenPrincipal caller, CancellationToken cancellationToken)
     {
-        if (!Guid.TryParse(subscriptionId, out _))
+        if (!Guid.TryParseExact(subscriptionId, "D", out _))
         {
             throw new ApiException(HttpStatusCode.BadRequest, ArmErrorCodes.InvalidSubscriptionId, $"The provided subscription identifier '{subscriptionId}' is malformed or invalid.");
         }

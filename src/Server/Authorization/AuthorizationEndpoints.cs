@@ -109,6 +109,10 @@ internal static class AuthorizationEndpoints
     /// <summary>The api-version the request carries (already validated against <see cref="AuthorizationProvider.ApiVersions"/>).</summary>
     public static string ApiVersionOf(HttpContext context) => context.Request.Query["api-version"].ToString();
 
+    /// <summary>What the role-assignment and role-definition endpoints use.</summary>
+    public static (ArmData Data, RequestAuthorizer Authorizer, RoleDirectory Roles) Services(HttpContext context) =>
+        (context.RequestServices.GetRequiredService<ArmData>(), context.RequestServices.GetRequiredService<RequestAuthorizer>(), context.RequestServices.GetRequiredService<RoleDirectory>());
+
     private static ApiException MethodNotAllowed(string method) =>
         new(HttpStatusCode.MethodNotAllowed, ArmErrorCodes.MethodNotAllowed, $"The requested resource does not support http method '{method}'.");
 

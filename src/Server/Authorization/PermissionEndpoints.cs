@@ -8,7 +8,8 @@ namespace Holdfast.Server.Authorization;
 /// <summary>
 /// <c>GET {scope}/providers/Microsoft.Authorization/permissions</c>: the caller's own effective permission blocks there
 /// (one per role it holds at the scope or above, through itself or its groups), as Azure's Permissions API answers.
-/// Any authenticated caller may ask about itself, so the decision recorded is an allow; the scope must exist.
+/// A caller may ask about itself wherever it holds some role at, above or below the scope (then the scope must exist);
+/// elsewhere it is refused (403 <c>AuthorizationFailed</c>) before anything is read, so the answer reveals nothing.
 /// </summary>
 internal static class PermissionEndpoints
 {
@@ -20,26 +21,16 @@ internal static class PermissionEndpoints
         var data = context.RequestServices.GetRequiredService<ArmData>();
         var caller = ArmRequest.Of(context).RequirePrincipal();
         RequestAuthorizer.RecordSelfService(context, Action, scope.Path);
-        await scope.EnsureExistsAsync(data, context.RequestAborted).ConfigureAwait(false);
-        var blocks = await authorizer.EffectivePermissionsAsync(caller, scope.Path, context.RequestAborted).ConfigureAwait(false);
-        var legacy = string.Equals(AuthorizationEndpoints.ApiVersionOf(context), RoleDocuments.LegacyApiVersion, StringComparison.OrdinalIgnoreCase);
-        var value = new JsonArray();
-        foreach (var block in blocks)
-        {
-            var item = new JsonObject
-            {
-                ["actions"] = new JsonArray(block.Actions.Select(a => (JsonNode)JsonValue.Create(a)).ToArray()),
-                ["notActions"] = new JsonArray(block.NotActions.Select(a => (JsonNode)JsonValue.Create(a)).ToArray()),
-            };
-            if (!legacy)
-            {
-                item["dataActions"] = new JsonArray(block.DataActions.Select(a => (JsonNode)JsonValue.Create(a)).ToArray());
-                item["notDataActions"] = new JsonArray(block.NotDataActions.Select(a => (JsonNode)JsonValue.Create(a)).ToArray());
-            }
 
-            value.Add(item);
+        // Before the scope is read: a caller with no role at, above or below it learns nothing about what exists there.
+        if (!await authorizer.HoldsRoleAroundAsync(caller, scope.Path, context.RequestAborted).ConfigureAwait(false))
+        {
+            throw RequestAuthorizer.Denied(caller, Action, scope.Path);
         }
 
+        var blocks = await authorizer.EffectivePermissionsAsync(caller, scope.Path, context.RequestAborted).ConfigureAwait(false);
+        await scope.EnsureExistsAsync(data, context.RequestAborted).ConfigureAwait(false);
+        var value = RoleDocuments.RenderPermissions(blocks, AuthorizationEndpoints.ApiVersionOf(context));
         await ArmResponses.WriteJsonAsync(context, StatusCodes.Status200OK, new JsonObject { ["value"] = value }).ConfigureAwait(false);
     }
 }

@@ -72,6 +72,19 @@ internal sealed class RequestAuthorizer(RoleDirectory roles, PrincipalDirectory 
             && (!Scopes.IsRoot(a.Scope) || role.Allows("Microsoft.Resources/subscriptions/read")));
     }
 
+    /// <summary>
+    /// True when the caller holds some role at, above or below <paramref name="scope"/>: where it may learn its own
+    /// permissions without a read permission there.
+    /// </summary>
+    public async ValueTask<bool> HoldsRoleAroundAsync(TokenPrincipal caller, string scope, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(caller);
+        var ids = await PrincipalIdsAsync(caller, cancellationToken).ConfigureAwait(false);
+        return roles.AssignmentsOf(ids).Any(a =>
+            (Scopes.Contains(a.Scope, scope) || Scopes.Contains(scope, a.Scope))
+            && roles.FindRole(a.RoleDefinitionId) is not null);
+    }
+
     /// <summary>The decision for <paramref name="caller"/>, without recording anything on the request.</summary>
     public async ValueTask<AccessDecision> CheckAsync(TokenPrincipal caller, string action, string scope, CancellationToken cancellationToken)
     {
@@ -89,6 +102,26 @@ internal sealed class RequestAuthorizer(RoleDirectory roles, PrincipalDirectory 
         ArgumentNullException.ThrowIfNull(caller);
         var ids = await PrincipalIdsAsync(caller, cancellationToken).ConfigureAwait(false);
         return new CallerAccess(ids, roles.AssignmentsOf(ids), roles.FindRole);
+    }
+
+    /// <summary>
+    /// Authorizes listing a collection of <paramref name="subscriptionId"/> as ARM does: null when the caller may perform
+    /// <paramref name="action"/> at the subscription (the whole collection); when it only holds roles on some groups or
+    /// resources there, its access for checking item by item (the list shows what it may read); otherwise 403.
+    /// </summary>
+    public async ValueTask<CallerAccess?> AuthorizeListAsync(HttpContext context, string action, string subscriptionId)
+    {
+        var caller = ArmRequest.Of(context).RequirePrincipal();
+        var scope = "/subscriptions/" + subscriptionId;
+        var access = await AccessOfAsync(caller, context.RequestAborted).ConfigureAwait(false);
+        if (access.Allows(action, scope) || !await CanSeeSubscriptionAsync(caller, subscriptionId, context.RequestAborted).ConfigureAwait(false))
+        {
+            await AuthorizeAsync(context, action, scope).ConfigureAwait(false);
+            return null;
+        }
+
+        RecordSelfService(context, action, scope);
+        return access;
     }
 
     /// <summary>The permission blocks that apply to <paramref name="caller"/> at <paramref name="scope"/>.</summary>

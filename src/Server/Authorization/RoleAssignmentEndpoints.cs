@@ -17,8 +17,9 @@ namespace Holdfast.Server.Authorization;
 /// <c>{scope}/providers/Microsoft.Authorization/roleAssignments[/{guid}]</c> as Azure serves it: PUT (201; the name is a
 /// GUID; <c>RoleAssignmentExists</c> 409 for the same principal, role and scope under another name;
 /// <c>PrincipalNotFound</c> and <c>RoleDefinitionDoesNotExist</c> 400), GET, DELETE (200 with the deleted assignment,
-/// 204 when absent; the last Holdfast Cloud Operator assignment is kept, 409 <c>LastOperatorAssignment</c>) and list — without a filter the assignments at, above and below the scope; <c>atScope()</c> at
-/// and above; <c>principalId eq '{id}'</c> and <c>assignedTo('{id}')</c> (the principal and its groups).
+/// 204 when absent; the last Holdfast Cloud Operator assignment of an existing user or service principal is kept, 409
+/// <c>LastOperatorAssignment</c>) and list — without a filter the assignments at, above and below the scope (operator
+/// roles' only for a caller who may read at <c>/</c>); <c>atScope()</c> at and above; <c>principalId eq '{id}'</c> and <c>assignedTo('{id}')</c> (the principal and its groups).
 /// </summary>
 internal static partial class RoleAssignmentEndpoints
 {
@@ -29,7 +30,7 @@ internal static partial class RoleAssignmentEndpoints
 
     public static async Task GetAsync(HttpContext context, AuthorizationScope scope, string name)
     {
-        var (data, authorizer, roles) = Services(context);
+        var (data, authorizer, roles) = AuthorizationEndpoints.Services(context);
         await authorizer.AuthorizeAsync(context, ReadAction, scope.Path).ConfigureAwait(false);
         await scope.EnsureExistsAsync(data, context.RequestAborted).ConfigureAwait(false);
         var entry = roles.FindAssignment(name);
@@ -43,7 +44,7 @@ internal static partial class RoleAssignmentEndpoints
 
     public static async Task ListAsync(HttpContext context, AuthorizationScope scope)
     {
-        var (data, authorizer, roles) = Services(context);
+        var (data, authorizer, roles) = AuthorizationEndpoints.Services(context);
         await authorizer.AuthorizeAsync(context, ReadAction, scope.Path).ConfigureAwait(false);
         var filter = AssignmentFilter.Parse(context.Request.Query["$filter"].ToString());
         await scope.EnsureExistsAsync(data, context.RequestAborted).ConfigureAwait(false);
@@ -60,7 +61,13 @@ internal static partial class RoleAssignmentEndpoints
 
         await roles.WaitLoadedAsync(context.RequestAborted).ConfigureAwait(false);
         var apiVersion = AuthorizationEndpoints.ApiVersionOf(context);
+
+        // Who operates the cloud is the operators' business: operator-role assignments (at '/') are listed only to a
+        // caller who may read assignments at the root scope.
+        var caller = ArmRequest.Of(context).RequirePrincipal();
+        var showOperators = (await authorizer.CheckAsync(caller, ReadAction, Scopes.Root, context.RequestAborted).ConfigureAwait(false)).Allowed;
         var items = roles.Assignments
+            .Where(a => showOperators || roles.FindRole(a.Assignment.RoleDefinitionId) is not { RootScopeOnly: true })
             .Where(a => Scopes.Contains(a.Assignment.Scope, scope.Path) || (!filter.AtScope && Scopes.Contains(scope.Path, a.Assignment.Scope)))
             .Where(a => principals is null || principals.Contains(a.Assignment.PrincipalId))
             .OrderBy(a => a.Assignment.Scope.Length)
@@ -72,7 +79,7 @@ internal static partial class RoleAssignmentEndpoints
 
     public static async Task PutAsync(HttpContext context, AuthorizationScope scope, string name)
     {
-        var (data, authorizer, roles) = Services(context);
+        var (data, authorizer, roles) = AuthorizationEndpoints.Services(context);
         var caller = ArmRequest.Of(context).RequirePrincipal();
         await authorizer.AuthorizeAsync(context, WriteAction, scope.Path).ConfigureAwait(false);
         scope.EnsureWritable();
@@ -129,6 +136,14 @@ internal static partial class RoleAssignmentEndpoints
         await scope.EnsureExistsAsync(data, context.RequestAborted).ConfigureAwait(false);
         await roles.WaitLoadedAsync(context.RequestAborted).ConfigureAwait(false);
         var role = roles.FindRole(roleName!);
+        KeyValue? storedRole = null;
+        if (role is { IsBuiltIn: false })
+        {
+            // The custom role as stored (not as the view last saw it): its assignable scopes decide, and the commit compares it.
+            storedRole = await data.Store.GetAsync(RbacKeys.Definition(role.Id), context.RequestAborted).ConfigureAwait(false);
+            role = storedRole is null ? null : CustomRoleEntry.From(storedRole.Value).Definition;
+        }
+
         if (role is null)
         {
             throw new ApiException(HttpStatusCode.BadRequest, "RoleDefinitionDoesNotExist", $"The specified role definition with ID '{roleName}' does not exist.");
@@ -168,14 +183,18 @@ internal static partial class RoleAssignmentEndpoints
         var bytes = Encoding.UTF8.GetBytes(document.ToJsonString());
         var uniqueness = RbacKeys.AssignmentUniqueness(principalId!, role.Id, scope.Path);
         var compares = new List<Compare> { Compare.Absent(RbacKeys.Assignment(name)), Compare.Absent(uniqueness) };
-        if (!role.IsBuiltIn)
+        var ops = new List<TxnOp> { TxnOp.Put(uniqueness, Encoding.UTF8.GetBytes(name)) };
+        if (storedRole is not null)
         {
-            // The role must still exist when the assignment lands (a concurrent delete of the role loses).
-            compares.Add(Compare.Exists(RbacKeys.Definition(role.Id)));
+            // The role must be unchanged when the assignment lands (a concurrent update or delete of the role loses),
+            // and the role's usage key moves, so a role update or delete racing this assignment fails its own compare.
+            compares.Add(Compare.ModRevisionIs(storedRole.Key, storedRole.ModRevision));
+            ops.Add(TxnOp.Put(RbacKeys.RoleUsage(role.Id), Encoding.UTF8.GetBytes(name)));
         }
 
         // The assignment key goes last: the view treats its watch event as the end of this transaction.
-        var result = await data.CommitAsync(context, new TxnRequest(compares, [TxnOp.Put(uniqueness, Encoding.UTF8.GetBytes(name)), TxnOp.Put(RbacKeys.Assignment(name), bytes)]), StatusCodes.Status201Created).ConfigureAwait(false);
+        ops.Add(TxnOp.Put(RbacKeys.Assignment(name), bytes));
+        var result = await data.CommitAsync(context, new TxnRequest(compares, ops), StatusCodes.Status201Created).ConfigureAwait(false);
         if (!result.Succeeded)
         {
             if (await data.Store.GetAsync(uniqueness, context.RequestAborted).ConfigureAwait(false) is not null)
@@ -193,7 +212,7 @@ internal static partial class RoleAssignmentEndpoints
 
     public static async Task DeleteAsync(HttpContext context, AuthorizationScope scope, string name)
     {
-        var (data, authorizer, roles) = Services(context);
+        var (data, authorizer, roles) = AuthorizationEndpoints.Services(context);
         await authorizer.AuthorizeAsync(context, DeleteAction, scope.Path).ConfigureAwait(false);
         scope.EnsureWritable();
         await roles.WaitLoadedAsync(context.RequestAborted).ConfigureAwait(false);
@@ -205,11 +224,26 @@ internal static partial class RoleAssignmentEndpoints
         }
 
         var a = existing.Assignment;
-        if (a.RoleDefinitionId.Equals(BuiltInRoles.CloudOperator.Id, StringComparison.OrdinalIgnoreCase)
-            && !roles.Assignments.Any(o => o.Assignment.RoleDefinitionId.Equals(BuiltInRoles.CloudOperator.Id, StringComparison.OrdinalIgnoreCase) && !o.Assignment.Name.Equals(name, StringComparison.OrdinalIgnoreCase)))
+        var compares = new List<Compare>();
+        var ops = new List<TxnOp> { TxnOp.Delete(RbacKeys.AssignmentUniqueness(a.PrincipalId, a.RoleDefinitionId, a.Scope)) };
+        if (IsCloudOperator(a))
         {
-            // Holdfast: nobody could ever assign an operator role again; the cloud would have no operator.
-            throw new ApiException(HttpStatusCode.Conflict, "LastOperatorAssignment", $"The role assignment '{name}' is the last '{BuiltInRoles.CloudOperator.RoleName}' assignment; assign the role to another principal before removing it.");
+            // Holdfast: nobody could ever assign an operator role again; the cloud would have no operator. Deletes of
+            // operator assignments run one at a time (each compares and rewrites the guard key), and the view is read
+            // as of the last one, so two concurrent deletes cannot each leave the other as the last operator.
+            var guard = await data.Store.GetAsync(RbacKeys.OperatorGuard, context.RequestAborted).ConfigureAwait(false);
+            if (guard is not null)
+            {
+                await roles.WaitForRevisionAsync(guard.ModRevision, context.RequestAborted).ConfigureAwait(false);
+            }
+
+            if (!await HasOtherOperatorAsync(context, roles, name).ConfigureAwait(false))
+            {
+                throw new ApiException(HttpStatusCode.Conflict, "LastOperatorAssignment", $"The role assignment '{name}' is the last '{BuiltInRoles.CloudOperator.RoleName}' assignment held by an existing user or service principal; assign the role to another principal before removing it.");
+            }
+
+            compares.Add(guard is null ? Compare.Absent(RbacKeys.OperatorGuard) : Compare.ModRevisionIs(RbacKeys.OperatorGuard, guard.ModRevision));
+            ops.Add(TxnOp.Put(RbacKeys.OperatorGuard, Encoding.UTF8.GetBytes(name)));
         }
 
         var key = RbacKeys.Assignment(name);
@@ -220,10 +254,10 @@ internal static partial class RoleAssignmentEndpoints
             return;
         }
 
-        var result = await data.CommitAsync(
-            context,
-            new TxnRequest([Compare.ModRevisionIs(key, stored.ModRevision)], [TxnOp.Delete(RbacKeys.AssignmentUniqueness(a.PrincipalId, a.RoleDefinitionId, a.Scope)), TxnOp.Delete(key)]),
-            StatusCodes.Status200OK).ConfigureAwait(false);
+        // The assignment key goes last: the view treats its watch event as the end of this transaction.
+        compares.Add(Compare.ModRevisionIs(key, stored.ModRevision));
+        ops.Add(TxnOp.Delete(key));
+        var result = await data.CommitAsync(context, new TxnRequest(compares, ops), StatusCodes.Status200OK).ConfigureAwait(false);
         if (!result.Succeeded)
         {
             throw ApiErrors.Conflict("The role assignment was changed concurrently; retry the request.");
@@ -233,8 +267,33 @@ internal static partial class RoleAssignmentEndpoints
         await ArmResponses.WriteJsonAsync(context, StatusCodes.Status200OK, RoleDocuments.RenderAssignment(RoleAssignmentEntry.From(stored.Value), AuthorizationEndpoints.ApiVersionOf(context))).ConfigureAwait(false);
     }
 
-    private static (ArmData Data, RequestAuthorizer Authorizer, RoleDirectory Roles) Services(HttpContext context) =>
-        (context.RequestServices.GetRequiredService<ArmData>(), context.RequestServices.GetRequiredService<RequestAuthorizer>(), context.RequestServices.GetRequiredService<RoleDirectory>());
+    /// <summary>
+    /// Whether an operator assignment other than <paramref name="name"/> still gives the cloud an operator: its
+    /// principal must exist and be a user or service principal (a group's members are not counted; a deleted
+    /// principal's leftover assignment operates nothing).
+    /// </summary>
+    private static async Task<bool> HasOtherOperatorAsync(HttpContext context, RoleDirectory roles, string name)
+    {
+        var directory = context.RequestServices.GetRequiredService<PrincipalDirectory>();
+        foreach (var other in roles.Assignments.Select(o => o.Assignment))
+        {
+            if (other.Name.Equals(name, StringComparison.OrdinalIgnoreCase) || !IsCloudOperator(other))
+            {
+                continue;
+            }
+
+            var principal = await directory.FindAsync(other.PrincipalId, context.RequestAborted).ConfigureAwait(false);
+            if (principal is not null && principal.Kind != PrincipalKinds.Group)
+            {
+                return true;
+            }
+        }
+
+        return false;
+    }
+
+    private static bool IsCloudOperator(RoleAssignment assignment) =>
+        assignment.RoleDefinitionId.Equals(BuiltInRoles.CloudOperator.Id, StringComparison.OrdinalIgnoreCase) && Scopes.IsRoot(assignment.Scope);
 
     private static bool SameScope(string a, string b) => string.Equals(a.TrimEnd('/'), b.TrimEnd('/'), StringComparison.OrdinalIgnoreCase);
 

@@ -9,7 +9,6 @@ using Holdfast.Resources.Ids;
 using Holdfast.Server.Arm;
 using Holdfast.State;
 using Microsoft.AspNetCore.Http;
-using Microsoft.Extensions.DependencyInjection;
 
 namespace Holdfast.Server.Authorization;
 
@@ -29,7 +28,7 @@ internal static partial class RoleDefinitionEndpoints
 
     public static async Task GetAsync(HttpContext context, AuthorizationScope scope, string name)
     {
-        var (data, authorizer, roles) = Services(context);
+        var (data, authorizer, roles) = AuthorizationEndpoints.Services(context);
         await authorizer.AuthorizeAsync(context, ReadAction, scope.Path).ConfigureAwait(false);
         await scope.EnsureExistsAsync(data, context.RequestAborted).ConfigureAwait(false);
         await roles.WaitLoadedAsync(context.RequestAborted).ConfigureAwait(false);
@@ -44,7 +43,7 @@ internal static partial class RoleDefinitionEndpoints
 
     public static async Task ListAsync(HttpContext context, AuthorizationScope scope)
     {
-        var (data, authorizer, roles) = Services(context);
+        var (data, authorizer, roles) = AuthorizationEndpoints.Services(context);
         await authorizer.AuthorizeAsync(context, ReadAction, scope.Path).ConfigureAwait(false);
         var (roleName, roleType) = ParseFilter(context.Request.Query["$filter"].ToString());
         await scope.EnsureExistsAsync(data, context.RequestAborted).ConfigureAwait(false);
@@ -64,7 +63,7 @@ internal static partial class RoleDefinitionEndpoints
 
     public static async Task PutAsync(HttpContext context, AuthorizationScope scope, string name)
     {
-        var (data, authorizer, roles) = Services(context);
+        var (data, authorizer, roles) = AuthorizationEndpoints.Services(context);
         var caller = ArmRequest.Of(context).RequirePrincipal();
         await authorizer.AuthorizeAsync(context, WriteAction, scope.Path).ConfigureAwait(false);
         scope.EnsureWritable();
@@ -81,20 +80,31 @@ internal static partial class RoleDefinitionEndpoints
         var body = await ArmBody.ReadObjectAsync(context).ConfigureAwait(false);
         var definition = Validate(body, name);
 
-        // Azure: writing a custom role needs the write action at every scope it becomes assignable at.
-        foreach (var assignable in definition.AssignableScopes)
-        {
-            var decision = await authorizer.CheckAsync(caller, WriteAction, assignable, context.RequestAborted).ConfigureAwait(false);
-            if (!decision.Allowed)
-            {
-                throw RequestAuthorizer.Denied(caller, WriteAction, assignable);
-            }
-        }
-
-        await scope.EnsureExistsAsync(data, context.RequestAborted).ConfigureAwait(false);
         var key = RbacKeys.Definition(name);
         var existing = await data.Store.GetAsync(key, context.RequestAborted).ConfigureAwait(false);
         var previous = existing is null ? null : JsonNode.Parse(existing.Value.Span)!.AsObject();
+        var previousDefinition = previous is null ? null : RoleDocuments.ReadDefinition(previous);
+        if (!IsVisibleAt(definition, scope.Path) || (previousDefinition is not null && !IsVisibleAt(previousDefinition, scope.Path)))
+        {
+            // A role is written where it is assignable (or above): a role of another subscription is not this scope's to rewrite.
+            throw new ApiException(HttpStatusCode.BadRequest, "InvalidRoleDefinitionId", $"The role definition '{name}' cannot be written at scope '{scope.Path}': the scope must contain, or lie inside, one of the role's assignable scopes.");
+        }
+
+        // Azure: writing a custom role needs the write action at every scope it is, and becomes, assignable at.
+        await RequireAtEveryScopeAsync(authorizer, caller, WriteAction, (previousDefinition?.AssignableScopes ?? []).Concat(definition.AssignableScopes), context.RequestAborted).ConfigureAwait(false);
+        await scope.EnsureExistsAsync(data, context.RequestAborted).ConfigureAwait(false);
+        var (usage, assignments) = await AssignmentsOfAsync(data, roles, name, context.RequestAborted).ConfigureAwait(false);
+        if (previousDefinition is null && assignments.Count > 0)
+        {
+            // Assignments left from an earlier role of this ID would silently gain the new role's permissions.
+            throw new ApiException(HttpStatusCode.Conflict, "RoleDefinitionHasAssignments", $"There are existing role assignments referencing the role definition ID '{name}'; delete them or use another ID.");
+        }
+
+        if (assignments.FirstOrDefault(a => !definition.IsAssignableAt(a.Scope)) is { } stranded)
+        {
+            throw new ApiException(HttpStatusCode.Conflict, "RoleDefinitionHasAssignments", $"There are existing role assignments referencing role at scope '{stranded.Scope}', which the new assignable scopes do not include; delete them first.");
+        }
+
         var previousName = previous?["properties"]?["roleName"]?.GetValue<string>();
         var now = data.Time.GetUtcNow().UtcDateTime.ToString("O", System.Globalization.CultureInfo.InvariantCulture);
         var document = new JsonObject
@@ -105,14 +115,8 @@ internal static partial class RoleDefinitionEndpoints
                 ["roleName"] = definition.RoleName,
                 ["type"] = "CustomRole",
                 ["description"] = definition.Description,
-                ["assignableScopes"] = new JsonArray(definition.AssignableScopes.Select(s => (JsonNode)JsonValue.Create(s)).ToArray()),
-                ["permissions"] = new JsonArray(definition.Permissions.Select(p => (JsonNode)new JsonObject
-                {
-                    ["actions"] = new JsonArray(p.Actions.Select(a => (JsonNode)JsonValue.Create(a)).ToArray()),
-                    ["notActions"] = new JsonArray(p.NotActions.Select(a => (JsonNode)JsonValue.Create(a)).ToArray()),
-                    ["dataActions"] = new JsonArray(p.DataActions.Select(a => (JsonNode)JsonValue.Create(a)).ToArray()),
-                    ["notDataActions"] = new JsonArray(p.NotDataActions.Select(a => (JsonNode)JsonValue.Create(a)).ToArray()),
-                }).ToArray()),
+                ["assignableScopes"] = RoleDocuments.Strings(definition.AssignableScopes),
+                ["permissions"] = RoleDocuments.RenderPermissions(definition.Permissions, RoleDocuments.StoredApiVersion),
                 ["createdOn"] = previous?["properties"]?["createdOn"]?.DeepClone() ?? now,
                 ["updatedOn"] = now,
                 ["createdBy"] = previous?["properties"]?["createdBy"]?.DeepClone() ?? caller.ObjectId,
@@ -121,7 +125,7 @@ internal static partial class RoleDefinitionEndpoints
         };
         var bytes = Encoding.UTF8.GetBytes(document.ToJsonString());
         var nameKey = RbacKeys.RoleName(definition.RoleName);
-        var compares = new List<Compare> { existing is null ? Compare.Absent(key) : Compare.ModRevisionIs(key, existing.ModRevision) };
+        var compares = new List<Compare> { existing is null ? Compare.Absent(key) : Compare.ModRevisionIs(key, existing.ModRevision), UsageIs(name, usage) };
         var ops = new List<TxnOp>();
         var renamed = previousName is null || !RbacKeys.RoleName(previousName).Equals(nameKey, StringComparison.Ordinal);
         if (renamed)
@@ -154,7 +158,7 @@ internal static partial class RoleDefinitionEndpoints
 
     public static async Task DeleteAsync(HttpContext context, AuthorizationScope scope, string name)
     {
-        var (data, authorizer, roles) = Services(context);
+        var (data, authorizer, roles) = AuthorizationEndpoints.Services(context);
         await authorizer.AuthorizeAsync(context, DeleteAction, scope.Path).ConfigureAwait(false);
         scope.EnsureWritable();
         if (BuiltInRoles.Find(name) is not null)
@@ -162,25 +166,32 @@ internal static partial class RoleDefinitionEndpoints
             throw new ApiException(HttpStatusCode.BadRequest, "InvalidRoleDefinitionId", $"The role definition '{name}' is a built-in role and cannot be deleted.");
         }
 
+        var caller = ArmRequest.Of(context).RequirePrincipal();
         await roles.WaitLoadedAsync(context.RequestAborted).ConfigureAwait(false);
         var key = RbacKeys.Definition(name);
         var existing = await data.Store.GetAsync(key, context.RequestAborted).ConfigureAwait(false);
-        if (existing is null)
+        var stored = existing is null ? null : JsonNode.Parse(existing.Value.Span)!.AsObject();
+        var definition = stored is null ? null : RoleDocuments.ReadDefinition(stored);
+        if (existing is null || definition is null || !IsVisibleAt(definition, scope.Path))
         {
+            // As GET: a role not assignable at or below this scope does not exist here.
             context.Response.StatusCode = StatusCodes.Status204NoContent;
             return;
         }
 
-        if (roles.Assignments.Any(a => a.Assignment.RoleDefinitionId.Equals(name, StringComparison.OrdinalIgnoreCase)))
+        // Azure: deleting a custom role needs the delete action at every one of its assignable scopes.
+        await RequireAtEveryScopeAsync(authorizer, caller, DeleteAction, definition.AssignableScopes, context.RequestAborted).ConfigureAwait(false);
+        var (usage, assignments) = await AssignmentsOfAsync(data, roles, name, context.RequestAborted).ConfigureAwait(false);
+        if (assignments.Count > 0)
         {
             throw new ApiException(HttpStatusCode.Conflict, "RoleDefinitionHasAssignments", "There are existing role assignments referencing role.");
         }
 
-        var stored = JsonNode.Parse(existing.Value.Span)!.AsObject();
-        var definition = RoleDocuments.ReadDefinition(stored);
         var result = await data.CommitAsync(
             context,
-            new TxnRequest([Compare.ModRevisionIs(key, existing.ModRevision)], [TxnOp.Delete(RbacKeys.RoleName(definition.RoleName)), TxnOp.Delete(key)]),
+            new TxnRequest(
+                [Compare.ModRevisionIs(key, existing.ModRevision), UsageIs(name, usage)],
+                [TxnOp.Delete(RbacKeys.RoleName(definition.RoleName)), TxnOp.Delete(RbacKeys.RoleUsage(name)), TxnOp.Delete(key)]),
             StatusCodes.Status200OK).ConfigureAwait(false);
         if (!result.Succeeded)
         {
@@ -190,6 +201,42 @@ internal static partial class RoleDefinitionEndpoints
         await roles.WaitForRevisionAsync(result.Revision, context.RequestAborted).ConfigureAwait(false);
         await ArmResponses.WriteJsonAsync(context, StatusCodes.Status200OK, RoleDocuments.RenderDefinition(definition, stored, scope.Path, AuthorizationEndpoints.ApiVersionOf(context))).ConfigureAwait(false);
     }
+
+    private static async Task RequireAtEveryScopeAsync(RequestAuthorizer authorizer, Holdfast.Identity.Tokens.TokenPrincipal caller, string action, IEnumerable<string> scopes, CancellationToken cancellationToken)
+    {
+        foreach (var assignable in scopes.Distinct(StringComparer.OrdinalIgnoreCase))
+        {
+            var decision = await authorizer.CheckAsync(caller, action, assignable, cancellationToken).ConfigureAwait(false);
+            if (!decision.Allowed)
+            {
+                throw RequestAuthorizer.Denied(caller, action, assignable);
+            }
+        }
+    }
+
+    /// <summary>
+    /// The role's assignments as of its usage key (every assignment of the role rewrites that key in its own
+    /// transaction, so once the view has reached the key's revision it holds every assignment that landed; the role
+    /// write then compares the key, and an assignment landing meanwhile makes it fail).
+    /// </summary>
+    private static async Task<(KeyValue? Usage, List<RoleAssignment> Assignments)> AssignmentsOfAsync(ArmData data, RoleDirectory roles, string name, CancellationToken cancellationToken)
+    {
+        var usage = await data.Store.GetAsync(RbacKeys.RoleUsage(name), cancellationToken).ConfigureAwait(false);
+        if (usage is not null)
+        {
+            await roles.WaitForRevisionAsync(usage.ModRevision, cancellationToken).ConfigureAwait(false);
+        }
+
+        await roles.WaitLoadedAsync(cancellationToken).ConfigureAwait(false);
+        var assignments = roles.Assignments
+            .Select(a => a.Assignment)
+            .Where(a => a.RoleDefinitionId.Equals(name, StringComparison.OrdinalIgnoreCase))
+            .ToList();
+        return (usage, assignments);
+    }
+
+    private static Compare UsageIs(string name, KeyValue? usage) =>
+        usage is null ? Compare.Absent(RbacKeys.RoleUsage(name)) : Compare.ModRevisionIs(RbacKeys.RoleUsage(name), usage.ModRevision);
 
     /// <summary>Built-in roles are visible everywhere; a custom role where it is assignable, or above it.</summary>
     private static bool IsVisibleAt(RoleDefinition role, string scope) =>
@@ -362,9 +409,6 @@ internal static partial class RoleDefinitionEndpoints
         var value = match.Groups["value"].Value;
         return match.Groups["field"].Value.Equals("roleName", StringComparison.OrdinalIgnoreCase) ? (value, null) : (null, value);
     }
-
-    private static (ArmData Data, RequestAuthorizer Authorizer, RoleDirectory Roles) Services(HttpContext context) =>
-        (context.RequestServices.GetRequiredService<ArmData>(), context.RequestServices.GetRequiredService<RequestAuthorizer>(), context.RequestServices.GetRequiredService<RoleDirectory>());
 
     private static ApiException NotFound(string name) =>
         new(HttpStatusCode.NotFound, "RoleDefinitionDoesNotExist", $"The specified role definition with ID '{name}' does not exist.");

@@ -14,6 +14,9 @@ internal static class RoleDocuments
     public const string DefinitionType = "Microsoft.Authorization/roleDefinitions";
     public const string LegacyApiVersion = "2015-07-01";
 
+    /// <summary>The shape records are stored in (every field of the permission blocks).</summary>
+    public const string StoredApiVersion = "2022-04-01";
+
     /// <summary><c>/subscriptions/{id}</c> when <paramref name="scope"/> lies in a subscription, else the empty string (root).</summary>
     public static string SubscriptionPrefix(string scope)
     {
@@ -77,23 +80,7 @@ internal static class RoleDocuments
     public static JsonObject RenderDefinition(RoleDefinition role, JsonObject? stored, string scope, string apiVersion)
     {
         var legacy = string.Equals(apiVersion, LegacyApiVersion, StringComparison.OrdinalIgnoreCase);
-        var permissions = new JsonArray();
-        foreach (var block in role.Permissions)
-        {
-            var rendered = new JsonObject
-            {
-                ["actions"] = Strings(block.Actions),
-                ["notActions"] = Strings(block.NotActions),
-            };
-            if (!legacy)
-            {
-                rendered["dataActions"] = Strings(block.DataActions);
-                rendered["notDataActions"] = Strings(block.NotDataActions);
-            }
-
-            permissions.Add(rendered);
-        }
-
+        var permissions = RenderPermissions(role.Permissions, apiVersion);
         var properties = new JsonObject
         {
             ["roleName"] = role.RoleName,
@@ -141,7 +128,31 @@ internal static class RoleDocuments
         };
     }
 
-    private static JsonArray Strings(IEnumerable<string> values) => new(values.Select(v => (JsonNode)JsonValue.Create(v)).ToArray());
+    /// <summary>Permission blocks as Azure renders them; the 2015-07-01 shape has no data actions.</summary>
+    public static JsonArray RenderPermissions(IEnumerable<RolePermission> blocks, string apiVersion)
+    {
+        var legacy = string.Equals(apiVersion, LegacyApiVersion, StringComparison.OrdinalIgnoreCase);
+        var permissions = new JsonArray();
+        foreach (var block in blocks)
+        {
+            var rendered = new JsonObject
+            {
+                ["actions"] = Strings(block.Actions),
+                ["notActions"] = Strings(block.NotActions),
+            };
+            if (!legacy)
+            {
+                rendered["dataActions"] = Strings(block.DataActions);
+                rendered["notDataActions"] = Strings(block.NotDataActions);
+            }
+
+            permissions.Add(rendered);
+        }
+
+        return permissions;
+    }
+
+    public static JsonArray Strings(IEnumerable<string> values) => new(values.Select(v => (JsonNode)JsonValue.Create(v)).ToArray());
 
     private static List<string> ReadStrings(JsonNode? node) => node is JsonArray array ? array.Select(v => v!.GetValue<string>()).ToList() : [];
 }

@@ -20,7 +20,8 @@ namespace Holdfast.Server.Tests.Authorization;
 /// Walks every endpoint the server maps (read from its route table, so a new endpoint is walked without editing this
 /// test) with a signed-in principal that holds no role: each non-anonymous endpoint must answer 403
 /// <c>AuthorizationFailed</c> for every method it maps — proof that it authorizes before it reads or writes — except the
-/// few Azure serves to any caller (its own subscriptions list and permissions). The real server runs in-process over
+/// subscriptions list Azure serves to any caller, and operation polls, which answer 404 <c>OperationNotFound</c> to a
+/// caller who may not make them (the same answer as an unknown id). The real server runs in-process over
 /// TLS on the in-memory store.
 /// </summary>
 public sealed class EndpointWalkTests : IAsyncLifetime, IDisposable
@@ -107,9 +108,11 @@ public sealed class EndpointWalkTests : IAsyncLifetime, IDisposable
 
                     using var response = await _nobody.SendAsync(request);
                     var body = await response.Content.ReadAsStringAsync();
-                    var selfService = method == "GET" && (path == "subscriptions" || path.EndsWith("/Microsoft.Authorization/permissions", StringComparison.Ordinal));
-                    var expected = selfService ? HttpStatusCode.OK : HttpStatusCode.Forbidden;
-                    if (response.StatusCode != expected || (expected == HttpStatusCode.Forbidden && method != "HEAD" && !body.Contains("\"AuthorizationFailed\"", StringComparison.Ordinal)))
+                    // The subscription list is self-service; a poll the caller may not make finds no operation (as an unknown id).
+                    var selfService = method == "GET" && path == "subscriptions";
+                    var poll = path.Contains("/operationStatuses/", StringComparison.Ordinal) || path.Contains("/operationResults/", StringComparison.Ordinal) || path.Contains("/operationresults/", StringComparison.Ordinal);
+                    var (expected, code) = selfService ? (HttpStatusCode.OK, null) : poll ? (HttpStatusCode.NotFound, "\"OperationNotFound\"") : (HttpStatusCode.Forbidden, "\"AuthorizationFailed\"");
+                    if (response.StatusCode != expected || (code is not null && method != "HEAD" && !body.Contains(code, StringComparison.Ordinal)))
                     {
                         failures.Add($"{method} {path} ({endpoint.RoutePattern.RawText}) -> {(int)response.StatusCode}: {body[..Math.Min(200, body.Length)]}");
                     }

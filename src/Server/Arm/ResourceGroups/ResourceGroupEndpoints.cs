@@ -43,7 +43,7 @@ internal static class ResourceGroupEndpoints
         var data = context.RequestServices.GetRequiredService<ArmData>();
         var caller = ArmRequest.Of(context).RequirePrincipal();
         var subscription = await data.GetSubscriptionAsync(subscriptionId, caller, context.RequestAborted).ConfigureAwait(false);
-        var include = await ReadableGroupsAsync(context, caller, subscription.SubscriptionId).ConfigureAwait(false);
+        var include = await ReadableGroupsAsync(context, subscription.SubscriptionId).ConfigureAwait(false);
         var prefix = ResourceKeys.GroupsOf(subscriptionId);
         var query = ListQuery.Parse(context.Request, prefix);
         var (items, continueAfter) = await query.ReadPageAsync(data.Store, prefix, include, context.RequestAborted).ConfigureAwait(false);
@@ -267,8 +267,8 @@ internal static class ResourceGroupEndpoints
         var subscription = await data.GetSubscriptionAsync(subscriptionId, ArmRequest.Of(context).RequirePrincipal(), context.RequestAborted).ConfigureAwait(false);
         var operation = await OperationLookup.FindAsync(data, subscription.SubscriptionId, operationId, context.RequestAborted).ConfigureAwait(false);
 
-        // The poll is authorized where the operation's resource lives, so whoever may read that group may poll it.
-        await context.RequestServices.GetRequiredService<RequestAuthorizer>().AuthorizeAsync(context, "Microsoft.Resources/subscriptions/operationresults/read", operation.ResourceId).ConfigureAwait(false);
+        // The poll is authorized where the operation's resource lives, so whoever may read that group may poll it (others find nothing).
+        await OperationLookup.AuthorizePollAsync(context, context.RequestServices.GetRequiredService<RequestAuthorizer>(), "Microsoft.Resources/subscriptions/operationresults/read", operation, operationId).ConfigureAwait(false);
         if (!operation.IsTerminal)
         {
             Accepted(context, subscription.SubscriptionId, operation.Name);
@@ -295,24 +295,14 @@ internal static class ResourceGroupEndpoints
     /// As ARM: a caller who may read every group of the subscription lists them all; one who holds roles only on some
     /// groups lists those; one without any role in the subscription is refused.
     /// </summary>
-    private static async Task<Func<KeyValue, bool>?> ReadableGroupsAsync(HttpContext context, Holdfast.Identity.Tokens.TokenPrincipal caller, string subscriptionId)
+    private static async Task<Func<KeyValue, bool>?> ReadableGroupsAsync(HttpContext context, string subscriptionId)
     {
         const string action = "Microsoft.Resources/subscriptions/resourceGroups/read";
-        var authorizer = context.RequestServices.GetRequiredService<RequestAuthorizer>();
-        var scope = "/subscriptions/" + subscriptionId;
-        var access = await authorizer.AccessOfAsync(caller, context.RequestAborted).ConfigureAwait(false);
-        if (access.Allows(action, scope))
+        if (await context.RequestServices.GetRequiredService<RequestAuthorizer>().AuthorizeListAsync(context, action, subscriptionId).ConfigureAwait(false) is not { } access)
         {
-            await authorizer.AuthorizeAsync(context, action, scope).ConfigureAwait(false);
             return null;
         }
 
-        if (!await authorizer.CanSeeSubscriptionAsync(caller, subscriptionId, context.RequestAborted).ConfigureAwait(false))
-        {
-            await authorizer.AuthorizeAsync(context, action, scope).ConfigureAwait(false);
-        }
-
-        RequestAuthorizer.RecordSelfService(context, action, scope);
         var groupsPrefix = ResourceKeys.GroupsOf(subscriptionId);
         return kv => access.Allows(action, ResourceId.ResourceGroup(subscriptionId, kv.Key[groupsPrefix.Length..]).ToString());
     }

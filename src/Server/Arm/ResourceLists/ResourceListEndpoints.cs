@@ -30,18 +30,14 @@ internal static class ResourceListEndpoints
     /// As ARM: the whole subscription's resources for a caller who may read them there; only the readable ones for a
     /// caller with roles on some groups or resources; 403 for a caller without any role in the subscription.
     /// </summary>
-    private static async Task<Func<KeyValue, bool>?> ReadableResourcesAsync(HttpContext context, RequestAuthorizer authorizer, Holdfast.Identity.Tokens.TokenPrincipal caller, string subscriptionId)
+    private static async Task<Func<KeyValue, bool>?> ReadableResourcesAsync(HttpContext context, RequestAuthorizer authorizer, string subscriptionId)
     {
         const string action = "Microsoft.Resources/subscriptions/resources/read";
-        var scope = "/subscriptions/" + subscriptionId;
-        var access = await authorizer.AccessOfAsync(caller, context.RequestAborted).ConfigureAwait(false);
-        if (access.Allows(action, scope) || !await authorizer.CanSeeSubscriptionAsync(caller, subscriptionId, context.RequestAborted).ConfigureAwait(false))
+        if (await authorizer.AuthorizeListAsync(context, action, subscriptionId).ConfigureAwait(false) is not { } access)
         {
-            await authorizer.AuthorizeAsync(context, action, scope).ConfigureAwait(false);
             return null;
         }
 
-        RequestAuthorizer.RecordSelfService(context, action, scope);
         return kv =>
         {
             var resource = ResourceDocument.Parse(kv.Value);
@@ -61,7 +57,7 @@ internal static class ResourceListEndpoints
         Func<KeyValue, bool>? include = null;
         if (resourceGroupName is null)
         {
-            include = await ReadableResourcesAsync(context, authorizer, caller, subscription.SubscriptionId).ConfigureAwait(false);
+            include = await ReadableResourcesAsync(context, authorizer, subscription.SubscriptionId).ConfigureAwait(false);
             prefix = ResourceKeys.ResourcesOfSubscription(subscriptionId);
         }
         else

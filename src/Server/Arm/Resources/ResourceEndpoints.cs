@@ -178,23 +178,12 @@ internal static class ResourceEndpoints
         }
 
         var readAction = type.FullType + "/read";
-        var subscriptionScope = "/subscriptions/" + canonicalSubscription;
-        var access = await authorizer.AccessOfAsync(ArmRequest.Of(context).RequirePrincipal(), context.RequestAborted).ConfigureAwait(false);
-        var readsAll = access.Allows(readAction, subscriptionScope);
-        if (readsAll || !await authorizer.CanSeeSubscriptionAsync(ArmRequest.Of(context).RequirePrincipal(), canonicalSubscription, context.RequestAborted).ConfigureAwait(false))
-        {
-            await authorizer.AuthorizeAsync(context, readAction, subscriptionScope).ConfigureAwait(false);
-        }
-        else
-        {
-            // As ARM: a caller with roles on some groups or resources lists only what it may read.
-            Authorization.RequestAuthorizer.RecordSelfService(context, readAction, subscriptionScope);
-        }
-
+        // As ARM: a caller with roles on some groups or resources lists only what it may read.
+        var access = await authorizer.AuthorizeListAsync(context, readAction, canonicalSubscription).ConfigureAwait(false);
         CheckApiVersion(context, type, data.Options.Location);
         var suffix = "/" + type.ProviderNamespace.ToLowerInvariant() + "/" + type.Type.ToLowerInvariant() + "/";
         var prefix = ResourceKeys.ResourcesOfSubscription(canonicalSubscription);
-        await WritePageAsync(context, data, prefix, type, kv => IsTopLevelOfType(kv.Key, prefix.Length, suffix) && (readsAll || IsReadable(access, readAction, kv))).ConfigureAwait(false);
+        await WritePageAsync(context, data, prefix, type, kv => IsTopLevelOfType(kv.Key, prefix.Length, suffix) && (access is null || IsReadable(access, readAction, kv))).ConfigureAwait(false);
     }
 
     private static async Task WritePageAsync(HttpContext context, ArmData data, string prefix, ResourceTypeDefinition type, Func<KeyValue, bool> include)

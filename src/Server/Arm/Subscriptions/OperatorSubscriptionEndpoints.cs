@@ -60,7 +60,8 @@ internal static class OperatorSubscriptionEndpoints
         var (data, authorizer, directory) = Services(context);
         var caller = ArmRequest.Of(context).RequirePrincipal();
         await authorizer.AuthorizeAsync(context, Namespace + "/subscriptions/write", Scopes.Root).ConfigureAwait(false);
-        if (!Guid.TryParse(subscriptionId, out var parsed))
+        // Only the canonical form: "{…}" or 32-digit spellings of the same GUID would name a second subscription key.
+        if (!Guid.TryParseExact(subscriptionId, "D", out var parsed))
         {
             throw new ApiException(HttpStatusCode.BadRequest, ArmErrorCodes.InvalidSubscriptionId, $"The provided subscription identifier '{subscriptionId}' is malformed or invalid.");
         }
@@ -84,6 +85,7 @@ internal static class OperatorSubscriptionEndpoints
             errors.Add(new ApiError(ArmErrorCodes.InvalidRequestContent, $"The 'state' property must be one of {string.Join(", ", States)}.", "properties.state"));
         }
 
+        subscriptionId = parsed.ToString("D");
         var key = ResourceKeys.Subscription(subscriptionId);
         var existing = await data.Store.GetAsync(key, context.RequestAborted).ConfigureAwait(false);
         if (existing is null && patch)
