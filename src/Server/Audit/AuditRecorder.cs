@@ -38,15 +38,16 @@ internal sealed partial class AuditRecorder(IStateStore store, TimeProvider time
 
     /// <summary>
     /// Writes the record of a request that ended without a recorded write, and waits until it is durable. Never
-    /// cancelled by the client going away: the attempt is logged whether or not anyone reads the answer. A store failure
-    /// is logged and does not change the response.
+    /// cancelled by the client going away: the attempt is logged whether or not anyone reads the answer. Returns false
+    /// when the record could not be stored (the failure is logged): the caller must then not give the answer it meant
+    /// to, because a request that must be logged is never answered without its durable record.
     /// </summary>
-    public async Task RecordAsync(HttpContext context, int statusCode, string? errorCode)
+    public async Task<bool> RecordAsync(HttpContext context, int statusCode, string? errorCode)
     {
         var arm = ArmRequest.Of(context);
         if (arm.AuditRecorded)
         {
-            return;
+            return true;
         }
 
         try
@@ -55,10 +56,12 @@ internal sealed partial class AuditRecorder(IStateStore store, TimeProvider time
             await store.PutAsync(AuditKeys.Pending(arm.RequestId), Serialize(record), null, CancellationToken.None).ConfigureAwait(false);
             arm.AuditRecorded = true;
             signal.Notify();
+            return true;
         }
         catch (StateStoreException ex)
         {
             LogRecordFailed(logger, ex, arm.CorrelationId);
+            return false;
         }
     }
 
