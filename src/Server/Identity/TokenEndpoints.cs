@@ -243,9 +243,22 @@ internal static class TokenEndpoints
         return ArmResponses.WriteJsonAsync(context, StatusCodes.Status200OK, new JsonObject { ["keys"] = array });
     }
 
-    private static Task OAuthErrorAsync(HttpContext context, int status, string error, int aadstsCode, string description)
+    /// <summary>
+    /// Answers an OAuth2 error. Every refused token request is a failed sign-in, recorded in the activity log first
+    /// (durably); when that record cannot be stored the answer is 503 <c>temporarily_unavailable</c> instead.
+    /// </summary>
+    private static async Task OAuthErrorAsync(HttpContext context, int status, string error, int aadstsCode, string description)
     {
         var arm = ArmRequest.Of(context);
+        var audit = context.RequestServices.GetRequiredService<Audit.AuditRecorder>();
+        var tenantId = context.GetRouteValue("tenantId") as string ?? string.Empty;
+        var form = context.Request.HasFormContentType && context.Request.Form is { } f ? f : null;
+        var userName = form?["username"].ToString();
+        if (!await audit.RecordSignInFailureAsync(context, status, $"{error} (AADSTS{aadstsCode})", tenantId, form?["client_id"].ToString(), userName).ConfigureAwait(false))
+        {
+            (status, error, aadstsCode, description) = (StatusCodes.Status503ServiceUnavailable, "temporarily_unavailable", 90033, "The sign-in could not be recorded; retry the request.");
+        }
+
         var body = new JsonObject
         {
             ["error"] = error,
@@ -255,6 +268,6 @@ internal static class TokenEndpoints
             ["trace_id"] = arm.RequestId,
             ["correlation_id"] = arm.CorrelationId,
         };
-        return ArmResponses.WriteJsonAsync(context, status, body);
+        await ArmResponses.WriteJsonAsync(context, status, body).ConfigureAwait(false);
     }
 }

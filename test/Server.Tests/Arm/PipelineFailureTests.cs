@@ -4,6 +4,8 @@ using System.Net.Security;
 using System.Net.Sockets;
 using System.Security.Cryptography.X509Certificates;
 using System.Text.Json.Nodes;
+using Holdfast.Audit.Chain;
+using Holdfast.Server.Audit;
 using Holdfast.Server.Bootstrap;
 using Holdfast.Server.Hosting;
 using Holdfast.State;
@@ -83,6 +85,87 @@ public sealed class PipelineFailureTests : IAsyncLifetime, IDisposable
 
         Assert.Equal(HttpStatusCode.ServiceUnavailable, response.StatusCode);
         Assert.Equal("ServiceUnavailable", JsonNode.Parse(await response.Content.ReadAsStringAsync())!["error"]!["code"]!.GetValue<string>());
+    }
+
+    [Fact]
+    public async Task FailedSignIn_IsRecordedDurablyBeforeTheAnswer()
+    {
+        using var http = new HttpClient(Handler()) { BaseAddress = _server.Options.ResolvedEndpoint };
+        var correlation = Guid.NewGuid().ToString();
+        using var request = SignInRequest(correlation, "mallory", "wrong");
+
+        using var response = await http.SendAsync(request);
+
+        Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
+        var record = await FindRecordAsync(correlation);
+        Assert.NotNull(record);
+        Assert.Equal(AuditRecorder.SignInAction, record.Operation);
+        Assert.Equal(400, record.HttpStatusCode);
+        Assert.Equal(AuditStatuses.Failed, record.Status);
+        Assert.StartsWith("invalid_grant", record.SubStatus, StringComparison.Ordinal);
+        Assert.Contains("'mallory'", record.Description, StringComparison.Ordinal);
+        Assert.False(string.IsNullOrEmpty(record.ClientAddress));
+        Assert.Equal(string.Empty, record.CallerObjectId);
+    }
+
+    [Fact]
+    public async Task FailedSignIn_WhenItsRecordCannotBeStored_Answers503()
+    {
+        using var http = new HttpClient(Handler()) { BaseAddress = _server.Options.ResolvedEndpoint };
+        _store.FailPendingRecords = true;
+        using var request = SignInRequest(Guid.NewGuid().ToString(), "mallory", "wrong");
+
+        using var response = await http.SendAsync(request);
+
+        Assert.Equal(HttpStatusCode.ServiceUnavailable, response.StatusCode);
+        Assert.Equal("temporarily_unavailable", JsonNode.Parse(await response.Content.ReadAsStringAsync())!["error"]!.GetValue<string>());
+    }
+
+    private HttpRequestMessage SignInRequest(string correlation, string userName, string password)
+    {
+        var request = new HttpRequestMessage(HttpMethod.Post, $"{_server.Bootstrap.TenantId}/oauth2/v2.0/token")
+        {
+            Content = new FormUrlEncodedContent(new Dictionary<string, string>
+            {
+                ["grant_type"] = "password",
+                ["username"] = userName,
+                ["password"] = password,
+                ["scope"] = _server.Options.Audience + ".default",
+            }),
+        };
+        request.Headers.Add("x-ms-correlation-request-id", correlation);
+        return request;
+    }
+
+    /// <summary>The record is pending or already chained (the chainer moves it atomically), so pending is read first.</summary>
+    private async Task<AuditRecord?> FindRecordAsync(string correlation)
+    {
+        var pending = await _store.RangeAsync(new RangeRequest(AuditKeys.PendingPrefix), CancellationToken.None);
+        foreach (var kv in pending.Items)
+        {
+            var record = System.Text.Json.JsonSerializer.Deserialize(kv.Value.Span, AuditServerJson.Default.AuditRecord);
+            if (record?.CorrelationId == correlation)
+            {
+                return record;
+            }
+        }
+
+        var entries = await AuditLog.ReadAsync(_store, CancellationToken.None);
+        return entries.Entries.Where(e => e.CorrelationId == correlation).Select(e => new AuditRecord
+        {
+            EventTimestamp = e.EventTimestamp,
+            TenantId = e.TenantId,
+            CallerAppId = e.CallerAppId,
+            CallerObjectId = e.CallerObjectId,
+            Operation = e.Operation,
+            ResourceId = e.ResourceId,
+            Status = e.Status,
+            SubStatus = e.SubStatus,
+            HttpStatusCode = e.HttpStatusCode,
+            CorrelationId = e.CorrelationId,
+            ClientAddress = e.ClientAddress,
+            Description = e.Description,
+        }).FirstOrDefault();
     }
 
     private HttpClientHandler Handler()
