@@ -143,7 +143,10 @@ internal static class TokenEndpoints
             clientId = AzureCliClientId;
         }
 
-        if (!Guid.TryParse(clientId, out _))
+        // A user's token carries its client id as appid; a service principal's app id there would let a user pass
+        // as that application (in the activity log's caller and claims), so it is not a public client.
+        if (!Guid.TryParse(clientId, out _)
+            || await data.Store.GetAsync(ResourceKeys.Principal(tenantId, clientId), context.RequestAborted).ConfigureAwait(false) is not null)
         {
             await OAuthErrorAsync(context, 400, "unauthorized_client", 700016, $"Application with identifier '{clientId}' was not found in the directory '{tenantId}'.").ConfigureAwait(false);
             return null;

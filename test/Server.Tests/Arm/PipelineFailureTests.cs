@@ -121,7 +121,20 @@ public sealed class PipelineFailureTests : IAsyncLifetime, IDisposable
         Assert.Equal("temporarily_unavailable", JsonNode.Parse(await response.Content.ReadAsStringAsync())!["error"]!.GetValue<string>());
     }
 
-    private HttpRequestMessage SignInRequest(string correlation, string userName, string password)
+    [Fact]
+    public async Task PasswordGrant_NamingAServicePrincipalAsItsClient_IsRefused()
+    {
+        using var http = new HttpClient(Handler()) { BaseAddress = _server.Options.ResolvedEndpoint };
+        var admin = AdminCredentials.Load(_server.DataDirectory.AdminCredentialsPath);
+        using var request = SignInRequest(Guid.NewGuid().ToString(), "mallory", "wrong", admin.ClientId);
+
+        using var response = await http.SendAsync(request);
+
+        Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
+        Assert.Equal("unauthorized_client", JsonNode.Parse(await response.Content.ReadAsStringAsync())!["error"]!.GetValue<string>());
+    }
+
+    private HttpRequestMessage SignInRequest(string correlation, string userName, string password, string? clientId = null)
     {
         var request = new HttpRequestMessage(HttpMethod.Post, $"{_server.Bootstrap.TenantId}/oauth2/v2.0/token")
         {
@@ -131,6 +144,7 @@ public sealed class PipelineFailureTests : IAsyncLifetime, IDisposable
                 ["username"] = userName,
                 ["password"] = password,
                 ["scope"] = _server.Options.Audience + ".default",
+                ["client_id"] = clientId ?? string.Empty,
             }),
         };
         request.Headers.Add("x-ms-correlation-request-id", correlation);
