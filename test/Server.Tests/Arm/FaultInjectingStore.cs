@@ -30,7 +30,13 @@ internal sealed class FaultInjectingStore(InMemoryStateStore inner) : IStateStor
 
     public ValueTask<WriteResult> DeleteAsync(string key, long? expectedModRevision, CancellationToken cancellationToken) => inner.DeleteAsync(key, expectedModRevision, cancellationToken);
 
-    public ValueTask<TxnResult> TxnAsync(TxnRequest request, CancellationToken cancellationToken) => inner.TxnAsync(request, cancellationToken);
+    /// <summary>Every transaction that carries a pending activity-log record fails (a write and its record).</summary>
+    public bool FailAuditedTransactions { get; set; }
+
+    public ValueTask<TxnResult> TxnAsync(TxnRequest request, CancellationToken cancellationToken) =>
+        FailAuditedTransactions && request.Success.Any(op => op.Key.StartsWith("/audit/pending/", StringComparison.Ordinal))
+            ? throw new StateStoreException("Injected failure committing an audited write.", isTransient: true)
+            : inner.TxnAsync(request, cancellationToken);
 
     public IAsyncEnumerable<WatchEvent> WatchAsync(string prefix, long afterRevision, CancellationToken cancellationToken) => inner.WatchAsync(prefix, afterRevision, cancellationToken);
 

@@ -134,6 +134,26 @@ public sealed class PipelineFailureTests : IAsyncLifetime, IDisposable
         Assert.Equal("unauthorized_client", JsonNode.Parse(await response.Content.ReadAsStringAsync())!["error"]!.GetValue<string>());
     }
 
+    [Fact]
+    public async Task SigningKeyRotation_WhenItsRecordCannotBeCommitted_DoesNotTakeEffect()
+    {
+        var before = await ActiveKeyIdAsync();
+        _store.FailAuditedTransactions = true;
+
+        using var response = await _admin.PostAsync("providers/Holdfast.Identity/rotateSigningKey?api-version=2025-01-01", null);
+
+        Assert.Equal(HttpStatusCode.ServiceUnavailable, response.StatusCode);
+        _store.FailAuditedTransactions = false;
+        Assert.Equal(before, await ActiveKeyIdAsync());
+    }
+
+    private async Task<string> ActiveKeyIdAsync()
+    {
+        using var response = await _admin.GetAsync("providers/Holdfast.Identity/signingKeys?api-version=2025-01-01");
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        return JsonNode.Parse(await response.Content.ReadAsStringAsync())!["activeKeyId"]!.GetValue<string>();
+    }
+
     private HttpRequestMessage SignInRequest(string correlation, string userName, string password, string? clientId = null)
     {
         var request = new HttpRequestMessage(HttpMethod.Post, $"{_server.Bootstrap.TenantId}/oauth2/v2.0/token")
