@@ -72,10 +72,6 @@ internal sealed partial class ArmPipeline(RequestDelegate next, BearerAuthentica
                 CheckApiVersion(request, metadata.ApiVersions);
             }
 
-            if (!metadata.AuthenticatedOnly)
-            {
-                RequireAuthorization(context, arm);
-            }
 
             var requestClass = ClassOf(request.Method);
             var subscription = context.GetRouteValue("subscriptionId") as string;
@@ -90,16 +86,14 @@ internal sealed partial class ArmPipeline(RequestDelegate next, BearerAuthentica
                 }] = remaining.ToString(System.Globalization.CultureInfo.InvariantCulture);
             }
 
-            // Activity log: a request that must be logged and committed no write of its own (an action without a
-            // write, an idempotent delete) is recorded, durably, before its response starts.
-            context.Response.OnStarting(() => !arm.AuditRecorded && Audit.AuditRecorder.MustRecord(request.Method, context.Response.StatusCode)
-                ? audit.RecordAsync(context, context.Response.StatusCode, errorCode: null)
-                : Task.CompletedTask);
+            // One response-start check, so its steps run in this order (callbacks run last-registered-first): the
+            // authorization check settles the final status, then the activity log records that status.
+            var requireAuthorization = !metadata.AuthenticatedOnly;
+            context.Response.OnStarting(() => OnResponseStartingAsync(context, arm, requireAuthorization));
             await next(context).ConfigureAwait(false);
         }
         catch (ApiException ex)
         {
-            arm.Failed = true;
             await WriteErrorAsync(context, ex).ConfigureAwait(false);
         }
         catch (BadHttpRequestException ex)
@@ -127,25 +121,36 @@ internal sealed partial class ArmPipeline(RequestDelegate next, BearerAuthentica
     }
 
     /// <summary>
-    /// Fails the response if the endpoint answers normally without an authorization decision. Errors raised before the
-    /// decision (bad api-version, unknown subscription, bad route) carry no data and stay as they are.
+    /// Runs as the endpoint's response starts. First, it fails the response if the endpoint answers normally without an
+    /// authorization decision (errors raised before the decision — bad api-version, unknown subscription, bad route —
+    /// carry no data and stay as they are). Then, for a request that must be logged and committed no write of its own
+    /// (an action without a write, an idempotent delete), it stores the record of the final status, durably; if that
+    /// fails the answer becomes a 503 with no body, because nothing may be answered without its record.
     /// </summary>
-    private void RequireAuthorization(HttpContext context, ArmRequest arm)
+    private async Task OnResponseStartingAsync(HttpContext context, ArmRequest arm, bool requireAuthorization)
     {
-        context.Response.OnStarting(() =>
+        var response = context.Response;
+        if (requireAuthorization && arm.Action is null && !arm.Failed)
         {
-            if (arm.Action is null && !arm.Failed)
-            {
-                LogUnauthorizedEndpoint(logger, context.Request.Method, context.GetEndpoint()?.DisplayName ?? "(none)", arm.CorrelationId);
-                context.Response.StatusCode = StatusCodes.Status500InternalServerError;
-                context.Response.Headers["x-ms-failure-cause"] = "authorization-not-checked";
+            LogUnauthorizedEndpoint(logger, context.Request.Method, context.GetEndpoint()?.DisplayName ?? "(none)", arm.CorrelationId);
+            response.StatusCode = StatusCodes.Status500InternalServerError;
+            response.Headers["x-ms-failure-cause"] = "authorization-not-checked";
 
-                // No byte of an unauthorized answer may leave: Kestrel refuses any body beyond this length.
-                context.Response.ContentLength = 0;
-            }
+            // No byte of an unauthorized answer may leave: Kestrel refuses any body beyond this length.
+            response.ContentLength = 0;
+        }
 
-            return Task.CompletedTask;
-        });
+        if (!arm.AuditRecorded && Audit.AuditRecorder.MustRecord(context.Request.Method, response.StatusCode)
+            && !await audit.RecordAsync(context, response.StatusCode, errorCode: null).ConfigureAwait(false))
+        {
+            arm.Failed = true;
+            response.StatusCode = StatusCodes.Status503ServiceUnavailable;
+            response.Headers.RetryAfter = "1";
+            response.Headers["x-ms-failure-cause"] = "activity-log-unavailable";
+
+            // The endpoint's own answer must not leave unrecorded: Kestrel refuses any body beyond this length.
+            response.ContentLength = 0;
+        }
     }
 
     private static void CheckApiVersion(HttpRequest request, IReadOnlyList<string>? supported)
@@ -174,11 +179,17 @@ internal sealed partial class ArmPipeline(RequestDelegate next, BearerAuthentica
 
     private async Task WriteErrorAsync(HttpContext context, ApiException exception)
     {
-        // Activity log: the failed or refused request is recorded (durably) before its error goes out.
+        // An error is a decision: the response-start check must not turn it into an unauthorized-answer 500.
+        var arm = ArmRequest.Of(context);
+        arm.Failed = true;
+
+        // Activity log: the failed or refused request is recorded (durably) before its error goes out; if the record
+        // cannot be stored the request is answered 503 instead, never without its record.
         var status = (int)exception.StatusCode;
-        if (ArmRequest.Of(context) is { AuditRecorded: false } && Audit.AuditRecorder.MustRecord(context.Request.Method, status))
+        if (!arm.AuditRecorded && Audit.AuditRecorder.MustRecord(context.Request.Method, status)
+            && !await audit.RecordAsync(context, status, exception.Code).ConfigureAwait(false))
         {
-            await audit.RecordAsync(context, status, exception.Code).ConfigureAwait(false);
+            exception = ActivityLogUnavailable();
         }
 
         if (context.Response.HasStarted)
@@ -193,6 +204,9 @@ internal sealed partial class ArmPipeline(RequestDelegate next, BearerAuthentica
 
         await ArmErrorWriter.WriteAsync(context, exception).ConfigureAwait(false);
     }
+
+    private static ApiException ActivityLogUnavailable() =>
+        new(HttpStatusCode.ServiceUnavailable, ArmErrorCodes.ServiceUnavailable, "The request could not be recorded in the activity log; retry the request.") { RetryAfterSeconds = 1 };
 
     [LoggerMessage(Level = LogLevel.Error, Message = "Unhandled failure in {Method} request {CorrelationId}")]
     private static partial void LogUnhandled(ILogger logger, Exception exception, string method, string correlationId);

@@ -81,11 +81,19 @@ internal static class ActivityLogEndpoints
         await WritePageAsync(context, data.Store, filter, e => e.SubscriptionId is null).ConfigureAwait(false);
     }
 
+    /// <summary><paramref name="time"/> less the slack, saturating at the earliest representable time.</summary>
+    private static DateTimeOffset Earlier(DateTimeOffset time) =>
+        time.UtcDateTime - DateTime.MinValue < TimestampSlack ? DateTimeOffset.MinValue : time.ToUniversalTime() - TimestampSlack;
+
+    /// <summary><paramref name="time"/> plus the slack, saturating at the latest representable time.</summary>
+    private static DateTimeOffset Later(DateTimeOffset time) =>
+        DateTime.MaxValue - time.UtcDateTime < TimestampSlack ? DateTimeOffset.MaxValue : time.ToUniversalTime() + TimestampSlack;
+
     private static async Task WritePageAsync(HttpContext context, IStateStore store, ActivityLogFilter filter, Func<AuditEntry, bool> inScope)
     {
         var select = ParseSelect(context.Request.Query["$select"].ToString());
         var startAfter = ParseSkipToken(context.Request.Query["$skiptoken"].ToString())
-            ?? await StartBeforeAsync(store, filter.From - TimestampSlack, context.RequestAborted).ConfigureAwait(false);
+            ?? await StartBeforeAsync(store, Earlier(filter.From), context.RequestAborted).ConfigureAwait(false);
         var items = new JsonArray();
         string? lastScanned = null;
         var scanned = 0;
@@ -106,7 +114,7 @@ internal static class ActivityLogEndpoints
                 continue;
             }
 
-            if (filter.To is { } to && entry.EventTimestamp > to + TimestampSlack)
+            if (filter.To is { } to && entry.EventTimestamp > Later(to))
             {
                 break;
             }

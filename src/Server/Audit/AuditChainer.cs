@@ -113,6 +113,7 @@ internal sealed partial class AuditChainer(IStateStore store, AuditSigningKeys k
         var ops = new List<TxnOp>();
         var sequence = head.Sequence;
         var previous = head.Hash;
+        var lastCheckpoint = head.LastCheckpoint;
         foreach (var kv in batch)
         {
             var entry = AuditEntry.Create(ReadRecord(kv), ++sequence, previous);
@@ -120,13 +121,14 @@ internal sealed partial class AuditChainer(IStateStore store, AuditSigningKeys k
             compares.Add(Compare.ModRevisionIs(kv.Key, kv.ModRevision));
             ops.Add(TxnOp.Put(AuditKeys.Entry(entry.Sequence), AuditJson.Serialize(entry)));
             ops.Add(TxnOp.Delete(kv.Key));
-        }
 
-        var lastCheckpoint = head.LastCheckpoint;
-        if (sequence - lastCheckpoint >= _options.CheckpointEveryEntries)
-        {
-            ops.Add(SignCheckpoint(sequence, previous));
-            lastCheckpoint = sequence;
+            // Signed at the entry that reaches the count, not at the end of the batch: where checkpoints sit does
+            // not depend on how writes happened to be batched, and no run of unsigned entries exceeds the count.
+            if (sequence - lastCheckpoint >= _options.CheckpointEveryEntries)
+            {
+                ops.Add(SignCheckpoint(sequence, previous));
+                lastCheckpoint = sequence;
+            }
         }
 
         ops.Add(HeadOp(new AuditHead { Sequence = sequence, Hash = previous, LastCheckpoint = lastCheckpoint }));

@@ -38,15 +38,16 @@ internal sealed partial class AuditRecorder(IStateStore store, TimeProvider time
 
     /// <summary>
     /// Writes the record of a request that ended without a recorded write, and waits until it is durable. Never
-    /// cancelled by the client going away: the attempt is logged whether or not anyone reads the answer. A store failure
-    /// is logged and does not change the response.
+    /// cancelled by the client going away: the attempt is logged whether or not anyone reads the answer. Returns false
+    /// when the record could not be stored (the failure is logged): the caller must then not give the answer it meant
+    /// to, because a request that must be logged is never answered without its durable record.
     /// </summary>
-    public async Task RecordAsync(HttpContext context, int statusCode, string? errorCode)
+    public async Task<bool> RecordAsync(HttpContext context, int statusCode, string? errorCode)
     {
         var arm = ArmRequest.Of(context);
         if (arm.AuditRecorded)
         {
-            return;
+            return true;
         }
 
         try
@@ -55,12 +56,48 @@ internal sealed partial class AuditRecorder(IStateStore store, TimeProvider time
             await store.PutAsync(AuditKeys.Pending(arm.RequestId), Serialize(record), null, CancellationToken.None).ConfigureAwait(false);
             arm.AuditRecorded = true;
             signal.Notify();
+            return true;
         }
         catch (StateStoreException ex)
         {
             LogRecordFailed(logger, ex, arm.CorrelationId);
+            return false;
         }
     }
+
+    /// <summary>
+    /// Records a refused sign-in (any token-endpoint error): the tenant it named, the client id and user name it
+    /// claimed (untrusted, so kept in the description, never as the caller), the OAuth2 error, and the client's
+    /// address. Returns false when the record could not be stored; the caller must not answer as if it were.
+    /// </summary>
+    public async Task<bool> RecordSignInFailureAsync(HttpContext context, int statusCode, string error, string tenantId, string? clientId, string? userName)
+    {
+        var arm = ArmRequest.Of(context);
+        arm.Action ??= SignInAction;
+        arm.Scope ??= "/";
+        var record = Build(context, statusCode, error) with
+        {
+            TenantId = Guid.TryParse(tenantId, out var tenant) ? tenant.ToString("D") : string.Empty,
+            Description = $"Sign-in refused ({error}): client '{Clip(clientId)}', user '{Clip(userName)}', tenant '{Clip(tenantId)}'",
+        };
+        try
+        {
+            await store.PutAsync(AuditKeys.Pending(arm.RequestId), Serialize(record), null, CancellationToken.None).ConfigureAwait(false);
+            arm.AuditRecorded = true;
+            signal.Notify();
+            return true;
+        }
+        catch (StateStoreException ex)
+        {
+            LogRecordFailed(logger, ex, arm.CorrelationId);
+            return false;
+        }
+    }
+
+    /// <summary>The operation name of a sign-in (a token request) in the activity log.</summary>
+    public const string SignInAction = "Holdfast.Identity/signIns/action";
+
+    private static string Clip(string? value) => value is null ? string.Empty : value.Length <= 128 ? value : value[..128] + "…";
 
     private AuditRecord Build(HttpContext context, int statusCode, string? subStatus)
     {

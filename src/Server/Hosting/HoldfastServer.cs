@@ -36,6 +36,23 @@ public static class HoldfastServer
         ArgumentNullException.ThrowIfNull(options);
         ArgumentNullException.ThrowIfNull(dataDirectory);
         ArgumentNullException.ThrowIfNull(store);
+
+        // The data directory's lock comes first: a second server on the same directory must fail before it creates a
+        // key or seeds anything into the live store.
+        var auditLock = Audit.DataDirectoryLock.AcquireForServer(dataDirectory.Root);
+        try
+        {
+            return await StartLockedAsync(options, dataDirectory, store, timeProvider, configureLogging, auditLock, cancellationToken).ConfigureAwait(false);
+        }
+        catch
+        {
+            auditLock.Dispose();
+            throw;
+        }
+    }
+
+    private static async Task<RunningServer> StartLockedAsync(HoldfastServerOptions options, DataDirectory dataDirectory, IStateStore store, TimeProvider timeProvider, Action<ILoggingBuilder>? configureLogging, Audit.DataDirectoryLock auditLock, CancellationToken cancellationToken)
+    {
         using var ca = dataDirectory.LoadOrCreateCertificateAuthority(timeProvider);
         var dnsNames = new List<string> { "localhost" };
         var endpointHost = options.ResolvedEndpoint.Host;
@@ -113,7 +130,6 @@ public static class HoldfastServer
         services.AddRouting();
 
         // Activity log
-        var auditLock = Audit.DataDirectoryLock.AcquireForServer(dataDirectory.Root);
         var auditKeys = Audit.AuditSigningKeys.LoadOrCreate(dataDirectory.Root);
         services.AddSingleton(_ => auditLock);
         services.AddSingleton(_ => auditKeys);

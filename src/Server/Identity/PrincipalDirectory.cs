@@ -173,22 +173,31 @@ internal sealed partial class PrincipalDirectory(IStateStore store, ILogger<Prin
             LogUnreadable(logger, key, ex.Message);
         }
 
-        if (_byKey.Remove(key, out var old))
-        {
-            _byObjectId.TryRemove(new KeyValuePair<string, Entry>(old.Principal.ObjectId, old));
-        }
-
-        _groups.Remove(key);
+        // Replaced in place: a reader (the per-request token check) never sees the principal missing while its
+        // record is updated (a new password, a renamed display name).
+        _byKey.TryGetValue(key, out var old);
         if (entry is null)
         {
-            return;
+            _byKey.Remove(key);
+            _groups.Remove(key);
+        }
+        else
+        {
+            _byKey[key] = entry;
+            _byObjectId[entry.Principal.ObjectId] = entry;
+            if (entry.Group is not null)
+            {
+                _groups[key] = entry.Group;
+            }
+            else
+            {
+                _groups.Remove(key);
+            }
         }
 
-        _byKey[key] = entry;
-        _byObjectId[entry.Principal.ObjectId] = entry;
-        if (entry.Group is not null)
+        if (old is not null && (entry is null || !string.Equals(old.Principal.ObjectId, entry.Principal.ObjectId, StringComparison.OrdinalIgnoreCase)))
         {
-            _groups[key] = entry.Group;
+            _byObjectId.TryRemove(new KeyValuePair<string, Entry>(old.Principal.ObjectId, old));
         }
     }
 

@@ -15,6 +15,9 @@ namespace Holdfast.Server.Identity;
 /// </summary>
 internal static class SigningKeyEndpoints
 {
+    /// <summary>The last signing-key rotation request; written in the rotation's activity-log transaction.</summary>
+    internal const string RotationMarkerKey = "/signingkeys/lastrotation";
+
     public static void Map(IEndpointRouteBuilder routes)
     {
         routes.MapPost("/providers/" + DirectoryApi.Namespace + "/rotateSigningKey", RotateAsync).WithMetadata(DirectoryApi.Metadata);
@@ -25,6 +28,12 @@ internal static class SigningKeyEndpoints
     {
         await context.RequestServices.GetRequiredService<RequestAuthorizer>().AuthorizeAsync(context, DirectoryApi.Namespace + "/rotateSigningKey/action", DirectoryApi.OperatorScope).ConfigureAwait(false);
         var keys = context.RequestServices.GetRequiredService<SigningKeySet>();
+
+        // The rotation is recorded (a marker key committed with the request's activity-log record, durably) before it
+        // takes effect: a rotation that cannot be logged does not happen.
+        var data = context.RequestServices.GetRequiredService<ArmData>();
+        var marker = System.Text.Encoding.UTF8.GetBytes(new JsonObject { ["requestId"] = ArmRequest.Of(context).RequestId, ["at"] = data.Time.GetUtcNow().ToString("O", System.Globalization.CultureInfo.InvariantCulture) }.ToJsonString());
+        await data.CommitAsync(context, new Holdfast.State.TxnRequest([], [Holdfast.State.TxnOp.Put(RotationMarkerKey, marker)]), StatusCodes.Status200OK).ConfigureAwait(false);
         keys.Rotate();
         await ArmResponses.WriteJsonAsync(context, StatusCodes.Status200OK, Describe(keys)).ConfigureAwait(false);
     }

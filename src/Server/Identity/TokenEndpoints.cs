@@ -143,7 +143,10 @@ internal static class TokenEndpoints
             clientId = AzureCliClientId;
         }
 
-        if (!Guid.TryParse(clientId, out _))
+        // A user's token carries its client id as appid; a service principal's app id there would let a user pass
+        // as that application (in the activity log's caller and claims), so it is not a public client.
+        if (!Guid.TryParse(clientId, out _)
+            || await data.Store.GetAsync(ResourceKeys.Principal(tenantId, clientId), context.RequestAborted).ConfigureAwait(false) is not null)
         {
             await OAuthErrorAsync(context, 400, "unauthorized_client", 700016, $"Application with identifier '{clientId}' was not found in the directory '{tenantId}'.").ConfigureAwait(false);
             return null;
@@ -243,9 +246,22 @@ internal static class TokenEndpoints
         return ArmResponses.WriteJsonAsync(context, StatusCodes.Status200OK, new JsonObject { ["keys"] = array });
     }
 
-    private static Task OAuthErrorAsync(HttpContext context, int status, string error, int aadstsCode, string description)
+    /// <summary>
+    /// Answers an OAuth2 error. Every refused token request is a failed sign-in, recorded in the activity log first
+    /// (durably); when that record cannot be stored the answer is 503 <c>temporarily_unavailable</c> instead.
+    /// </summary>
+    private static async Task OAuthErrorAsync(HttpContext context, int status, string error, int aadstsCode, string description)
     {
         var arm = ArmRequest.Of(context);
+        var audit = context.RequestServices.GetRequiredService<Audit.AuditRecorder>();
+        var tenantId = context.GetRouteValue("tenantId") as string ?? string.Empty;
+        var form = context.Request.HasFormContentType && context.Request.Form is { } f ? f : null;
+        var userName = form?["username"].ToString();
+        if (!await audit.RecordSignInFailureAsync(context, status, $"{error} (AADSTS{aadstsCode})", tenantId, form?["client_id"].ToString(), userName).ConfigureAwait(false))
+        {
+            (status, error, aadstsCode, description) = (StatusCodes.Status503ServiceUnavailable, "temporarily_unavailable", 90033, "The sign-in could not be recorded; retry the request.");
+        }
+
         var body = new JsonObject
         {
             ["error"] = error,
@@ -255,6 +271,6 @@ internal static class TokenEndpoints
             ["trace_id"] = arm.RequestId,
             ["correlation_id"] = arm.CorrelationId,
         };
-        return ArmResponses.WriteJsonAsync(context, status, body);
+        await ArmResponses.WriteJsonAsync(context, status, body).ConfigureAwait(false);
     }
 }

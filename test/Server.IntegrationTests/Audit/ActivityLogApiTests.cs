@@ -46,6 +46,18 @@ public sealed class ActivityLogApiTests(ServerFixture fixture)
     }
 
     [Fact]
+    public async Task Filter_AtTheEdgesOfRepresentableTime_IsServedNotA500()
+    {
+        var name = ServerFixture.UniqueName("audit-edge");
+        var (status, correlation) = await ActivityLog.SendAsync(fixture.Http, HttpMethod.Put, GroupUrl(name), """{"location":"local"}""");
+        Assert.Equal(HttpStatusCode.Created, status);
+
+        var url = ActivityLog.Url(Subscription, $"eventTimestamp ge '0001-01-01T00:00:00Z' and eventTimestamp le '9999-12-31T23:59:59Z' and correlationId eq '{correlation}'");
+        var events = await ActivityLog.WaitForAsync(fixture.Http, url, e => e.Count > 0);
+        Assert.Single(events);
+    }
+
+    [Fact]
     public async Task DeleteAndProviderAction_AppearWithTheirActions()
     {
         var name = ServerFixture.UniqueName("audit-del");

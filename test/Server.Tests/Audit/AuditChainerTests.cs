@@ -83,6 +83,25 @@ public sealed class AuditChainerTests : IDisposable
     }
 
     [Fact]
+    public async Task DrainAsync_OneBatchCrossingTheCount_SignsAtEachMultipleNotAtTheBatchEnd()
+    {
+        // Ten records chained in one batch: the checkpoints sit where the count is reached (4, 8), as they would if
+        // the records had been chained one at a time, so where they sit does not depend on batching.
+        for (var i = 0; i < 10; i++)
+        {
+            await PendAsync("r" + i.ToString("D2", System.Globalization.CultureInfo.InvariantCulture), "c" + i);
+        }
+
+        Assert.Equal(10, await Chainer(new AuditOptions { CheckpointEveryEntries = 4 }).DrainAsync(CancellationToken.None));
+
+        var content = await AuditLog.ReadAsync(_store, CancellationToken.None);
+        Assert.Equal([4L, 8L], content.Checkpoints.Select(c => c.Sequence));
+        var verification = Verify(content);
+        Assert.True(verification.IsIntact, verification.Message);
+        Assert.Equal(8, verification.LastCheckpointSequence);
+    }
+
+    [Fact]
     public async Task StopAsync_ChainsWhatIsLeftAndSignsTheLastEntry()
     {
         var chainer = Chainer();
