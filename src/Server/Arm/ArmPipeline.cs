@@ -72,7 +72,6 @@ internal sealed partial class ArmPipeline(RequestDelegate next, BearerAuthentica
                 CheckApiVersion(request, metadata.ApiVersions);
             }
 
-
             var requestClass = ClassOf(request.Method);
             var subscription = context.GetRouteValue("subscriptionId") as string;
             var remaining = throttle.Take(subscription?.ToLowerInvariant() ?? "tenant:" + arm.Principal.TenantId, arm.Principal.ObjectId, requestClass);
