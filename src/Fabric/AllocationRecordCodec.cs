@@ -30,7 +30,7 @@ public static class AllocationRecordCodec
 
     private sealed record Stored(string Host, IReadOnlyList<StoredAllocation> Allocations, IReadOnlyList<StoredHold> Reservations);
 
-    private sealed record StoredAllocation(string Id, CapacityVector Demand, string? ReservationId, string? AvailabilitySet, string? AntiAffinityGroup);
+    private sealed record StoredAllocation(string Id, CapacityVector Demand, string? ReservationId = null, string? AvailabilitySet = null, string? AntiAffinityGroup = null);
 
     private sealed record StoredHold(string ReservationId, CapacityVector Held);
 }

@@ -7,6 +7,9 @@ namespace Holdfast.Fabric;
 /// </summary>
 public static class FabricKeys
 {
+    /// <summary>Everything the fleet stores (what the placement index watches).</summary>
+    public const string Prefix = "/fabric/";
+
     public const string SitesPrefix = "/fabric/sites/";
     public const string ClustersPrefix = "/fabric/clusters/";
     public const string RacksPrefix = "/fabric/racks/";

@@ -138,7 +138,38 @@ public sealed class PlacementIndex
             throw new InvalidOperationException($"Allocation '{request.AllocationId}' is already placed on host '{current.Description.Name}'.");
         }
 
-        var search = new Search(this, request);
+        return DecideCore(request, excluded: null);
+    }
+
+    /// <summary>
+    /// Chooses a new host for an allocation that may already be placed (healing, drain, redeploy): its current host is
+    /// excluded and its own share does not count against the spread of its groups. Changes nothing. For an allocation
+    /// that is not placed this is <see cref="Decide"/>.
+    /// </summary>
+    public PlacementDecision DecideMove(PlacementRequest request)
+    {
+        ArgumentNullException.ThrowIfNull(request);
+        request.Validate();
+        if (!_allocations.TryGetValue(request.AllocationId, out var from))
+        {
+            return DecideCore(request, excluded: null);
+        }
+
+        var current = from.Record.Allocations.First(a => string.Equals(a.Id, request.AllocationId, StringComparison.Ordinal));
+        ApplyAllocationEffects(from, current, -1);
+        try
+        {
+            return DecideCore(request, excluded: from);
+        }
+        finally
+        {
+            ApplyAllocationEffects(from, current, +1);
+        }
+    }
+
+    private PlacementDecision DecideCore(PlacementRequest request, HostSlot? excluded)
+    {
+        var search = new Search(this, request) { Excluded = excluded };
         if (search.Possible)
         {
             if (request.ReservationId is not null && _reservationHosts.TryGetValue(request.ReservationId, out var holders))
@@ -577,9 +608,12 @@ public sealed class PlacementIndex
 
         public bool PassesLocationAndTraits(HostSlot slot) => InAllowedCluster(slot) && InZone(slot) && HasTraits(slot);
 
+        /// <summary>A host the search must not choose (the one an allocation is moving off).</summary>
+        public HostSlot? Excluded { get; init; }
+
         public void Consider(HostSlot slot, CapacityVector free)
         {
-            if (!free.Fits(Request.Demand))
+            if (ReferenceEquals(slot, Excluded) || !free.Fits(Request.Demand))
             {
                 return;
             }

@@ -138,6 +138,10 @@ public static class HoldfastServer
         services.AddSingleton<Audit.AuditChainer>();
         services.AddHostedService(sp => sp.GetRequiredService<Audit.AuditChainer>());
 
+        // Capacity
+        services.AddSingleton<Fabric.CapacityService>();
+        services.AddHostedService(sp => sp.GetRequiredService<Fabric.CapacityService>());
+
         var app = builder.Build();
         app.UseRouting();
         app.UseMiddleware<ArmPipeline>();
