@@ -60,7 +60,18 @@ internal sealed partial class RoleDirectory(IStateStore store, ILogger<RoleDirec
     public RoleDefinition? FindRole(string name) => BuiltInRoles.Find(name) ?? _definitions.GetValueOrDefault(name)?.Definition;
 
     /// <summary>Completes once the view reflects every write up to <paramref name="revision"/>.</summary>
-    public Task WaitForRevisionAsync(long revision, CancellationToken cancellationToken) => _applied.WaitForAsync(revision, cancellationToken);
+    public async Task WaitForRevisionAsync(long revision, CancellationToken cancellationToken)
+    {
+        // Bounded, as the principal directory's catch-up: a stalled watch answers 503 instead of holding the request.
+        try
+        {
+            await _applied.WaitForAsync(revision, cancellationToken).WaitAsync(Identity.DirectoryApi.CatchUpTimeout, cancellationToken).ConfigureAwait(false);
+        }
+        catch (TimeoutException)
+        {
+            throw Identity.ServicePrincipalEndpoints.NotYetInForce();
+        }
+    }
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {

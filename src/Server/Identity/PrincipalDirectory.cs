@@ -59,8 +59,11 @@ internal sealed partial class PrincipalDirectory(IStateStore store, ILogger<Prin
             : TokenStanding.CredentialRevoked;
     }
 
-    /// <summary>Waits (at most <paramref name="timeout"/>) until the view has applied every change up to <paramref name="revision"/>.</summary>
-    public async Task WaitForRevisionAsync(long revision, TimeSpan timeout, TimeProvider timeProvider)
+    /// <summary>
+    /// Waits (at most <paramref name="timeout"/>) until the view has applied every change up to <paramref name="revision"/>;
+    /// false when it has not in time.
+    /// </summary>
+    public async Task<bool> WaitForRevisionAsync(long revision, TimeSpan timeout, TimeProvider timeProvider)
     {
         using var cancellation = new CancellationTokenSource(timeout, timeProvider);
         try
@@ -70,15 +73,18 @@ internal sealed partial class PrincipalDirectory(IStateStore store, ILogger<Prin
                 var progress = Volatile.Read(ref _progress);
                 if (Volatile.Read(ref _appliedRevision) >= revision)
                 {
-                    return;
+                    return true;
                 }
 
                 await progress.Task.WaitAsync(cancellation.Token).ConfigureAwait(false);
             }
+
+            return true;
         }
         catch (OperationCanceledException) when (cancellation.IsCancellationRequested)
         {
             LogSlowCatchUp(logger, revision);
+            return false;
         }
     }
 

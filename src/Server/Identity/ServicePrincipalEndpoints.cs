@@ -333,7 +333,19 @@ internal static class ServicePrincipalEndpoints
     private static ValueTask AuthorizeAsync(HttpContext context, string operation) =>
         context.RequestServices.GetRequiredService<RequestAuthorizer>().AuthorizeAsync(context, $"{ResourceType}/{operation}", DirectoryApi.OperatorScope);
 
-    /// <summary>Returns once the directory has applied this commit, so the change (a revocation) holds for every later request.</summary>
-    internal static Task CatchUpAsync(HttpContext context, long revision) =>
-        context.RequestServices.GetRequiredService<PrincipalDirectory>().WaitForRevisionAsync(revision, DirectoryApi.CatchUpTimeout, context.RequestServices.GetRequiredService<TimeProvider>());
+    /// <summary>
+    /// Returns once the directory has applied this commit, so the change (a revocation) holds for every later request.
+    /// When it has not within <see cref="DirectoryApi.CatchUpTimeout"/> the request answers 503: the change is committed
+    /// but not yet in force here, and a success would promise what the server cannot yet keep.
+    /// </summary>
+    internal static async Task CatchUpAsync(HttpContext context, long revision)
+    {
+        if (!await context.RequestServices.GetRequiredService<PrincipalDirectory>().WaitForRevisionAsync(revision, DirectoryApi.CatchUpTimeout, context.RequestServices.GetRequiredService<TimeProvider>()).ConfigureAwait(false))
+        {
+            throw NotYetInForce();
+        }
+    }
+
+    internal static ApiException NotYetInForce() =>
+        new(HttpStatusCode.ServiceUnavailable, ArmErrorCodes.ServiceUnavailable, "The change was committed, but this server has not applied it yet, so it may not be in force for requests already under way. Retry the request to confirm it.");
 }
