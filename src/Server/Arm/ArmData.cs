@@ -117,13 +117,16 @@ internal sealed class ArmData(IStateStore store, ProviderRegistry registry, Hold
     public JsonObject SystemData(TokenPrincipal caller, JsonObject? previous)
     {
         var now = timeProvider.GetUtcNow().UtcDateTime.ToString("O", System.Globalization.CultureInfo.InvariantCulture);
+
+        // As Azure: a person is named by their user name, an application by its client id.
+        var (by, byType) = caller.IsUser ? (caller.UserName ?? caller.ObjectId, "User") : (caller.AppId, "Application");
         return new JsonObject
         {
-            ["createdBy"] = previous?["createdBy"]?.DeepClone() ?? caller.AppId,
-            ["createdByType"] = previous?["createdByType"]?.DeepClone() ?? "Application",
+            ["createdBy"] = previous?["createdBy"]?.DeepClone() ?? by,
+            ["createdByType"] = previous?["createdByType"]?.DeepClone() ?? byType,
             ["createdAt"] = previous?["createdAt"]?.DeepClone() ?? now,
-            ["lastModifiedBy"] = caller.AppId,
-            ["lastModifiedByType"] = "Application",
+            ["lastModifiedBy"] = by,
+            ["lastModifiedByType"] = byType,
             ["lastModifiedAt"] = now,
         };
     }

@@ -39,6 +39,28 @@ public sealed class UserAndGroupApiTests(ServerFixture fixture)
     }
 
     [Fact]
+    public async Task AUsersWrite_NamesTheUserInSystemData_AsAzureDoes()
+    {
+        var name = ServerFixture.UniqueName("writer");
+        var (status, created, _) = await SendAsync(Http, HttpMethod.Put, $"{Root}/users/{name}?{ApiVersion}", $$$"""{"properties":{"displayName":"Writer","password":"{{{Password}}}"}}""");
+        Assert.Equal(HttpStatusCode.Created, status);
+        var subscription = fixture.Credentials.SubscriptionId;
+        await Authorization.Rbac.AssignAsync(fixture, $"/subscriptions/{subscription}", Authorization.Rbac.Contributor, S(created!, "properties", "objectId"));
+        var (tokenStatus, token) = await UserTokenAsync(fixture.Credentials, name + "@holdfast.local", Password);
+        Assert.Equal(HttpStatusCode.OK, tokenStatus);
+        using var http = Clients.Http(fixture.Credentials);
+        http.DefaultRequestHeaders.Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue("Bearer", token);
+
+        var group = ServerFixture.UniqueName("rg-user");
+        var (groupStatus, written, text) = await SendAsync(http, HttpMethod.Put, $"subscriptions/{subscription}/resourcegroups/{group}?api-version=2022-09-01", """{"location":"local"}""");
+
+        Assert.True(groupStatus == HttpStatusCode.Created, text);
+        Assert.Equal("User", S(written!, "systemData", "createdByType"));
+        Assert.Equal(name, S(written!, "systemData", "createdBy"), StringComparer.OrdinalIgnoreCase);
+        Assert.Equal("User", S(written!, "systemData", "lastModifiedByType"));
+    }
+
+    [Fact]
     public async Task WrongPasswordOrUnknownUser_GetTheSameInvalidGrant()
     {
         var name = ServerFixture.UniqueName("bob");
