@@ -1,9 +1,10 @@
 using Holdfast.Providers.Framework;
+using Holdfast.Providers.Network.SecurityGroups;
 using Holdfast.Providers.Network.VirtualNetworks;
 
 namespace Holdfast.Providers.Network;
 
-/// <summary>Microsoft.Network. Virtual networks first; interfaces, public IPs and security groups come with compute (issue 5).</summary>
+/// <summary>Microsoft.Network: virtual networks and network security groups; interfaces and public IPs come with compute (issue 5).</summary>
 public static class NetworkProvider
 {
     public const string Namespace = "Microsoft.Network";
@@ -25,5 +26,6 @@ public static class NetworkProvider
     public static ResourceProviderDefinition Create() => new(Namespace,
     [
         new ResourceTypeDefinition(Namespace, "virtualNetworks", ApiVersions, new VirtualNetworkHandler()),
+        new ResourceTypeDefinition(Namespace, "networkSecurityGroups", ApiVersions, new NetworkSecurityGroupHandler()),
     ]);
 }

@@ -17,6 +17,7 @@ public sealed class ArmContractTests(ServerFixture fixture)
     public static readonly Dictionary<string, (string ApiVersion, string Body)> Samples = new(StringComparer.OrdinalIgnoreCase)
     {
         ["Microsoft.Network/virtualNetworks"] = ("2023-09-01", """{"location":"local","tags":{"k":"v"},"properties":{"addressSpace":{"addressPrefixes":["10.20.0.0/16"]},"subnets":[{"name":"a","properties":{"addressPrefix":"10.20.1.0/24"}}]}}"""),
+        ["Microsoft.Network/networkSecurityGroups"] = ("2023-09-01", """{"location":"local","tags":{"k":"v"},"properties":{"securityRules":[{"name":"ssh","properties":{"protocol":"Tcp","access":"Allow","direction":"Inbound","priority":300,"sourcePortRange":"*","destinationPortRange":"22","sourceAddressPrefix":"10.0.0.0/8","destinationAddressPrefix":"*"}}]}}"""),
     };
 
     public static TheoryData<string> Types() => new(Samples.Keys);
