@@ -125,6 +125,11 @@ internal sealed partial class CapacityService(IStateStore store, ILogger<Capacit
                 return new PlaceResult(false, null, 0, decision.Explanation);
             }
 
+            if (await IsStaleAsync(decision, cancellationToken).ConfigureAwait(false))
+            {
+                continue;
+            }
+
             var placed = instance with { Host = decision.HostName, Epoch = instance.Epoch + 1, Error = null };
             var allocationKey = FabricKeys.Allocations(decision.HostName!);
             var request = new TxnRequest(
@@ -215,6 +220,11 @@ internal sealed partial class CapacityService(IStateStore store, ILogger<Capacit
             lock (_lock)
             {
                 decision = _index.DecideMove(instance.ToRequest());
+            }
+
+            if (await IsStaleAsync(decision, cancellationToken).ConfigureAwait(false))
+            {
+                continue;
             }
 
             InstanceDocument next;
@@ -555,6 +565,26 @@ internal sealed partial class CapacityService(IStateStore store, ILogger<Capacit
             {
                 return false;
             }
+        }
+
+        return true;
+    }
+
+    /// <summary>
+    /// True when the chosen host's record, as the index holds it, already names the instance (another replica placed it
+    /// and this index has not seen its document yet): the record is re-read from the store and the caller decides again.
+    /// </summary>
+    private async Task<bool> IsStaleAsync(PlacementDecision decision, CancellationToken cancellationToken)
+    {
+        if (!decision.IsPlaced || decision.ProposedRecord is not null)
+        {
+            return false;
+        }
+
+        var kv = await store.GetAsync(FabricKeys.Allocations(decision.HostName!), cancellationToken).ConfigureAwait(false);
+        if (kv is not null)
+        {
+            Apply(AllocationRecordCodec.Decode(kv.Value.Span, kv.ModRevision));
         }
 
         return true;
