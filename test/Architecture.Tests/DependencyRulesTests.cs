@@ -19,13 +19,14 @@ public sealed class DependencyRulesTests
         ["Holdfast.Reconciliation"] = [],
         ["Holdfast.Audit"] = [],
         ["Holdfast.Capacity"] = [],
+        ["Holdfast.Fabric"] = ["Holdfast.Capacity"],
         ["Holdfast.Identity"] = ["Holdfast.Resources"],
         ["Holdfast.Providers"] = ["Holdfast.Resources", "Holdfast.State", "Holdfast.Reconciliation"],
-        ["Holdfast.Server"] = ["Holdfast.Resources", "Holdfast.State", "Holdfast.Reconciliation", "Holdfast.Identity", "Holdfast.Providers", "Holdfast.Audit"],
+        ["Holdfast.Server"] = ["Holdfast.Resources", "Holdfast.State", "Holdfast.Reconciliation", "Holdfast.Identity", "Holdfast.Providers", "Holdfast.Audit", "Holdfast.Capacity", "Holdfast.Fabric"],
     };
 
     private static readonly string[] CoreLibraries =
-        ["Holdfast.Resources", "Holdfast.State", "Holdfast.Reconciliation", "Holdfast.Identity", "Holdfast.Providers", "Holdfast.Audit", "Holdfast.Capacity"];
+        ["Holdfast.Resources", "Holdfast.State", "Holdfast.Reconciliation", "Holdfast.Identity", "Holdfast.Providers", "Holdfast.Audit", "Holdfast.Capacity", "Holdfast.Fabric"];
 
     [Fact]
     public void GetReferencedAssemblies_EveryHoldfastLibrary_FollowsTheDependencyArrows()
