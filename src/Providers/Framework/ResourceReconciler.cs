@@ -80,6 +80,13 @@ public sealed partial class ResourceReconciler(IStateStore store, ProviderRegist
         var ops = new List<TxnOp>(operationOps);
         if (deleting && outcome.Error is null)
         {
+            if (definition?.Handler is IResourceAdmission admission)
+            {
+                var release = await admission.ReleaseAsync(new ResourceReleaseContext(id, resource, store), cancellationToken).ConfigureAwait(false);
+                compares.AddRange(release.Compares);
+                ops.AddRange(release.Ops);
+            }
+
             ops.Add(TxnOp.Delete(key));
             LogDeleted(logger, id);
         }

@@ -93,12 +93,19 @@ public static class HoldfastServer
             });
         });
 
-        var registry = new ProviderRegistry([ResourcesProvider.Create(), NetworkProvider.Create(), DirectoryApi.Provider(), Audit.InsightsProvider.Create(), Providers.Authorization.AuthorizationProvider.Create()]);
         var services = builder.Services;
         services.AddSingleton(options);
         services.AddSingleton(timeProvider);
         services.AddSingleton(store);
-        services.AddSingleton(registry);
+        // Providers (a factory, so a provider's handlers may take the server's services)
+        services.AddSingleton(sp => new ProviderRegistry(
+        [
+            ResourcesProvider.Create(),
+            NetworkProvider.Create(),
+            DirectoryApi.Provider(),
+            Audit.InsightsProvider.Create(),
+            Providers.Authorization.AuthorizationProvider.Create(),
+        ]));
         services.AddSingleton(bootstrap);
 
         // Identity

@@ -114,7 +114,7 @@ internal sealed class ResourceWriter(HttpContext context, ArmData data, TokenPri
             desiredProperties["provisioningState"] = previous is null ? ProvisioningStates.Creating : ProvisioningStates.Updating;
             resource["properties"] = desiredProperties;
             resource["systemData"] = data.SystemData(caller, previous?["systemData"] as JsonObject);
-            if (await CommitAsync(resource, existing, "write").ConfigureAwait(false) is { } revision)
+            if (await CommitAsync(resource, existing, previous, "write").ConfigureAwait(false) is { } revision)
             {
                 await RespondAsync(previous is null ? StatusCodes.Status201Created : StatusCodes.Status200OK, resource, revision).ConfigureAwait(false);
                 return;
@@ -178,7 +178,7 @@ internal sealed class ResourceWriter(HttpContext context, ArmData data, TokenPri
             desiredProperties["provisioningState"] = ProvisioningStates.Updating;
             resource["properties"] = desiredProperties;
             resource["systemData"] = data.SystemData(caller, resource["systemData"] as JsonObject);
-            if (await CommitAsync(resource, existing, "write").ConfigureAwait(false) is { } revision)
+            if (await CommitAsync(resource, existing, ResourceDocument.Parse(existing.Value), "write").ConfigureAwait(false) is { } revision)
             {
                 await RespondAsync(StatusCodes.Status200OK, resource, revision).ConfigureAwait(false);
                 return;
@@ -218,7 +218,7 @@ internal sealed class ResourceWriter(HttpContext context, ArmData data, TokenPri
 
             EnsureNoOperationInProgress(resource);
             ResourceDocument.SetProvisioningState(resource, ProvisioningStates.Deleting);
-            if (await CommitAsync(resource, existing, "delete").ConfigureAwait(false) is not null)
+            if (await CommitAsync(resource, existing, ResourceDocument.Parse(existing.Value), "delete").ConfigureAwait(false) is not null)
             {
                 context.Response.StatusCode = StatusCodes.Status202Accepted;
                 return;
@@ -231,9 +231,19 @@ internal sealed class ResourceWriter(HttpContext context, ArmData data, TokenPri
         }
     }
 
-    /// <summary>Commits the desired state with a new operation; null when a compare failed (the caller retries).</summary>
-    private async Task<long?> CommitAsync(JsonObject resource, KeyValue? existing, string kind)
+    /// <summary>
+    /// Commits the desired state with a new operation, and what the type's admission adds (checked again on every
+    /// attempt); null when a compare failed (the caller retries).
+    /// </summary>
+    private async Task<long?> CommitAsync(JsonObject resource, KeyValue? existing, JsonObject? previous, string kind)
     {
+        var admission = Admission.None;
+        if (route.Type.Handler is IResourceAdmission admitter)
+        {
+            var admissionKind = kind == "delete" ? AdmissionKind.Delete : existing is null ? AdmissionKind.Create : AdmissionKind.Update;
+            admission = await admitter.AdmitAsync(new ResourceAdmissionContext(Id, admissionKind, resource, previous, data.Store), context.RequestAborted).ConfigureAwait(false);
+        }
+
         var operationId = Guid.NewGuid().ToString();
         var (_, operationOps) = data.NewOperation(Id.SubscriptionId!, StatusPath(operationId), operationId, Key, resource["id"]!.GetValue<string>(), kind);
         var compares = new List<Compare>
@@ -241,7 +251,8 @@ internal sealed class ResourceWriter(HttpContext context, ArmData data, TokenPri
             existing is null ? Compare.Absent(Key) : Compare.ModRevisionIs(Key, existing.ModRevision),
             Compare.ModRevisionIs(groupStored.Key, groupStored.ModRevision),
         };
-        var result = await data.CommitAsync(context, new TxnRequest(compares, [TxnOp.Put(Key, ResourceDocument.Serialize(resource)), .. operationOps]), kind == "delete" ? StatusCodes.Status202Accepted : existing is null ? StatusCodes.Status201Created : StatusCodes.Status200OK).ConfigureAwait(false);
+        compares.AddRange(admission.Compares);
+        var result = await data.CommitAsync(context, new TxnRequest(compares, [TxnOp.Put(Key, ResourceDocument.Serialize(resource)), .. operationOps, .. admission.Ops]), kind == "delete" ? StatusCodes.Status202Accepted : existing is null ? StatusCodes.Status201Created : StatusCodes.Status200OK).ConfigureAwait(false);
         if (!result.Succeeded)
         {
             return null;
