@@ -122,7 +122,7 @@ internal static class FleetTopologyEndpoints
         {
             var existing = await store.GetAsync(key, context.RequestAborted).ConfigureAwait(false);
             List<Compare> compares = [existing is null ? Compare.Absent(key) : Compare.ModRevisionIs(key, existing.ModRevision)];
-            List<TxnOp> ops = [TxnOp.Put(key, JsonSerializer.SerializeToUtf8Bytes(FabricApi.Resource(kind.Type, name, stored)))];
+            List<TxnOp> ops = [TxnOp.Put(key, JsonSerializer.SerializeToUtf8Bytes(FabricApi.Resource(kind.Type, name, (JsonObject)stored.DeepClone())))];
             // Hosts carry their site and zone, so a parent (or a cluster's zone) cannot change under existing children.
             var reparented = existing is not null && kind.ParentProperty is not null
                 && (ParentOf(existing, kind.ParentProperty) != parent || (kind.Type == "clusters" && PropertiesOf(existing)["zone"]?.ToString() != zone));
@@ -146,7 +146,7 @@ internal static class FleetTopologyEndpoints
             var result = await data.CommitAsync(context, new TxnRequest(compares, ops), status).ConfigureAwait(false);
             if (result.Succeeded)
             {
-                await ArmResponses.WriteJsonAsync(context, status, FabricApi.Resource(kind.Type, name, stored)).ConfigureAwait(false);
+                await ArmResponses.WriteJsonAsync(context, status, FabricApi.Resource(kind.Type, name, (JsonObject)stored.DeepClone())).ConfigureAwait(false);
                 return;
             }
         }
