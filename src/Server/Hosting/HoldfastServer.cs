@@ -105,6 +105,7 @@ public static class HoldfastServer
             DirectoryApi.Provider(),
             Audit.InsightsProvider.Create(),
             Providers.Authorization.AuthorizationProvider.Create(),
+            Compute.ComputeProvider.Create(sp),
         ]));
         services.AddSingleton(bootstrap);
 
@@ -172,6 +173,10 @@ public static class HoldfastServer
         // Authorization
         Authorization.AuthorizationEndpoints.Map(app);
         OperatorSubscriptionEndpoints.Map(app);
+
+        // Compute
+        Compute.ComputeEndpoints.Map(app);
+        Compute.Quotas.QuotaEndpoints.Map(app);
 
         // Activity log
         Audit.ActivityLogEndpoints.Map(app);
