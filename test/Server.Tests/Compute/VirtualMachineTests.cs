@@ -305,6 +305,48 @@ public sealed class VirtualMachineTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task DeletingTheGroup_ReturnsAllCapacityAndQuota()
+    {
+        await _server.AddHostAsync("h1", Host16);
+        foreach (var name in new[] { "a", "b", "c" })
+        {
+            await _server.SendAsync(HttpMethod.Put, _server.VmPath("rg", name), ComputeTestServer.VmBody("Standard_D2s_v3"));
+        }
+
+        await Task.WhenAll(new[] { "a", "b", "c" }.Select(n => _server.WaitTerminalAsync(_server.VmPath("rg", n))));
+        Assert.Equal(6, (await _server.RecordAsync("h1")).Used.VCpus);
+
+        var groupPath = $"subscriptions/{_server.Subscription}/resourcegroups/rg?api-version=2022-09-01";
+        Assert.Equal(HttpStatusCode.Accepted, (await _server.SendAsync(HttpMethod.Delete, groupPath)).Status);
+        await _server.WaitGoneAsync(groupPath);
+
+        Assert.Empty((await _server.RecordAsync("h1")).Allocations);
+        Assert.Empty(await _server.InstancesAsync());
+        var usages = await _server.UsagesAsync();
+        Assert.Equal((0, 0), (usages["cores"].Current, usages["virtualMachines"].Current));
+    }
+
+    [Fact]
+    public async Task Lifecycle_WithTheHybridProfilesApiVersion_Works()
+    {
+        await _server.AddHostAsync("h1", Host16);
+        var path = _server.VmPath("rg", "hybrid", "2020-06-01");
+
+        var (status, _) = await _server.SendAsync(HttpMethod.Put, path, ComputeTestServer.VmBody("Standard_F2s_v2"));
+        var vm = await _server.WaitTerminalAsync(path);
+        var (listStatus, list) = await _server.SendAsync(HttpMethod.Get, $"subscriptions/{_server.Subscription}/providers/Microsoft.Compute/virtualMachines?api-version=2020-06-01");
+        var (deleteStatus, _) = await _server.SendAsync(HttpMethod.Delete, path);
+        await _server.WaitGoneAsync(path);
+
+        Assert.Equal(HttpStatusCode.Created, status);
+        Assert.Equal("Succeeded", vm!["properties"]!["provisioningState"]!.GetValue<string>());
+        Assert.Equal(HttpStatusCode.OK, listStatus);
+        Assert.Equal("hybrid", Assert.Single(list["value"]!.AsArray())!["name"]!.GetValue<string>());
+        Assert.Equal(HttpStatusCode.Accepted, deleteStatus);
+        Assert.Empty((await _server.RecordAsync("h1")).Allocations);
+    }
+
+    [Fact]
     public async Task QuotaApi_PutThenGet_ShowsLimitsDefaultsAndUsage()
     {
         var (status, put) = await _server.SendAsync(HttpMethod.Put, QuotaPath(), ComputeTestServer.Json("""{"properties":{"totalRegionalVCpus":40,"families":{"standardDSv3Family":12}}}"""));
