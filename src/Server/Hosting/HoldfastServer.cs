@@ -267,9 +267,6 @@ public sealed class RunningServer(WebApplication app, DataDirectory dataDirector
     internal IReadOnlyList<Microsoft.AspNetCore.Http.Endpoint> Endpoints =>
         app.Services.GetServices<Microsoft.AspNetCore.Routing.EndpointDataSource>().SelectMany(s => s.Endpoints).ToList();
 
-    /// <summary>The server's services (tests reach the capacity service through it).</summary>
-    internal IServiceProvider Services => app.Services;
-
     public Task WaitForShutdownAsync(CancellationToken cancellationToken) => app.WaitForShutdownAsync(cancellationToken);
 
     public Task StopAsync(CancellationToken cancellationToken) => app.StopAsync(cancellationToken);
