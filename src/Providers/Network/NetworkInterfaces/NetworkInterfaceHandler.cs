@@ -338,6 +338,7 @@ internal sealed class NetworkInterfaceHandler(TimeProvider timeProvider) : Resou
             {
                 compares.Add(Compare.ModRevisionIs(key, held.ModRevision));
                 ops.Add(TxnOp.Delete(key));
+                _holds.Forget([key]);
             }
         }
 
@@ -357,6 +358,7 @@ internal sealed class NetworkInterfaceHandler(TimeProvider timeProvider) : Resou
             {
                 compares.Add(Compare.ModRevisionIs(key, held.ModRevision));
                 ops.Add(TxnOp.Delete(key));
+                _holds.Forget([key]);
             }
         }
 
