@@ -182,7 +182,7 @@ internal sealed class NetworkInterfaceHandler(TimeProvider timeProvider) : Resou
         {
             context.AddError("NoPrimaryIpConfigurationSpecified", $"Network interface {context.Id} has several IP configurations and none is marked primary.", "properties.ipConfigurations");
         }
-        else if (primaries == 0 && configurations[0]?["properties"] is JsonObject only)
+        else if (primaries == 0 && configurations[0] is JsonObject first && first["properties"] is JsonObject only)
         {
             only["primary"] = true;
         }
