@@ -121,7 +121,7 @@ public static class HoldfastServer
         services.AddSingleton(sp => new ProviderRegistry(
         [
             ResourcesProvider.Create(),
-            NetworkProvider.Create(),
+            NetworkProvider.Create(store, timeProvider),
             DirectoryApi.Provider(),
             Audit.InsightsProvider.Create(),
             Providers.Authorization.AuthorizationProvider.Create(),
