@@ -141,6 +141,8 @@ public sealed class PlanningEndpointsTests(FabricServer server) : IClassFixture<
     [Fact]
     public async Task Sampler_DeletesSamplesOlderThanItsRetention()
     {
+        var (_, cluster, rack) = await server.TopologyAsync();
+        await server.HostAsync(rack);
         var now = TimeProvider.System.GetUtcNow();
         var expired = FabricKeys.UsageSample(now - UsageSampler.Retention - TimeSpan.FromDays(1));
         var kept = FabricKeys.UsageSample(now - UsageSampler.Retention + TimeSpan.FromDays(1));
@@ -153,7 +155,8 @@ public sealed class PlanningEndpointsTests(FabricServer server) : IClassFixture<
 
         Assert.Null(await server.GetAsync(expired));
         Assert.NotNull(await server.GetAsync(kept));
-        Assert.NotNull(await server.GetAsync(written));
+        var sample = FabricJson.Deserialize<UsageSampleDocument>((await server.GetAsync(written!))!.Value.Span);
+        Assert.Equal(16L, sample.Clusters[cluster].Total.VCpus);
     }
 
     private static JsonNode Dimension(JsonNode cluster, string name) =>
