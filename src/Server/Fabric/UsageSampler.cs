@@ -64,8 +64,9 @@ internal sealed partial class UsageSampler(IStateStore store, CapacityService ca
             {
                 return;
             }
-            catch (StateStoreException ex)
+            catch (Exception ex) when (ex is not OperationCanceledException)
             {
+                // The loop boundary: a failed sample is logged and the next one tries again; the server keeps running.
                 LogSampleFailed(logger, ex.Message);
             }
 
