@@ -89,8 +89,9 @@ internal sealed partial class DrainController(IStateStore store, CapacityService
             {
                 return;
             }
-            catch (StateStoreException ex)
+            catch (Exception ex) when (ex is not OperationCanceledException)
             {
+                // The loop boundary: a pass that fails is logged and the next one tries again; the server keeps running.
                 LogPassFailed(logger, ex.Message);
                 await Task.Delay(options.DrainInterval, timeProvider, stoppingToken).ConfigureAwait(false);
             }
@@ -136,6 +137,11 @@ internal sealed partial class DrainController(IStateStore store, CapacityService
             catch (KeyNotFoundException)
             {
                 return false; // freed meanwhile
+            }
+            catch (Exception ex) when (ex is System.Text.Json.JsonException or ArgumentException or InvalidOperationException)
+            {
+                Unmovable(instanceId, hostName, ex.Message); // an instance this version cannot read or place
+                return false;
             }
         }
     }

@@ -45,17 +45,38 @@ internal static class FleetTopologyEndpoints
     }
 
     /// <summary>The parent a stored topology document names in <c>properties.{property}</c> (lower-cased), if any.</summary>
-    public static string? ParentOf(KeyValue kv, string property)
-    {
-        var node = JsonNode.Parse(kv.Value.Span) as JsonObject;
-        return node?["properties"]?[property] is JsonValue value && value.GetValueKind() == JsonValueKind.String
+    public static string? ParentOf(KeyValue kv, string property) =>
+        PropertiesOf(kv)[property] is JsonValue value && value.GetValueKind() == JsonValueKind.String
             ? value.GetValue<string>().ToLowerInvariant()
             : null;
-    }
 
-    /// <summary>A stored topology document's properties (empty when it has none).</summary>
-    public static JsonObject PropertiesOf(KeyValue kv) =>
-        (JsonNode.Parse(kv.Value.Span) as JsonObject)?["properties"] is JsonObject properties ? (JsonObject)properties.DeepClone() : [];
+    /// <summary>
+    /// A stored topology document's properties: its <c>properties</c> object, or, for a document written flat (another
+    /// writer, such as a fleet seeder, may store <c>{"name","site"}</c>), its fields but the ARM envelope's.
+    /// </summary>
+    public static JsonObject PropertiesOf(KeyValue kv)
+    {
+        if (JsonNode.Parse(kv.Value.Span) is not JsonObject document)
+        {
+            return [];
+        }
+
+        if (document["properties"] is JsonObject properties)
+        {
+            return (JsonObject)properties.DeepClone();
+        }
+
+        var flat = new JsonObject();
+        foreach (var (name, value) in document)
+        {
+            if (name is not ("id" or "name" or "type"))
+            {
+                flat[name] = value?.DeepClone();
+            }
+        }
+
+        return flat;
+    }
 
     private static string HostRack(KeyValue kv) => FabricJson.Deserialize<HostDocument>(kv.Value.Span).Rack.ToLowerInvariant();
 

@@ -351,6 +351,11 @@ internal static class HostEndpoints
                 throw FabricApi.NotAllowed($"The host '{name}' still holds {vms} VM(s); {how}, then it can enter {target}.");
             }
 
+            if (OperatorMayNot(document.State, target) is { } reason)
+            {
+                throw FabricApi.NotAllowed(reason);
+            }
+
             var transition = HostLifecycle.Check(document.State, target, vms);
             if (!transition.IsAllowed)
             {
@@ -365,11 +370,16 @@ internal static class HostEndpoints
             };
 
             // The record's compare makes a placement that lands meanwhile fail this change (or this change fail it).
+            // A decommissioned host can never join again: its outstanding join token goes with the change.
+            List<TxnOp> ops = [TxnOp.Put(stored.Key, FabricJson.Serialize(updated))];
+            if (target == HostState.Decommissioned)
+            {
+                ops.Add(TxnOp.Delete(FabricKeys.JoinToken(name)));
+            }
+
             var result = await data.CommitAsync(
                 context,
-                new TxnRequest(
-                    [Compare.ModRevisionIs(stored.Key, stored.ModRevision), RecordIs(FabricKeys.Allocations(name), recordRevision)],
-                    [TxnOp.Put(stored.Key, FabricJson.Serialize(updated))]),
+                new TxnRequest([Compare.ModRevisionIs(stored.Key, stored.ModRevision), RecordIs(FabricKeys.Allocations(name), recordRevision)], ops),
                 StatusCodes.Status200OK).ConfigureAwait(false);
             if (result.Succeeded)
             {
@@ -381,6 +391,21 @@ internal static class HostEndpoints
 
         throw FabricApi.ConcurrentChange($"host '{name}'");
     }
+
+    /// <summary>
+    /// Moves the transition table allows but that are the agent side's to make, not the operator's: a host enters
+    /// service from Validating only when its agent's report passes validation, a new host is validated when its agent
+    /// joins, and an Unreachable host neither resumes nor drains (its VMs may still run there; healing moves them once
+    /// it is declared Failed, when it has fenced itself).
+    /// </summary>
+    private static string? OperatorMayNot(HostState from, HostState to) => (from, to) switch
+    {
+        (HostState.Validating, HostState.InService) => "A host in Validating enters service when its agent's report passes validation (inventory covering its declared capacity), not by an operator's resume.",
+        (HostState.Provisioning, HostState.Validating) => $"A new host is validated once its agent joins: create a join token (POST {Collection}/{{host}}/createJoinToken) and start the agent with it.",
+        (HostState.Unreachable, HostState.InService) => "An Unreachable host returns to service by itself when its agent syncs again.",
+        (HostState.Unreachable, HostState.Draining) => "An Unreachable host cannot be drained: its VMs may still run there. It returns to service when its agent syncs again; if it is declared Failed, healing moves its VMs.",
+        _ => null,
+    };
 
     /// <summary>The host's ARM shape: what the operator declared, where it sits, its state, its agent and its live usage.</summary>
     public static JsonObject Render(HostDocument host, HostAllocationRecord? record)

@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.Net;
 using System.Text.Json.Nodes;
+using Holdfast.Capacity.Catalog;
 using Holdfast.Capacity.Inventory;
 using Holdfast.Capacity.Placement;
 using Holdfast.Capacity.Planning;
@@ -207,7 +208,7 @@ internal static class PlanningEndpoints
         var result = capacity.WhatIf(request!, count!.Value);
         await ArmResponses.WriteJsonAsync(context, StatusCodes.Status200OK, new JsonObject
         {
-            ["size"] = body["size"]?.DeepClone(),
+            ["size"] = VmSizeCatalog.Find(body["size"]?.GetValue<string>())?.Name,
             ["demand"] = FabricApi.Render(request!.Demand),
             ["requested"] = result.Requested,
             ["placeable"] = result.Placeable,
@@ -233,17 +234,31 @@ internal static class PlanningEndpoints
     }
 
     /// <summary>
-    /// One VM's placement request from a planning body: <c>demand</c> (required: there is no size catalog to resolve
-    /// <c>size</c>, which is echoed only), optional <c>cluster</c>, <c>zone</c>, <c>requiredTraits</c>, <c>reservationId</c>.
+    /// One VM's placement request from a planning body: a <c>size</c> from the catalog (its vCPUs, memory, resource disk
+    /// and GPUs) or an explicit <c>demand</c> (which wins when both are given), optional <c>cluster</c>, <c>zone</c>,
+    /// <c>requiredTraits</c>, <c>reservationId</c>.
     /// </summary>
     private static PlacementRequest? ReadRequest(JsonObject body, string id, List<ApiError> errors)
     {
         var before = errors.Count;
-        FabricApi.OptionalString(body, "size", "size", 64, errors);
+        var sizeName = FabricApi.OptionalString(body, "size", "size", 64, errors);
+        var size = VmSizeCatalog.Find(sizeName);
+        if (sizeName is not null && size is null)
+        {
+            errors.Add(new ApiError(ArmErrorCodes.InvalidParameter, $"The size '{sizeName}' is not in this cloud's catalog.", "size"));
+        }
+
         CapacityVector? demand = null;
         if (body["demand"] is null)
         {
-            errors.Add(new ApiError(ArmErrorCodes.InvalidRequestContent, "The 'demand' property is required: {\"vCpus\",\"memoryMiB\",\"diskGiB\",\"gpus\"} of one VM.", "demand"));
+            if (size is not null)
+            {
+                demand = size.Demand;
+            }
+            else if (sizeName is null)
+            {
+                errors.Add(new ApiError(ArmErrorCodes.InvalidRequestContent, "Give a 'size' or a 'demand' ({\"vCpus\",\"memoryMiB\",\"diskGiB\",\"gpus\"}) of one VM.", "demand"));
+            }
         }
         else if (FabricApi.Vector(body["demand"], "demand", DemandLimits, errors) is { } vector)
         {

@@ -17,14 +17,19 @@ internal sealed partial class UsageSampler(IStateStore store, CapacityService ca
     /// <summary>How long samples are kept: a year of daily peaks plus a season to spare.</summary>
     public static readonly TimeSpan Retention = TimeSpan.FromDays(400);
 
-    /// <summary>Writes one sample now and prunes expired ones; returns the sample's key.</summary>
-    public async Task<string> SampleAsync(CancellationToken cancellationToken)
+    /// <summary>Writes one sample now (none while the fleet has no hosts) and prunes expired ones; returns the sample's key.</summary>
+    public async Task<string?> SampleAsync(CancellationToken cancellationToken)
     {
         await capacity.WaitLoadedAsync(cancellationToken).ConfigureAwait(false);
         var now = timeProvider.GetUtcNow();
         var sample = Build(capacity.Hosts(), now);
-        var key = FabricKeys.UsageSample(now);
-        await store.PutAsync(key, FabricJson.Serialize(sample), null, cancellationToken).ConfigureAwait(false);
+        string? key = null;
+        if (sample.Clusters.Count > 0)
+        {
+            key = FabricKeys.UsageSample(now);
+            await store.PutAsync(key, FabricJson.Serialize(sample), null, cancellationToken).ConfigureAwait(false);
+        }
+
         await PruneAsync(FabricKeys.UsageSample(now - Retention), cancellationToken).ConfigureAwait(false);
         return key;
     }
@@ -59,8 +64,9 @@ internal sealed partial class UsageSampler(IStateStore store, CapacityService ca
             {
                 return;
             }
-            catch (StateStoreException ex)
+            catch (Exception ex) when (ex is not OperationCanceledException)
             {
+                // The loop boundary: a failed sample is logged and the next one tries again; the server keeps running.
                 LogSampleFailed(logger, ex.Message);
             }
 

@@ -5,6 +5,8 @@ using System.Net.Sockets;
 using System.Security.Cryptography.X509Certificates;
 using System.Text;
 using System.Text.Json.Nodes;
+using Holdfast.Capacity.Inventory;
+using Holdfast.Fabric;
 using Holdfast.Server.Bootstrap;
 using Holdfast.Server.Fabric;
 using Holdfast.Server.Hosting;
@@ -113,7 +115,7 @@ public sealed class FabricServer : IAsyncLifetime, IDisposable
         return (site, cluster, rack);
     }
 
-    /// <summary>Creates a host in <paramref name="rack"/> and, unless <paramref name="inService"/> is false, validates and resumes it.</summary>
+    /// <summary>Creates a host in <paramref name="rack"/> and, unless <paramref name="inService"/> is false, puts it in service (<see cref="PassValidationAsync"/>).</summary>
     public async Task<string> HostAsync(string rack, int vCpus = 16, int memoryMiB = 65536, bool inService = true, string traits = "[]", string? name = null)
     {
         name ??= Unique("host");
@@ -121,11 +123,24 @@ public sealed class FabricServer : IAsyncLifetime, IDisposable
         Assert.True(status == HttpStatusCode.Created, body?.ToJsonString());
         if (inService)
         {
-            Assert.Equal(HttpStatusCode.OK, (await SendAsync(HttpMethod.Post, $"providers/Holdfast.Fabric/hosts/{name}/validate")).Status);
-            Assert.Equal(HttpStatusCode.OK, (await SendAsync(HttpMethod.Post, $"providers/Holdfast.Fabric/hosts/{name}/resume")).Status);
+            await PassValidationAsync(name);
         }
 
         return name;
+    }
+
+    /// <summary>
+    /// Moves a host to InService as the agent side does when its agent's report passes validation (no agent runs in
+    /// these tests: this stands in for the simulated host's report), and waits until placement has seen it.
+    /// </summary>
+    public async Task PassValidationAsync(string name)
+    {
+        var key = FabricKeys.Host(name);
+        var kv = await Store.GetAsync(key, Timeout);
+        var host = FabricJson.Deserialize<HostDocument>(kv!.Value.Span) with { State = HostState.InService, StateReason = "Passed validation (simulated agent report)." };
+        var result = await Store.PutAsync(key, FabricJson.Serialize(host), kv.ModRevision, Timeout);
+        Assert.True(result.Succeeded);
+        await Capacity.WaitForRevisionAsync(result.Revision, Timeout);
     }
 
     public async Task<KeyValue?> GetAsync(string key) => await Store.GetAsync(key, Timeout);

@@ -117,6 +117,21 @@ public sealed class FleetTopologyEndpointsTests(FabricServer server) : IClassFix
     }
 
     [Fact]
+    public async Task Delete_OfASiteWhoseClusterWasStoredFlat_IsStillRefused()
+    {
+        // Another writer (a fleet seeder) may store a cluster without the ARM envelope; it is still the site's child.
+        var (site, _, _) = await server.TopologyAsync();
+        var cluster = FabricServer.Unique("flat");
+        await server.Store.PutAsync(FabricKeys.Cluster(cluster), System.Text.Encoding.UTF8.GetBytes($"{{\"name\":\"{cluster}\",\"site\":\"{site.ToUpperInvariant()}\"}}"), null, server.Timeout);
+
+        var (status, _) = await server.SendAsync(Delete, $"providers/Holdfast.Fabric/sites/{site}");
+        var (_, read) = await server.SendAsync(Get, $"providers/Holdfast.Fabric/clusters/{cluster}");
+
+        Assert.Equal(HttpStatusCode.Conflict, status);
+        Assert.Equal(site.ToUpperInvariant(), read!["properties"]!["site"]!.GetValue<string>());
+    }
+
+    [Fact]
     public async Task Cluster_MovedToAnotherSiteWhileItHasRacks_IsRefused()
     {
         var (_, cluster, _) = await server.TopologyAsync();

@@ -145,8 +145,12 @@ public sealed class HostEndpointsTests(FabricServer server) : IClassFixture<Fabr
         Assert.Equal(HttpStatusCode.Conflict, early);
         Assert.Equal("OperationNotAllowed", FleetTopologyEndpointsTests.Code(refusal));
         Assert.Equal("A host in Provisioning must pass validation (Validating) before it returns to service.", refusal!["error"]!["message"]!.GetValue<string>());
+        var (unjoined, joinFirst) = await server.SendAsync(Post, $"providers/Holdfast.Fabric/hosts/{host}/validate");
+        Assert.Equal(HttpStatusCode.Conflict, unjoined);
+        Assert.Contains("createJoinToken", joinFirst!["error"]!["message"]!.GetValue<string>(), StringComparison.Ordinal);
 
-        foreach (var (action, state) in new[] { ("validate", "Validating"), ("resume", "InService"), ("drain", "Draining"), ("enterMaintenance", "Maintenance"), ("validate", "Validating"), ("resume", "InService") })
+        await server.PassValidationAsync(host);
+        foreach (var (action, state) in new[] { ("drain", "Draining"), ("resume", "InService"), ("drain", "Draining"), ("enterMaintenance", "Maintenance"), ("validate", "Validating") })
         {
             var (status, body) = await server.SendAsync(Post, $"providers/Holdfast.Fabric/hosts/{host}/{action}");
             Assert.True(status == HttpStatusCode.OK, $"{action}: {body?.ToJsonString()}");
@@ -154,10 +158,31 @@ public sealed class HostEndpointsTests(FabricServer server) : IClassFixture<Fabr
             Assert.Contains(action, body["properties"]!["stateReason"]!.GetValue<string>(), StringComparison.Ordinal);
         }
 
-        var (again, already) = await server.SendAsync(Post, $"providers/Holdfast.Fabric/hosts/{host}/resume");
+        var (forced, notYours) = await server.SendAsync(Post, $"providers/Holdfast.Fabric/hosts/{host}/resume");
+        Assert.Equal(HttpStatusCode.Conflict, forced);
+        Assert.Contains("agent's report passes validation", notYours!["error"]!["message"]!.GetValue<string>(), StringComparison.Ordinal);
+        Assert.Equal(HttpStatusCode.OK, (await server.SendAsync(Post, $"providers/Holdfast.Fabric/hosts/{host}/decommission")).Status);
+        var (again, already) = await server.SendAsync(Post, $"providers/Holdfast.Fabric/hosts/{host}/validate");
         Assert.Equal(HttpStatusCode.Conflict, again);
-        Assert.Equal("The host is already InService.", already!["error"]!["message"]!.GetValue<string>());
-        Assert.Equal(HostState.InService, FabricJson.Deserialize<HostDocument>((await server.GetAsync(FabricKeys.Host(host)))!.Value.Span).State);
+        Assert.Equal("A decommissioned host cannot change state.", already!["error"]!["message"]!.GetValue<string>());
+        Assert.Equal(HostState.Decommissioned, FabricJson.Deserialize<HostDocument>((await server.GetAsync(FabricKeys.Host(host)))!.Value.Span).State);
+    }
+
+    [Fact]
+    public async Task UnreachableHost_CannotBeDrainedOrResumedByTheOperator()
+    {
+        var (_, _, rack) = await server.TopologyAsync();
+        var host = await server.HostAsync(rack);
+        var key = FabricKeys.Host(host);
+        var kv = (await server.GetAsync(key))!;
+        await server.Store.PutAsync(key, FabricJson.Serialize(FabricJson.Deserialize<HostDocument>(kv.Value.Span) with { State = HostState.Unreachable }), kv.ModRevision, server.Timeout);
+
+        var drain = await server.SendAsync(Post, $"providers/Holdfast.Fabric/hosts/{host}/drain");
+        var resume = await server.SendAsync(Post, $"providers/Holdfast.Fabric/hosts/{host}/resume");
+
+        Assert.Equal((HttpStatusCode.Conflict, HttpStatusCode.Conflict), (drain.Status, resume.Status));
+        Assert.Contains("may still run there", drain.Body!["error"]!["message"]!.GetValue<string>(), StringComparison.Ordinal);
+        Assert.Equal(HostState.Unreachable, FabricJson.Deserialize<HostDocument>((await server.GetAsync(key))!.Value.Span).State);
     }
 
     [Fact]
@@ -275,6 +300,7 @@ public sealed class HostEndpointsTests(FabricServer server) : IClassFixture<Fabr
         Assert.Equal(HttpStatusCode.OK, (await server.SendAsync(Post, $"providers/Holdfast.Fabric/hosts/{retired}/createJoinToken")).Status);
         await server.Store.PutAsync(FabricKeys.Allocations(retired), AllocationRecordCodec.Encode(Holdfast.Capacity.Placement.HostAllocationRecord.Empty(retired)), null, server.Timeout);
         Assert.Equal(HttpStatusCode.OK, (await server.SendAsync(Post, $"providers/Holdfast.Fabric/hosts/{retired}/decommission")).Status);
+        Assert.Null(await server.GetAsync(FabricKeys.JoinToken(retired)));
 
         var (refused, body) = await server.SendAsync(Delete, $"providers/Holdfast.Fabric/hosts/{serving}");
         var (deleted, _) = await server.SendAsync(Delete, $"providers/Holdfast.Fabric/hosts/{retired}");

@@ -74,7 +74,22 @@ public sealed class PlanningEndpointsTests(FabricServer server) : IClassFixture<
         Assert.All(hosts, h => Assert.Empty(server.Capacity.FindHost(h)!.Value.Allocations.Allocations));
     }
 
+    [Fact]
+    public async Task WhatIf_OfACatalogSize_UsesItsDemand()
+    {
+        var (_, cluster, rack) = await server.TopologyAsync();
+        await server.HostAsync(rack, vCpus: 8);
+
+        var (status, body) = await server.SendAsync(Post, "providers/Holdfast.Capacity/whatIf", $"{{\"size\":\"standard_d2s_v3\",\"count\":5,\"cluster\":\"{cluster}\"}}");
+
+        Assert.Equal(HttpStatusCode.OK, status);
+        Assert.Equal("Standard_D2s_v3", body!["size"]!.GetValue<string>());
+        Assert.Equal(2, body["demand"]!["vCpus"]!.GetValue<int>());
+        Assert.Equal(4, body["placeable"]!.GetValue<int>());
+    }
+
     [Theory]
+    [InlineData("{\"size\":\"Standard_Nope\",\"count\":1}", "size")]
     [InlineData("{\"count\":1}", "demand")]
     [InlineData("{\"demand\":{\"vCpus\":2},\"count\":0}", "count")]
     [InlineData("{\"demand\":{\"vCpus\":2}}", "count")]
@@ -141,6 +156,8 @@ public sealed class PlanningEndpointsTests(FabricServer server) : IClassFixture<
     [Fact]
     public async Task Sampler_DeletesSamplesOlderThanItsRetention()
     {
+        var (_, cluster, rack) = await server.TopologyAsync();
+        await server.HostAsync(rack);
         var now = TimeProvider.System.GetUtcNow();
         var expired = FabricKeys.UsageSample(now - UsageSampler.Retention - TimeSpan.FromDays(1));
         var kept = FabricKeys.UsageSample(now - UsageSampler.Retention + TimeSpan.FromDays(1));
@@ -153,7 +170,8 @@ public sealed class PlanningEndpointsTests(FabricServer server) : IClassFixture<
 
         Assert.Null(await server.GetAsync(expired));
         Assert.NotNull(await server.GetAsync(kept));
-        Assert.NotNull(await server.GetAsync(written));
+        var sample = FabricJson.Deserialize<UsageSampleDocument>((await server.GetAsync(written!))!.Value.Span);
+        Assert.Equal(16L, sample.Clusters[cluster].Total.VCpus);
     }
 
     private static JsonNode Dimension(JsonNode cluster, string name) =>

@@ -46,7 +46,7 @@ public sealed class UsageForecastTests
             var key = await server.Sampler.SampleAsync(server.Timeout);
             var (status, body) = await server.SendAsync(HttpMethod.Get, $"providers/Holdfast.Capacity/forecast?cluster={cluster}&horizonDays=60");
 
-            var sample = FabricJson.Deserialize<UsageSampleDocument>((await server.GetAsync(key))!.Value.Span);
+            var sample = FabricJson.Deserialize<UsageSampleDocument>((await server.GetAsync(key!))!.Value.Span);
             Assert.Equal(new LongVector(50, 25 * 4096, 0, 0), sample.Clusters[cluster].Allocated);
             Assert.Equal(new LongVector(64, 262144, 200, 0), sample.Clusters[cluster].Total);
             Assert.Equal(HttpStatusCode.OK, status);
