@@ -168,6 +168,11 @@ public static class HoldfastServer
         // Capacity
         services.AddSingleton<Fabric.CapacityService>();
         services.AddHostedService(sp => sp.GetRequiredService<Fabric.CapacityService>());
+        services.AddSingleton<Fabric.DrainController>();
+        services.AddHostedService(sp => sp.GetRequiredService<Fabric.DrainController>());
+        services.AddSingleton<Fabric.UsageSampler>();
+        services.AddHostedService(sp => sp.GetRequiredService<Fabric.UsageSampler>());
+        services.AddSingleton<Fabric.UsageHistory>();
 
         // Agents
         services.AddSingleton(_ => dataDirectory.LoadOrCreateCertificateAuthority(timeProvider));
@@ -208,6 +213,7 @@ public static class HoldfastServer
         // Authorization
         Authorization.AuthorizationEndpoints.Map(app);
         OperatorSubscriptionEndpoints.Map(app);
+        Fabric.FabricApi.Map(app);
 
         // Activity log
         Audit.ActivityLogEndpoints.Map(app);
@@ -255,12 +261,12 @@ public sealed class RunningServer(WebApplication app, DataDirectory dataDirector
     /// <summary>Where host agents connect: the agent listener as actually bound (its port when 0 was asked for).</summary>
     public Uri? AgentEndpoint { get; init; }
 
-    /// <summary>The server's services (tests reach the agent side through them).</summary>
-    internal IServiceProvider Services => app.Services;
-
     /// <summary>Every mapped endpoint (Authorization: the endpoint walk in test/Server.Tests checks each one authorizes).</summary>
     internal IReadOnlyList<Microsoft.AspNetCore.Http.Endpoint> Endpoints =>
         app.Services.GetServices<Microsoft.AspNetCore.Routing.EndpointDataSource>().SelectMany(s => s.Endpoints).ToList();
+
+    /// <summary>The server's services (tests reach the placement service, drain controller and usage sampler).</summary>
+    internal IServiceProvider Services => app.Services;
 
     public Task WaitForShutdownAsync(CancellationToken cancellationToken) => app.WaitForShutdownAsync(cancellationToken);
 
