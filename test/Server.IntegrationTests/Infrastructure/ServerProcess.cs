@@ -143,7 +143,7 @@ public sealed class ServerProcess : IAsyncDisposable
         }
     }
 
-    private static Process StartHoldfast(string[] arguments, Action<string> onLine)
+    internal static Process StartHoldfast(string[] arguments, Action<string> onLine)
     {
         var info = new ProcessStartInfo("dotnet")
         {
