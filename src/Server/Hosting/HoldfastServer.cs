@@ -125,6 +125,7 @@ public static class HoldfastServer
             DirectoryApi.Provider(),
             Audit.InsightsProvider.Create(),
             Providers.Authorization.AuthorizationProvider.Create(),
+            Compute.ComputeProvider.Create(sp),
         ]));
         services.AddSingleton(bootstrap);
 
@@ -214,6 +215,10 @@ public static class HoldfastServer
         Authorization.AuthorizationEndpoints.Map(app);
         OperatorSubscriptionEndpoints.Map(app);
         Fabric.FabricApi.Map(app);
+
+        // Compute
+        Compute.ComputeEndpoints.Map(app);
+        Compute.Quotas.QuotaEndpoints.Map(app);
 
         // Activity log
         Audit.ActivityLogEndpoints.Map(app);
