@@ -121,7 +121,7 @@ public static class HoldfastServer
         services.AddSingleton(sp => new ProviderRegistry(
         [
             ResourcesProvider.Create(),
-            NetworkProvider.Create(),
+            NetworkProvider.Create(store, timeProvider),
             DirectoryApi.Provider(),
             Audit.InsightsProvider.Create(),
             Providers.Authorization.AuthorizationProvider.Create(),
@@ -266,12 +266,12 @@ public sealed class RunningServer(WebApplication app, DataDirectory dataDirector
     /// <summary>Where host agents connect: the agent listener as actually bound (its port when 0 was asked for).</summary>
     public Uri? AgentEndpoint { get; init; }
 
+    /// <summary>The server's services (tests reach the placement service, the agent side, drain and usage sampling).</summary>
+    internal IServiceProvider Services => app.Services;
+
     /// <summary>Every mapped endpoint (Authorization: the endpoint walk in test/Server.Tests checks each one authorizes).</summary>
     internal IReadOnlyList<Microsoft.AspNetCore.Http.Endpoint> Endpoints =>
         app.Services.GetServices<Microsoft.AspNetCore.Routing.EndpointDataSource>().SelectMany(s => s.Endpoints).ToList();
-
-    /// <summary>The server's services (tests reach the placement service, drain controller and usage sampler).</summary>
-    internal IServiceProvider Services => app.Services;
 
     public Task WaitForShutdownAsync(CancellationToken cancellationToken) => app.WaitForShutdownAsync(cancellationToken);
 
