@@ -25,7 +25,6 @@ internal static class AgentCommand
         var caFile = new Option<string>("--ca-file") { Description = "The site CA certificate (PEM), the only trust anchor for the server.", Required = true };
         var stateDir = new Option<string>("--state-dir") { Description = "Where the agent keeps its key, certificate and state (0600).", Required = true };
         var driver = new Option<string>("--driver") { Description = "The VM driver: 'simulated' (simulated hardware).", DefaultValueFactory = _ => SimulatedVmDriver.DriverName };
-        driver.AcceptOnlyFromAmong(SimulatedVmDriver.DriverName);
         var vcpus = new Option<int>("--vcpus") { Description = "Simulated driver: vCPUs.", DefaultValueFactory = _ => 16 };
         var memory = new Option<int>("--memory-mib") { Description = "Simulated driver: memory in MiB.", DefaultValueFactory = _ => 65536 };
         var disk = new Option<int>("--disk-gib") { Description = "Simulated driver: local disk in GiB.", DefaultValueFactory = _ => 512 };
@@ -44,6 +43,11 @@ internal static class AgentCommand
             if (!Uri.TryCreate(parse.GetValue(server), UriKind.Absolute, out var serverUri) || serverUri.Scheme != Uri.UriSchemeHttps)
             {
                 return Fail($"--server must be an absolute https URL, not '{parse.GetValue(server)}'.");
+            }
+
+            if (parse.GetValue(driver) != SimulatedVmDriver.DriverName)
+            {
+                return Fail($"--driver must be '{SimulatedVmDriver.DriverName}' (the only driver so far), not '{parse.GetValue(driver)}'.");
             }
 
             var name = parse.GetValue(hostName)!;

@@ -39,12 +39,10 @@ internal static class ComputeProvider
         var quotas = new QuotaLedger(store);
         return new ResourceProviderDefinition(Namespace,
         [
-            new ResourceTypeDefinition(Namespace, "virtualMachines", ApiVersions, new VirtualMachineHandler(capacity, quotas, store, location, services.GetRequiredService<ILogger<VirtualMachineHandler>>()))
-            {
-                HasETag = false,
-            },
-            new ResourceTypeDefinition(Namespace, "capacityReservationGroups", ReservationApiVersions, new CapacityReservationGroupHandler(store)) { HasETag = false },
-            new ResourceTypeDefinition(Namespace, "capacityReservationGroups/capacityReservations", ReservationApiVersions, new CapacityReservationHandler(capacity, store, location)) { HasETag = false },
+            // Azure's VMs carry an etag from 2023-07-01; older clients ignore it.
+            new ResourceTypeDefinition(Namespace, "virtualMachines", ApiVersions, new VirtualMachineHandler(capacity, quotas, store, location, services.GetRequiredService<ILogger<VirtualMachineHandler>>())),
+            new ResourceTypeDefinition(Namespace, "capacityReservationGroups", ReservationApiVersions, new CapacityReservationGroupHandler(store)),
+            new ResourceTypeDefinition(Namespace, "capacityReservationGroups/capacityReservations", ReservationApiVersions, new CapacityReservationHandler(capacity, store, location)),
         ]);
     }
 }

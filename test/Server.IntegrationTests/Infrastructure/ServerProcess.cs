@@ -38,6 +38,9 @@ public sealed class ServerProcess : IAsyncDisposable
 
     public ServerCredentials Credentials { get; private set; } = null!;
 
+    /// <summary>The agent listener as the server printed it (<c>--agent-port 0</c> unless the test passed one).</summary>
+    public Uri? AgentEndpoint { get; private set; }
+
     public string Output
     {
         get
@@ -61,11 +64,18 @@ public sealed class ServerProcess : IAsyncDisposable
     public async Task StartAsync()
     {
         var ready = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-        var process = StartHoldfast(["serve", "--data-dir", DataDirectory, "--port", Port.ToString(System.Globalization.CultureInfo.InvariantCulture), "--listen", "127.0.0.1", .. ExtraArguments], line =>
+        // Parallel servers must not all take the default agent port: a free one unless the test chose.
+        string[] agentPort = ExtraArguments.Contains("--agent-port") ? [] : ["--agent-port", "0"];
+        var process = StartHoldfast(["serve", "--data-dir", DataDirectory, "--port", Port.ToString(System.Globalization.CultureInfo.InvariantCulture), "--listen", "127.0.0.1", .. agentPort, .. ExtraArguments], line =>
         {
             lock (_output)
             {
                 _output.Add(line);
+            }
+
+            if (line.StartsWith("holdfast agent port: ", StringComparison.Ordinal))
+            {
+                AgentEndpoint = new Uri(line["holdfast agent port: ".Length..].Split(' ')[0]);
             }
 
             if (line.StartsWith("holdfast ready:", StringComparison.Ordinal))
@@ -137,7 +147,7 @@ public sealed class ServerProcess : IAsyncDisposable
         }
     }
 
-    private static Process StartHoldfast(string[] arguments, Action<string> onLine)
+    internal static Process StartHoldfast(string[] arguments, Action<string> onLine)
     {
         var info = new ProcessStartInfo("dotnet")
         {

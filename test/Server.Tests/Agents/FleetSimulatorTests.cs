@@ -71,6 +71,31 @@ public sealed class FleetSimulatorTests : IAsyncLifetime
         Assert.All(states, s => Assert.Equal(HostState.InService, s));
     }
 
+    [Fact]
+    public async Task TickAsync_AThousandHosts_EachHeartbeatsAndRunsItsVms()
+    {
+        await using var harness = await AgentHarness.StartAsync(new HoldfastServerOptions { DataDirectory = "unused", SimulatedHosts = 1024 });
+        var simulator = new FleetSimulator(harness.Store, harness.Agents, harness.Capacity, harness.Options, harness.Time, NullLogger<FleetSimulator>.Instance);
+        await simulator.EnsureTopologyAsync(AgentHarness.Ct);
+        await harness.CaughtUpAsync(await harness.Store.GetRevisionAsync(AgentHarness.Ct));
+        Assert.Equal(1024, harness.Capacity.Hosts().Count);
+        var placed = new List<InstanceDocument>();
+        for (var i = 0; i < 50; i++)
+        {
+            placed.Add(await harness.PlaceAsync($"vm-{i}"));
+        }
+
+        harness.Time.Advance(TimeSpan.FromSeconds(30));
+        await simulator.TickAsync(AgentHarness.Ct);
+
+        Assert.All(Enumerable.Range(1, 1024), i => Assert.Equal(harness.Time.GetUtcNow(), harness.Health.LastHeard(FleetSimulator.HostName(i))));
+        foreach (var instance in placed)
+        {
+            var observed = (await harness.ReadInstanceAsync(instance.Id))!.Observed;
+            Assert.Equal((instance.Host, PowerState.Running, instance.Epoch), (observed!.Host, observed.PowerState, observed.Epoch));
+        }
+    }
+
     private FleetSimulator NewSimulator() =>
         new(_harness.Store, _harness.Agents, _harness.Capacity, _harness.Options, _harness.Time, NullLogger<FleetSimulator>.Instance);
 }

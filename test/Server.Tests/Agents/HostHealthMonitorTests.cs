@@ -74,6 +74,24 @@ public sealed class HostHealthMonitorTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task SyncAsync_FailedHostTheOperatorSentToValidation_ReturnsToServiceOnItsNextSync()
+    {
+        using var h1 = await InServiceAsync("h1");
+        _harness.Time.Advance(TimeSpan.FromSeconds(60));
+        await _harness.SweepAsync();
+        Assert.Equal(HostState.Failed, (await _harness.ReadHostAsync("h1")).State);
+        Assert.Equal(HostState.Failed, (await _harness.SyncAsync(h1, "h1")).HostState);
+
+        // The operator's repair path (enterMaintenance, then validate), as the fleet API writes it.
+        var host = await _harness.ReadHostAsync("h1");
+        var written = await _harness.Store.PutAsync(FabricKeys.Host("h1"), FabricJson.Serialize(host with { State = HostState.Validating }), null, AgentHarness.Ct);
+        await _harness.CaughtUpAsync(written.Revision);
+
+        Assert.Equal(HostState.InService, (await _harness.SyncAsync(h1, "h1")).HostState);
+        Assert.Equal(HostState.InService, (await _harness.ReadHostAsync("h1")).State);
+    }
+
+    [Fact]
     public async Task SyncAsync_UnreachableHostReturnsBeforeFailed_IsBackInServiceWithItsInstances()
     {
         using var h1 = await InServiceAsync("h1");

@@ -9,16 +9,16 @@ namespace Holdfast.Server.Tests.Compute;
 /// </summary>
 public sealed class CapacityReservationTests : IAsyncLifetime
 {
-    private static readonly CapacityVector Host8 = new(8, 32 * 1024, 100, 0);
+    private const string Sim = ComputeTestServer.SimHost;
     private ComputeTestServer _server = null!;
 
     private string GroupId => $"/subscriptions/{_server.Subscription}/resourceGroups/rg/providers/Microsoft.Compute/capacityReservationGroups/crg";
 
     public async Task InitializeAsync()
     {
-        _server = await ComputeTestServer.StartAsync();
+        // One simulated host: 32 vCPUs, 128 GiB, 1024 GiB disk.
+        _server = await ComputeTestServer.StartAsync(simulatedHosts: 1);
         await _server.CreateGroupAsync("rg");
-        await _server.AddHostAsync("h1", Host8);
         var (status, _) = await _server.SendAsync(HttpMethod.Put, GroupId[1..] + "?api-version=2023-07-01", ComputeTestServer.Json("""{"location":"local"}"""));
         Assert.Equal(HttpStatusCode.Created, status);
     }
@@ -28,41 +28,41 @@ public sealed class CapacityReservationTests : IAsyncLifetime
     [Fact]
     public async Task Reservation_HoldsCapacity_UsableOnlyByVmsReferencingItsGroup()
     {
-        Assert.Equal("Succeeded", await ReserveAsync("r1", "Standard_D2s_v3", 2));
-        Assert.Equal(new CapacityVector(4, 16 * 1024, 32, 0), (await _server.RecordAsync("h1")).UnusedReserved);
+        Assert.Equal("Succeeded", await ReserveAsync("r1", "Standard_D8s_v3", 2));
+        Assert.Equal(new CapacityVector(16, 64 * 1024, 128, 0), (await _server.RecordAsync(Sim)).UnusedReserved);
 
-        Assert.Equal("Succeeded", await CreateVmAsync("plain", "Standard_D4s_v3"));
+        Assert.Equal("Succeeded", await CreateVmAsync("plain", "Standard_D16s_v3"));
         Assert.Equal("Failed", await CreateVmAsync("plain-2", "Standard_B2s"));
-        Assert.Equal("Succeeded", await CreateVmAsync("reserved-1", "Standard_D2s_v3", GroupId));
-        Assert.Equal("Succeeded", await CreateVmAsync("reserved-2", "Standard_D2s_v3", GroupId));
+        Assert.Equal("Succeeded", await CreateVmAsync("reserved-1", "Standard_D8s_v3", GroupId));
+        Assert.Equal("Succeeded", await CreateVmAsync("reserved-2", "Standard_D8s_v3", GroupId));
 
-        var record = await _server.RecordAsync("h1");
-        Assert.Equal(8, record.Used.VCpus);
+        var record = await _server.RecordAsync(Sim);
+        Assert.Equal(32, record.Used.VCpus);
         Assert.Equal(2, record.Allocations.Count(a => a.ReservationId is not null));
-        Assert.True(record.FitsWithin(Host8));
+        Assert.True(record.FitsWithin(ComputeTestServer.SimShape));
     }
 
     [Fact]
     public async Task Reservation_LargerThanTheFleet_FailsAndHoldsNothing()
     {
-        Assert.Equal("Failed", await ReserveAsync("big", "Standard_D2s_v3", 5));
+        Assert.Equal("Failed", await ReserveAsync("big", "Standard_D8s_v3", 5));
 
-        Assert.Empty((await _server.RecordAsync("h1")).Reservations);
-        Assert.Equal("Succeeded", await CreateVmAsync("plain", "Standard_D8s_v3"));
+        Assert.Empty((await _server.RecordAsync(Sim)).Reservations);
+        Assert.Equal("Succeeded", await CreateVmAsync("plain", "Standard_D32s_v3"));
     }
 
     [Fact]
     public async Task DeletingAReservation_GivesItsCapacityBack()
     {
-        Assert.Equal("Succeeded", await ReserveAsync("r1", "Standard_D2s_v3", 4));
+        Assert.Equal("Succeeded", await ReserveAsync("r1", "Standard_D8s_v3", 4));
         Assert.Equal("Failed", await CreateVmAsync("plain", "Standard_B1s"));
 
         var path = GroupId[1..] + "/capacityReservations/r1?api-version=2023-07-01";
         Assert.Equal(HttpStatusCode.Accepted, (await _server.SendAsync(HttpMethod.Delete, path)).Status);
         await _server.WaitGoneAsync(path);
 
-        Assert.Empty((await _server.RecordAsync("h1")).Reservations);
-        Assert.Equal("Succeeded", await CreateVmAsync("plain-2", "Standard_D8s_v3"));
+        Assert.Empty((await _server.RecordAsync(Sim)).Reservations);
+        Assert.Equal("Succeeded", await CreateVmAsync("plain-2", "Standard_D32s_v3"));
     }
 
     [Fact]

@@ -19,18 +19,16 @@ namespace Holdfast.Server.Tests.Compute;
 
 /// <summary>
 /// The real server in-process over TLS on the in-memory store, signed in as the bootstrap admin (Owner of the default
-/// subscription and Cloud Operator). Hosts are written to the store as InService host documents. Until the simulated
-/// fleet exists, <see cref="SimulatedHardwareAsync"/> stands in for the hosts' hardware: it reports every placed instance
-/// running at its current epoch, as an agent would.
+/// subscription and Cloud Operator). VMs run on the server's simulated fleet (<c>SimulatedHosts</c>: simulated hardware
+/// behind the real agent-side logic, hosts <c>sim-0001</c>… of 32 vCPUs, 128 GiB, 1024 GiB disk). Hosts of other shapes
+/// are written to the store as InService host documents; nothing runs VMs placed on those.
 /// </summary>
 public sealed class ComputeTestServer : IAsyncDisposable
 {
     public const string ComputeApi = "2023-07-01";
     private readonly TempDirectory _directory = new();
-    private readonly CancellationTokenSource _stop = new();
     private InMemoryStateStore _store = null!;
     private RunningServer _server = null!;
-    private Task? _hardware;
 
     public HttpClient Admin { get; private set; } = null!;
 
@@ -42,18 +40,34 @@ public sealed class ComputeTestServer : IAsyncDisposable
 
     internal CapacityService Capacity => _server.Services.GetRequiredService<CapacityService>();
 
-    public static async Task<ComputeTestServer> StartAsync(bool simulatedHardware = true)
+    /// <summary>The first simulated host's name.</summary>
+    public const string SimHost = "sim-0001";
+
+    public static readonly CapacityVector SimShape = new(32, 128 * 1024, 1024, 0);
+
+    public static async Task<ComputeTestServer> StartAsync(int simulatedHosts = 0)
     {
         var server = new ComputeTestServer();
-        var options = new HoldfastServerOptions { DataDirectory = server._directory.Path, Port = FreePort(), Throttle = new ThrottleOptions { Enabled = false } };
+        var options = new HoldfastServerOptions
+        {
+            DataDirectory = server._directory.Path,
+            Port = FreePort(),
+            Throttle = new ThrottleOptions { Enabled = false },
+            SimulatedHosts = simulatedHosts,
+            HeartbeatSeconds = 1,
+        };
         server._store = new InMemoryStateStore(TimeProvider.System);
         server._server = await HoldfastServer.StartAsync(options, DataDirectory.Open(server._directory.Path), server._store, TimeProvider.System, null, CancellationToken.None);
         var admin = AdminCredentials.Load(server._server.DataDirectory.AdminCredentialsPath);
         server.Subscription = server._server.Bootstrap.SubscriptionId;
         server.Admin = await server.SignedInAsync(admin.ClientId, admin.ClientSecret);
-        if (simulatedHardware)
+        if (simulatedHosts > 0)
         {
-            server._hardware = server.SimulatedHardwareAsync(server._stop.Token);
+            // The simulator writes its hosts at start; placement must see them before the first VM.
+            while (server.Capacity.FindHost(FleetHostName(simulatedHosts)) is null)
+            {
+                await Task.Delay(25, server.Ct);
+            }
         }
 
         return server;
@@ -61,22 +75,9 @@ public sealed class ComputeTestServer : IAsyncDisposable
 
     public async ValueTask DisposeAsync()
     {
-        await _stop.CancelAsync();
-        if (_hardware is not null)
-        {
-            try
-            {
-                await _hardware;
-            }
-            catch (OperationCanceledException)
-            {
-            }
-        }
-
         Admin?.Dispose();
         await _server.DisposeAsync();
         await _store.DisposeAsync();
-        _stop.Dispose();
         _directory.Dispose();
     }
 
@@ -88,6 +89,8 @@ public sealed class ComputeTestServer : IAsyncDisposable
         await Capacity.WaitLoadedAsync(Ct);
         await Capacity.WaitForRevisionAsync(revision, Ct);
     }
+
+    public static string FleetHostName(int number) => $"sim-{number:D4}";
 
     public async Task<HostAllocationRecord> RecordAsync(string host)
     {
@@ -164,40 +167,6 @@ public sealed class ComputeTestServer : IAsyncDisposable
         var (status, body) = await SendAsync(HttpMethod.Get, $"subscriptions/{Subscription}/providers/Microsoft.Compute/locations/local/usages?api-version={ComputeApi}");
         Assert.Equal(HttpStatusCode.OK, status);
         return body["value"]!.AsArray().ToDictionary(u => u!["name"]!["value"]!.GetValue<string>(), u => (u!["currentValue"]!.GetValue<int>(), u["limit"]!.GetValue<int>()));
-    }
-
-    /// <summary>
-    /// A stand-in for the hosts' hardware (simulation, not a real agent): whenever an instance is placed at a new epoch,
-    /// it reports the instance in its desired power state there, as an agent's report would be written.
-    /// </summary>
-    private async Task SimulatedHardwareAsync(CancellationToken cancellationToken)
-    {
-        var start = await _store.RangeAsync(new RangeRequest(FabricKeys.InstancesPrefix), cancellationToken);
-        foreach (var kv in start.Items)
-        {
-            await ReportAsync(kv, cancellationToken);
-        }
-
-        await foreach (var change in _store.WatchAsync(FabricKeys.InstancesPrefix, start.Revision, cancellationToken))
-        {
-            if (change.Type != WatchEventType.Delete)
-            {
-                await ReportAsync(change.Kv, cancellationToken);
-            }
-        }
-    }
-
-    private async Task ReportAsync(KeyValue kv, CancellationToken cancellationToken)
-    {
-        var instance = FabricJson.Deserialize<InstanceDocument>(kv.Value.Span);
-        if (instance.Host is null || (instance.Observed is { } seen && seen.Epoch == instance.Epoch && seen.PowerState == instance.DesiredPowerState))
-        {
-            return;
-        }
-
-        var reported = instance with { Observed = new ObservedInstance(instance.Host, instance.DesiredPowerState, instance.Epoch, TimeProvider.System.GetUtcNow()) };
-        // A newer write meanwhile wins; its own watch event brings it back here.
-        await _store.TxnAsync(new TxnRequest([Compare.ModRevisionIs(kv.Key, kv.ModRevision)], [TxnOp.Put(kv.Key, FabricJson.Serialize(reported))]), cancellationToken);
     }
 
     private HttpClientHandler Handler()

@@ -12,12 +12,13 @@ namespace Holdfast.Server.Tests.Compute;
 /// </summary>
 public sealed class VirtualMachineTests : IAsyncLifetime
 {
+    private const string Sim = ComputeTestServer.SimHost;
     private static readonly CapacityVector Host16 = new(16, 64 * 1024, 100, 0);
     private ComputeTestServer _server = null!;
 
     public async Task InitializeAsync()
     {
-        _server = await ComputeTestServer.StartAsync();
+        _server = await ComputeTestServer.StartAsync(simulatedHosts: 2);
         await _server.CreateGroupAsync("rg");
     }
 
@@ -26,8 +27,6 @@ public sealed class VirtualMachineTests : IAsyncLifetime
     [Fact]
     public async Task Put_OnAFleet_PlacesRunsAndNeverEchoesThePassword()
     {
-        await _server.AddHostAsync("h1", Host16);
-
         var (status, created) = await _server.SendAsync(HttpMethod.Put, _server.VmPath("rg", "vm1"), ComputeTestServer.VmBody("Standard_D2s_v3"));
 
         Assert.Equal(HttpStatusCode.Created, status);
@@ -38,7 +37,7 @@ public sealed class VirtualMachineTests : IAsyncLifetime
         Assert.Equal("Succeeded", vm!["properties"]!["provisioningState"]!.GetValue<string>());
         Assert.DoesNotContain("adminPassword", vm.ToJsonString(), StringComparison.Ordinal);
         Assert.Equal("azureuser", vm["properties"]!["osProfile"]!["adminUsername"]!.GetValue<string>());
-        var record = await _server.RecordAsync("h1");
+        var record = await _server.RecordAsync(Sim);
         Assert.Equal(new CapacityVector(2, 8192, 16, 0), record.Used);
         var instance = Assert.Single(await _server.InstancesAsync());
         Assert.Equal(vm["id"]!.GetValue<string>(), instance.ResourceId);
@@ -48,7 +47,6 @@ public sealed class VirtualMachineTests : IAsyncLifetime
     [Fact]
     public async Task InstanceView_OfARunningVm_HasAzuresStatuses()
     {
-        await _server.AddHostAsync("h1", Host16);
         await _server.SendAsync(HttpMethod.Put, _server.VmPath("rg", "vm1"), ComputeTestServer.VmBody("Standard_B2s"));
         await _server.WaitTerminalAsync(_server.VmPath("rg", "vm1"));
 
@@ -69,7 +67,7 @@ public sealed class VirtualMachineTests : IAsyncLifetime
     [Fact]
     public async Task Put_WhenNothingReportsTheVm_StaysCreatingWithPowerStateStarting()
     {
-        await using var server = await ComputeTestServer.StartAsync(simulatedHardware: false);
+        await using var server = await ComputeTestServer.StartAsync();
         await server.CreateGroupAsync("rg");
         await server.AddHostAsync("h1", Host16);
         await server.SendAsync(HttpMethod.Put, server.VmPath("rg", "vm1"), ComputeTestServer.VmBody("Standard_B2s"));
@@ -86,7 +84,6 @@ public sealed class VirtualMachineTests : IAsyncLifetime
     [Fact]
     public async Task Delete_FreesCapacityAndQuota()
     {
-        await _server.AddHostAsync("h1", Host16);
         await _server.SendAsync(HttpMethod.Put, _server.VmPath("rg", "vm1"), ComputeTestServer.VmBody("Standard_D4s_v3"));
         await _server.WaitTerminalAsync(_server.VmPath("rg", "vm1"));
         Assert.Equal((4, 100), (await _server.UsagesAsync())["cores"]);
@@ -99,14 +96,13 @@ public sealed class VirtualMachineTests : IAsyncLifetime
         Assert.Equal(0, usages["cores"].Current);
         Assert.Equal(0, usages["virtualMachines"].Current);
         Assert.Equal(0, usages["standardDSv3Family"].Current);
-        Assert.Empty((await _server.RecordAsync("h1")).Allocations);
+        Assert.Empty((await _server.RecordAsync(Sim)).Allocations);
         Assert.Empty(await _server.InstancesAsync());
     }
 
     [Fact]
     public async Task Usages_CountEachVmInTotalFamilyAndVirtualMachines()
     {
-        await _server.AddHostAsync("h1", Host16);
         await _server.SendAsync(HttpMethod.Put, _server.VmPath("rg", "a"), ComputeTestServer.VmBody("Standard_D2s_v3"));
         await _server.SendAsync(HttpMethod.Put, _server.VmPath("rg", "b"), ComputeTestServer.VmBody("Standard_D4s_v3"));
         await _server.SendAsync(HttpMethod.Put, _server.VmPath("rg", "c"), ComputeTestServer.VmBody("Standard_B1s"));
@@ -128,7 +124,6 @@ public sealed class VirtualMachineTests : IAsyncLifetime
     [Fact]
     public async Task Put_BeyondTotalQuota_IsRefusedAndWritesNothing()
     {
-        await _server.AddHostAsync("h1", Host16);
         await SetQuotaAsync("{\"totalRegionalVCpus\":4}");
         await _server.SendAsync(HttpMethod.Put, _server.VmPath("rg", "a"), ComputeTestServer.VmBody("Standard_D4s_v3"));
         var before = await _server.UsagesAsync();
@@ -149,7 +144,6 @@ public sealed class VirtualMachineTests : IAsyncLifetime
     [Fact]
     public async Task Put_BeyondFamilyQuota_IsRefusedNamingTheFamily()
     {
-        await _server.AddHostAsync("h1", Host16);
         await SetQuotaAsync("{\"families\":{\"standardBSFamily\":1}}");
 
         var (status, body) = await _server.SendAsync(HttpMethod.Put, _server.VmPath("rg", "b"), ComputeTestServer.VmBody("Standard_B2s"));
@@ -164,7 +158,6 @@ public sealed class VirtualMachineTests : IAsyncLifetime
     [Fact]
     public async Task ConcurrentPuts_AtTheQuotaLimit_AdmitExactlyWhatFits()
     {
-        await _server.AddHostAsync("h1", new CapacityVector(64, 256 * 1024, 1000, 0));
         await SetQuotaAsync("{\"totalRegionalVCpus\":8}");
 
         var results = await Task.WhenAll(Enumerable.Range(0, 10).Select(i => _server.SendAsync(HttpMethod.Put, _server.VmPath("rg", "vm" + i), ComputeTestServer.VmBody("Standard_D2s_v3"))));
@@ -178,58 +171,60 @@ public sealed class VirtualMachineTests : IAsyncLifetime
     [Fact]
     public async Task ConcurrentPuts_OnASmallFleet_NeverOversubscribeAHost()
     {
-        await _server.AddHostAsync("h1", new CapacityVector(4, 32 * 1024, 100, 0));
-        await _server.AddHostAsync("h2", new CapacityVector(4, 32 * 1024, 100, 0));
-
-        var created = await Task.WhenAll(Enumerable.Range(0, 12).Select(i => _server.SendAsync(HttpMethod.Put, _server.VmPath("rg", "vm" + i), ComputeTestServer.VmBody("Standard_D2s_v3"))));
+        // Two simulated hosts hold four Standard_D8s_v3 each (vCPUs and memory both run out); twelve race for them.
+        var created = await Task.WhenAll(Enumerable.Range(0, 12).Select(i => _server.SendAsync(HttpMethod.Put, _server.VmPath("rg", "vm" + i), ComputeTestServer.VmBody("Standard_D8s_v3"))));
         Assert.All(created, r => Assert.Equal(HttpStatusCode.Created, r.Status));
         var final = await Task.WhenAll(Enumerable.Range(0, 12).Select(i => _server.WaitTerminalAsync(_server.VmPath("rg", "vm" + i))));
 
-        Assert.Equal(4, final.Count(vm => vm!["properties"]!["provisioningState"]!.GetValue<string>() == "Succeeded"));
-        Assert.Equal(8, final.Count(vm => vm!["properties"]!["provisioningState"]!.GetValue<string>() == "Failed"));
-        foreach (var host in new[] { "h1", "h2" })
+        Assert.Equal(8, final.Count(vm => vm!["properties"]!["provisioningState"]!.GetValue<string>() == "Succeeded"));
+        Assert.Equal(4, final.Count(vm => vm!["properties"]!["provisioningState"]!.GetValue<string>() == "Failed"));
+        foreach (var host in new[] { ComputeTestServer.FleetHostName(1), ComputeTestServer.FleetHostName(2) })
         {
             var record = await _server.RecordAsync(host);
-            Assert.Equal(4, record.Used.VCpus);
-            Assert.True(record.FitsWithin(new CapacityVector(4, 32 * 1024, 100, 0)));
+            Assert.Equal(32, record.Used.VCpus);
+            Assert.True(record.FitsWithin(ComputeTestServer.SimShape));
         }
 
-        Assert.Equal(4, (await _server.InstancesAsync()).Count);
+        Assert.Equal(8, (await _server.InstancesAsync()).Count);
     }
 
     [Fact]
     public async Task Put_WhenNoHostFits_FailsTheOperationWithAllocationFailed()
     {
-        await _server.AddHostAsync("h1", new CapacityVector(2, 8 * 1024, 100, 0));
-        await _server.SendAsync(HttpMethod.Put, _server.VmPath("rg", "a"), ComputeTestServer.VmBody("Standard_D2s_v3"));
+        await _server.SendAsync(HttpMethod.Put, _server.VmPath("rg", "a"), ComputeTestServer.VmBody("Standard_D32s_v3"));
+        await _server.SendAsync(HttpMethod.Put, _server.VmPath("rg", "b"), ComputeTestServer.VmBody("Standard_D32s_v3"));
         await _server.WaitTerminalAsync(_server.VmPath("rg", "a"));
+        await _server.WaitTerminalAsync(_server.VmPath("rg", "b"));
 
-        using var response = await _server.Admin.PutAsync(_server.VmPath("rg", "b"), ComputeTestServer.VmBody("Standard_D2s_v3"));
-        var vm = await _server.WaitTerminalAsync(_server.VmPath("rg", "b"));
+        using var response = await _server.Admin.PutAsync(_server.VmPath("rg", "c"), ComputeTestServer.VmBody("Standard_D2s_v3"));
+        var vm = await _server.WaitTerminalAsync(_server.VmPath("rg", "c"));
         var (_, operation) = await _server.SendAsync(HttpMethod.Get, response.Headers.GetValues("Azure-AsyncOperation").Single());
 
         Assert.Equal("Failed", vm!["properties"]!["provisioningState"]!.GetValue<string>());
         Assert.Equal("Failed", operation["status"]!.GetValue<string>());
         Assert.Equal("AllocationFailed", operation["error"]!["code"]!.GetValue<string>());
+        var (_, view) = await _server.SendAsync(HttpMethod.Get, $"subscriptions/{_server.Subscription}/resourceGroups/rg/providers/Microsoft.Compute/virtualMachines/c/instanceView?api-version=2023-07-01");
+        Assert.Equal(["ProvisioningState/failed", "PowerState/deallocated"], view["statuses"]!.AsArray().Select(s => s!["code"]!.GetValue<string>()));
     }
 
     [Fact]
     public async Task VmSizes_OfferOnlySizesSomeInServiceHostCouldHold()
     {
-        Assert.Empty(await VmSizeNamesAsync());
-        await _server.AddHostAsync("h1", Host16);
-        await _server.AddHostAsync("big-but-draining", new CapacityVector(128, 1024 * 1024, 4000, 8), HostState.Draining);
+        await using var server = await ComputeTestServer.StartAsync();
+        Assert.Empty(await VmSizeNamesAsync(server));
+        await server.AddHostAsync("h1", Host16);
+        await server.AddHostAsync("big-but-draining", new CapacityVector(128, 1024 * 1024, 4000, 8), HostState.Draining);
 
-        var names = await VmSizeNamesAsync();
+        var names = await VmSizeNamesAsync(server);
 
         Assert.Contains("Standard_D2s_v3", names);
         Assert.Contains("Standard_D16s_v5", names);
         Assert.DoesNotContain("Standard_D32s_v3", names);
         Assert.DoesNotContain("Standard_D16_v3", names);
         Assert.DoesNotContain("Standard_NC6", names);
-        await _server.AddHostAsync("gpu", new CapacityVector(32, 128 * 1024, 1024, 4));
-        Assert.Contains("Standard_NC6", await VmSizeNamesAsync());
-        var (_, body) = await _server.SendAsync(HttpMethod.Get, $"subscriptions/{_server.Subscription}/providers/Microsoft.Compute/locations/local/vmSizes?api-version=2023-07-01");
+        await server.AddHostAsync("gpu", new CapacityVector(32, 128 * 1024, 1024, 4));
+        Assert.Contains("Standard_NC6", await VmSizeNamesAsync(server));
+        var (_, body) = await server.SendAsync(HttpMethod.Get, $"subscriptions/{server.Subscription}/providers/Microsoft.Compute/locations/local/vmSizes?api-version=2023-07-01");
         var d2s = body["value"]!.AsArray().Single(s => s!["name"]!.GetValue<string>() == "Standard_D2s_v3")!;
         Assert.True(JsonNode.DeepEquals(JsonNode.Parse("""{"name":"Standard_D2s_v3","numberOfCores":2,"osDiskSizeInMB":1047552,"resourceDiskSizeInMB":16384,"memoryInMB":8192,"maxDataDiskCount":4}"""), d2s));
     }
@@ -237,8 +232,6 @@ public sealed class VirtualMachineTests : IAsyncLifetime
     [Fact]
     public async Task Put_OfASizeNoHostCanHold_IsSkuNotAvailable()
     {
-        await _server.AddHostAsync("h1", Host16);
-
         var (status, body) = await _server.SendAsync(HttpMethod.Put, _server.VmPath("rg", "gpu"), ComputeTestServer.VmBody("Standard_NC6"));
 
         Assert.Equal(HttpStatusCode.Conflict, status);
@@ -255,8 +248,6 @@ public sealed class VirtualMachineTests : IAsyncLifetime
     [InlineData("""{"location":"local","properties":{"hardwareProfile":{"vmSize":"Standard_B1s"},"capacityReservation":{"capacityReservationGroup":{"id":"nope"}}}}""", "InvalidParameter", "capacityReservation.capacityReservationGroup.id")]
     public async Task Put_BadBody_Is400WithTheTarget(string json, string code, string target)
     {
-        await _server.AddHostAsync("h1", Host16);
-
         var (status, body) = await _server.SendAsync(HttpMethod.Put, _server.VmPath("rg", "bad"), ComputeTestServer.Json(json));
 
         Assert.Equal(HttpStatusCode.BadRequest, status);
@@ -280,7 +271,6 @@ public sealed class VirtualMachineTests : IAsyncLifetime
     [Fact]
     public async Task Put_ChangingTheSize_IsRefused()
     {
-        await _server.AddHostAsync("h1", Host16);
         await _server.SendAsync(HttpMethod.Put, _server.VmPath("rg", "vm1"), ComputeTestServer.VmBody("Standard_B1s"));
         await _server.WaitTerminalAsync(_server.VmPath("rg", "vm1"));
 
@@ -293,7 +283,6 @@ public sealed class VirtualMachineTests : IAsyncLifetime
     [Fact]
     public async Task Put_AgainWithTheSameBody_KeepsTheVmIdAndChargesOnce()
     {
-        await _server.AddHostAsync("h1", Host16);
         var (_, first) = await _server.SendAsync(HttpMethod.Put, _server.VmPath("rg", "vm1"), ComputeTestServer.VmBody("Standard_B1s"));
         await _server.WaitTerminalAsync(_server.VmPath("rg", "vm1"));
 
@@ -307,20 +296,19 @@ public sealed class VirtualMachineTests : IAsyncLifetime
     [Fact]
     public async Task DeletingTheGroup_ReturnsAllCapacityAndQuota()
     {
-        await _server.AddHostAsync("h1", Host16);
         foreach (var name in new[] { "a", "b", "c" })
         {
             await _server.SendAsync(HttpMethod.Put, _server.VmPath("rg", name), ComputeTestServer.VmBody("Standard_D2s_v3"));
         }
 
         await Task.WhenAll(new[] { "a", "b", "c" }.Select(n => _server.WaitTerminalAsync(_server.VmPath("rg", n))));
-        Assert.Equal(6, (await _server.RecordAsync("h1")).Used.VCpus);
+        Assert.Equal(6, (await _server.RecordAsync(Sim)).Used.VCpus);
 
         var groupPath = $"subscriptions/{_server.Subscription}/resourcegroups/rg?api-version=2022-09-01";
         Assert.Equal(HttpStatusCode.Accepted, (await _server.SendAsync(HttpMethod.Delete, groupPath)).Status);
         await _server.WaitGoneAsync(groupPath);
 
-        Assert.Empty((await _server.RecordAsync("h1")).Allocations);
+        Assert.Empty((await _server.RecordAsync(Sim)).Allocations);
         Assert.Empty(await _server.InstancesAsync());
         var usages = await _server.UsagesAsync();
         Assert.Equal((0, 0), (usages["cores"].Current, usages["virtualMachines"].Current));
@@ -329,7 +317,6 @@ public sealed class VirtualMachineTests : IAsyncLifetime
     [Fact]
     public async Task Lifecycle_WithTheHybridProfilesApiVersion_Works()
     {
-        await _server.AddHostAsync("h1", Host16);
         var path = _server.VmPath("rg", "hybrid", "2020-06-01");
 
         var (status, _) = await _server.SendAsync(HttpMethod.Put, path, ComputeTestServer.VmBody("Standard_F2s_v2"));
@@ -343,7 +330,7 @@ public sealed class VirtualMachineTests : IAsyncLifetime
         Assert.Equal(HttpStatusCode.OK, listStatus);
         Assert.Equal("hybrid", Assert.Single(list["value"]!.AsArray())!["name"]!.GetValue<string>());
         Assert.Equal(HttpStatusCode.Accepted, deleteStatus);
-        Assert.Empty((await _server.RecordAsync("h1")).Allocations);
+        Assert.Empty((await _server.RecordAsync(Sim)).Allocations);
     }
 
     [Fact]
@@ -384,9 +371,9 @@ public sealed class VirtualMachineTests : IAsyncLifetime
         Assert.True(status is HttpStatusCode.Created or HttpStatusCode.OK);
     }
 
-    private async Task<List<string>> VmSizeNamesAsync()
+    private static async Task<List<string>> VmSizeNamesAsync(ComputeTestServer server)
     {
-        var (status, body) = await _server.SendAsync(HttpMethod.Get, $"subscriptions/{_server.Subscription}/providers/Microsoft.Compute/locations/local/vmSizes?api-version=2023-07-01");
+        var (status, body) = await server.SendAsync(HttpMethod.Get, $"subscriptions/{server.Subscription}/providers/Microsoft.Compute/locations/local/vmSizes?api-version=2023-07-01");
         Assert.Equal(HttpStatusCode.OK, status);
         return [.. body["value"]!.AsArray().Select(s => s!["name"]!.GetValue<string>())];
     }
