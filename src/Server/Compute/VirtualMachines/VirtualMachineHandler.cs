@@ -98,15 +98,30 @@ internal sealed partial class VirtualMachineHandler(CapacityService capacity, Qu
     public async ValueTask<Admission> ReleaseAsync(ResourceReleaseContext context, CancellationToken cancellationToken)
     {
         var properties = context.Resource["properties"] as JsonObject;
-        return VmSizeCatalog.Find(properties is null ? null : SizeOf(properties)) is { } size
+        var credit = VmSizeCatalog.Find(properties is null ? null : SizeOf(properties)) is { } size
             ? await quotas.CreditAsync(context.Id.SubscriptionId!, size, cancellationToken).ConfigureAwait(false)
             : Admission.None;
+        return properties?["vmId"] is null ? credit : credit with { Ops = [.. credit.Ops, TxnOp.Delete(VmPowerIntent.Key(InstanceIdOf(properties)))] };
     }
 
     public override async ValueTask<ProvisionOutcome> ProvisionAsync(ResourceReconcileContext context, CancellationToken cancellationToken)
     {
         var instanceId = InstanceIdOf(context.Properties);
-        var stored = await store.GetAsync(FabricKeys.Instance(instanceId), cancellationToken).ConfigureAwait(false);
+        var instanceKey = FabricKeys.Instance(instanceId);
+        var stored = await store.GetAsync(instanceKey, cancellationToken).ConfigureAwait(false);
+        var intentStored = await store.GetAsync(VmPowerIntent.Key(instanceId), cancellationToken).ConfigureAwait(false);
+        var intent = intentStored is null ? new VmPowerIntent() : VmPowerIntent.Parse(intentStored.Value);
+        if (intent.Deallocated)
+        {
+            // Deallocated: the VM keeps its resource (and quota) but holds no capacity.
+            if (stored is not null)
+            {
+                await capacity.FreeAsync(instanceId, [], [], r => store.TxnAsync(r, cancellationToken), cancellationToken).ConfigureAwait(false);
+            }
+
+            return ProvisionOutcome.Succeeded;
+        }
+
         if (stored is null)
         {
             return await PlaceAsync(context, instanceId, cancellationToken).ConfigureAwait(false);
@@ -117,12 +132,23 @@ internal sealed partial class VirtualMachineHandler(CapacityService capacity, Qu
         {
             if (observed.Error is not null)
             {
-                return ProvisionOutcome.Failed("VMProvisioningFailed", $"The host reported an error creating the VM: {observed.Error}");
+                return ProvisionOutcome.Failed("VMProvisioningFailed", $"The host reported an error for the VM: {observed.Error}");
             }
 
             if (observed.PowerState == instance.DesiredPowerState)
             {
-                return ProvisionOutcome.Succeeded;
+                if (!intent.Restart)
+                {
+                    return ProvisionOutcome.Succeeded;
+                }
+
+                // The restart's first half is done (stopped): start it, in one step with clearing the intent.
+                var started = instance with { DesiredPowerState = PowerState.Running };
+                await store.TxnAsync(
+                    new TxnRequest(
+                        [Compare.ModRevisionIs(instanceKey, stored.ModRevision), Compare.ModRevisionIs(intentStored!.Key, intentStored.ModRevision)],
+                        [TxnOp.Put(instanceKey, FabricJson.Serialize(started)), TxnOp.Delete(intentStored.Key)]),
+                    cancellationToken).ConfigureAwait(false);
             }
         }
 
