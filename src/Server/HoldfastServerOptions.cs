@@ -33,6 +33,12 @@ public sealed record HoldfastServerOptions
 
     public Audit.AuditOptions Audit { get; init; } = new();
 
+    /// <summary>How often the drain controller moves VMs off Draining hosts.</summary>
+    public TimeSpan DrainInterval { get; init; } = TimeSpan.FromSeconds(2);
+
+    /// <summary>How often the usage sampler records each cluster's allocated and total capacity (forecast input).</summary>
+    public TimeSpan UsageSampleInterval { get; init; } = TimeSpan.FromMinutes(5);
+
     /// <summary>The port host agents call (TLS, client certificates); 0 picks a free one (<c>holdfast serve</c>'s default is 8444).</summary>
     public int AgentPort { get; init; }
 

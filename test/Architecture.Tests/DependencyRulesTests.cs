@@ -16,6 +16,7 @@ public sealed class DependencyRulesTests
         ["Holdfast.Resources"] = [],
         ["Holdfast.State"] = ["Holdfast.Resources"],
         ["Holdfast.State.Sqlite"] = ["Holdfast.State", "Holdfast.Resources"],
+        ["Holdfast.State.Etcd"] = ["Holdfast.State", "Holdfast.Resources"],
         ["Holdfast.Reconciliation"] = [],
         ["Holdfast.Audit"] = [],
         ["Holdfast.Capacity"] = [],
@@ -59,6 +60,7 @@ public sealed class DependencyRulesTests
     public void GetReferencedAssemblies_Server_DoesNotPickAStoreBackend()
     {
         Assert.DoesNotContain("Holdfast.State.Sqlite", HoldfastReferencesOf("Holdfast.Server"));
+        Assert.DoesNotContain("Holdfast.State.Etcd", HoldfastReferencesOf("Holdfast.Server"));
     }
 
     [Fact]

@@ -8,7 +8,7 @@ namespace Holdfast.Server.Agents;
 
 /// <summary>
 /// Every <see cref="InstanceDocument"/> indexed by host, listed at start and kept current by watch on
-/// <c>/fabric/instances/</c>: what a host's sync answers as desired, and which instances wait for room. It may lag the
+/// <c>/fabric/</c> (instances only are kept): what a host's sync answers as desired, and which instances wait for room. It may lag the
 /// store by a watch event, never lie: writes that matter (Observed, moves) re-read the document and compare-and-swap.
 /// </summary>
 internal sealed partial class FleetView(IStateStore store, ILogger<FleetView> logger) : BackgroundService
@@ -58,11 +58,15 @@ internal sealed partial class FleetView(IStateStore store, ILogger<FleetView> lo
                 var revision = await LoadAsync(stoppingToken).ConfigureAwait(false);
                 _applied.Advance(revision);
                 _loaded.TrySetResult();
-                await foreach (var change in store.WatchAsync(FabricKeys.InstancesPrefix, revision, stoppingToken).ConfigureAwait(false))
+                // The whole fabric prefix, so the applied revision advances with every fabric write (callers wait on it).
+                await foreach (var change in store.WatchAsync(FabricKeys.Prefix, revision, stoppingToken).ConfigureAwait(false))
                 {
-                    lock (_lock)
+                    if (change.Kv.Key.StartsWith(FabricKeys.InstancesPrefix, StringComparison.Ordinal))
                     {
-                        Apply(change.Kv, change.Type == WatchEventType.Delete);
+                        lock (_lock)
+                        {
+                            Apply(change.Kv, change.Type == WatchEventType.Delete);
+                        }
                     }
 
                     _applied.Advance(change.Revision);

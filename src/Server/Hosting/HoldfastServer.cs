@@ -121,7 +121,7 @@ public static class HoldfastServer
         services.AddSingleton(sp => new ProviderRegistry(
         [
             ResourcesProvider.Create(),
-            NetworkProvider.Create(),
+            NetworkProvider.Create(store, timeProvider),
             DirectoryApi.Provider(),
             Audit.InsightsProvider.Create(),
             Providers.Authorization.AuthorizationProvider.Create(),
@@ -169,6 +169,11 @@ public static class HoldfastServer
         // Capacity
         services.AddSingleton<Fabric.CapacityService>();
         services.AddHostedService(sp => sp.GetRequiredService<Fabric.CapacityService>());
+        services.AddSingleton<Fabric.DrainController>();
+        services.AddHostedService(sp => sp.GetRequiredService<Fabric.DrainController>());
+        services.AddSingleton<Fabric.UsageSampler>();
+        services.AddHostedService(sp => sp.GetRequiredService<Fabric.UsageSampler>());
+        services.AddSingleton<Fabric.UsageHistory>();
 
         // Agents
         services.AddSingleton(_ => dataDirectory.LoadOrCreateCertificateAuthority(timeProvider));
@@ -209,6 +214,7 @@ public static class HoldfastServer
         // Authorization
         Authorization.AuthorizationEndpoints.Map(app);
         OperatorSubscriptionEndpoints.Map(app);
+        Fabric.FabricApi.Map(app);
 
         // Compute
         Compute.ComputeEndpoints.Map(app);
@@ -261,7 +267,7 @@ public sealed class RunningServer(WebApplication app, DataDirectory dataDirector
     /// <summary>Where host agents connect: the agent listener as actually bound (its port when 0 was asked for).</summary>
     public Uri? AgentEndpoint { get; init; }
 
-    /// <summary>The server's services (tests reach the agent side through them).</summary>
+    /// <summary>The server's services (tests reach the placement service, the agent side, drain and usage sampling).</summary>
     internal IServiceProvider Services => app.Services;
 
     /// <summary>Every mapped endpoint (Authorization: the endpoint walk in test/Server.Tests checks each one authorizes).</summary>

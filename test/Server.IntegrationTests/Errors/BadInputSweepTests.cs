@@ -32,6 +32,9 @@ public sealed class BadInputSweepTests(ServerFixture fixture)
         "{\"location\":\"local\",\"properties\":{\"hardwareProfile\":{\"vmSize\":[\"x\"]},\"osProfile\":\"x\",\"capacityReservation\":{\"capacityReservationGroup\":{\"id\":7}}}}",
         "{\"location\":\"local\",\"sku\":{\"name\":5,\"capacity\":\"x\"}}",
         "{\"properties\":{\"families\":{\"standardDSv3Family\":1e99},\"totalRegionalVCpus\":1.5}}",
+        "{\"location\":\"local\",\"properties\":{\"ipConfigurations\":[1,{\"name\":\"a\",\"properties\":{\"subnet\":{\"id\":5},\"privateIPAllocationMethod\":\"Static\",\"privateIPAddress\":[]}},null,{\"name\":\"b\",\"properties\":{\"subnet\":\"x\",\"primary\":\"yes\"}}],\"networkSecurityGroup\":{\"id\":\"/subscriptions/x\"}}}",
+        "{\"location\":\"local\",\"properties\":{\"ipConfigurations\":[{\"name\":\"a\",\"properties\":{\"subnet\":{\"id\":\"/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/x/providers/Microsoft.Network/virtualNetworks/v/subnets/s\"},\"privateIPAllocationMethod\":\"Static\",\"privateIPAddress\":\"999.1.1.1\"}}]}}",
+        "{\"properties\":{\"addressPrefix\":\"10.0.0.0/33\",\"networkSecurityGroup\":7}}",
         new string('[', 5000),
     ];
 
@@ -68,6 +71,9 @@ public sealed class BadInputSweepTests(ServerFixture fixture)
             $"subscriptions/{sub}/resourceGroups/{group}/providers/Microsoft.Network/virtualNetworks",
             $"subscriptions/{sub}/resourceGroups/{group}/providers/Microsoft.Network/virtualNetworks/v1",
             $"subscriptions/{sub}/resourceGroups/{group}/providers/Microsoft.Network/virtualNetworks/v1/subnets",
+            $"subscriptions/{sub}/resourceGroups/{group}/providers/Microsoft.Network/virtualNetworks/v1/subnets/s1",
+            $"subscriptions/{sub}/resourceGroups/{group}/providers/Microsoft.Network/networkInterfaces",
+            $"subscriptions/{sub}/resourceGroups/{group}/providers/Microsoft.Network/networkInterfaces/n1",
             $"subscriptions/{sub}/resourceGroups/{group}/providers/Microsoft.Network/virtualNetworks/v1/start",
             $"subscriptions/{sub}/resourceGroups/missing/providers/Microsoft.Network/virtualNetworks/v1",
             $"subscriptions/{sub}/resourceGroups/{group}/providers/Microsoft.Network/virtualNetworks/{new string('n', 81)}",
