@@ -218,6 +218,7 @@ public static class HoldfastServer
 
         // Compute
         Compute.ComputeEndpoints.Map(app);
+        Compute.VirtualMachines.VirtualMachineActionEndpoints.Map(app);
         Compute.Quotas.QuotaEndpoints.Map(app);
 
         // Activity log

@@ -11,7 +11,7 @@ namespace Holdfast.Server.IntegrationTests.Compute;
 /// <summary>
 /// A VM's lifecycle as an SDK user writes it, with the official Azure.ResourceManager.Compute 1.2.0 against the real
 /// server process, whose VMs run on its simulated fleet (<c>--simulated-hosts</c>: simulated hardware behind the real
-/// agent-side logic): sizes, create (placed, Succeeded once running), instance view, usages, delete.
+/// agent-side logic): sizes, create (placed, Succeeded once running), instance view, usages, power actions, delete.
 /// </summary>
 [Collection(ServerCollection.Name)]
 public sealed class VirtualMachineSdkTests(ServerFixture fixture)
@@ -81,6 +81,16 @@ public sealed class VirtualMachineSdkTests(ServerFixture fixture)
         Assert.Contains(expanded.Data.InstanceView.Statuses, s => s.Code == "PowerState/running");
         Assert.Contains(await ToListAsync(group.GetVirtualMachines().GetAllAsync()), v => v.Data.Name == "vm1");
         Assert.True(await CoresInUseAsync(subscription) >= coresBefore + 2);
+
+        await vm.PowerOffAsync(WaitUntil.Completed);
+        Assert.Contains((await vm.InstanceViewAsync()).Value.Statuses, s => s.Code == "PowerState/stopped");
+        await vm.PowerOnAsync(WaitUntil.Completed);
+        Assert.Contains((await vm.InstanceViewAsync()).Value.Statuses, s => s.Code == "PowerState/running");
+        await vm.DeallocateAsync(WaitUntil.Completed);
+        Assert.Contains((await vm.InstanceViewAsync()).Value.Statuses, s => s.Code == "PowerState/deallocated");
+        await vm.PowerOnAsync(WaitUntil.Completed);
+        await vm.RestartAsync(WaitUntil.Completed);
+        Assert.Contains((await vm.InstanceViewAsync()).Value.Statuses, s => s.Code == "PowerState/running");
 
         await vm.DeleteAsync(WaitUntil.Completed);
 

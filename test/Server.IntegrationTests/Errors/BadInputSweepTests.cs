@@ -29,6 +29,9 @@ public sealed class BadInputSweepTests(ServerFixture fixture)
         "{\"properties\":{\"roleName\":\"x\",\"permissions\":[{\"actions\":[1,\"a*b*\"],\"notActions\":{}},7],\"assignableScopes\":\"/\"}}",
         "{\"properties\":{\"roleName\":\"\",\"permissions\":[],\"assignableScopes\":[\"/\",\"/subscriptions/*\",null]}}",
         "{\"properties\":{\"displayName\":\"\",\"state\":\"Sideways\"}}",
+        "{\"location\":\"local\",\"properties\":{\"hardwareProfile\":{\"vmSize\":[\"x\"]},\"osProfile\":\"x\",\"capacityReservation\":{\"capacityReservationGroup\":{\"id\":7}}}}",
+        "{\"location\":\"local\",\"sku\":{\"name\":5,\"capacity\":\"x\"}}",
+        "{\"properties\":{\"families\":{\"standardDSv3Family\":1e99},\"totalRegionalVCpus\":1.5}}",
         "{\"location\":\"local\",\"properties\":{\"ipConfigurations\":[1,{\"name\":\"a\",\"properties\":{\"subnet\":{\"id\":5},\"privateIPAllocationMethod\":\"Static\",\"privateIPAddress\":[]}},null,{\"name\":\"b\",\"properties\":{\"subnet\":\"x\",\"primary\":\"yes\"}}],\"networkSecurityGroup\":{\"id\":\"/subscriptions/x\"}}}",
         "{\"location\":\"local\",\"properties\":{\"ipConfigurations\":[{\"name\":\"a\",\"properties\":{\"subnet\":{\"id\":\"/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/x/providers/Microsoft.Network/virtualNetworks/v/subnets/s\"},\"privateIPAllocationMethod\":\"Static\",\"privateIPAddress\":\"999.1.1.1\"}}]}}",
         "{\"properties\":{\"addressPrefix\":\"10.0.0.0/33\",\"networkSecurityGroup\":7}}",
@@ -124,8 +127,19 @@ public sealed class BadInputSweepTests(ServerFixture fixture)
             "providers/Holdfast.Capacity/explain",
             "holdfast/whoami",
             "nothing",
+            $"subscriptions/{sub}/resourceGroups/{group}/providers/Microsoft.Compute/virtualMachines/vm1",
+            $"subscriptions/{sub}/resourceGroups/{group}/providers/Microsoft.Compute/virtualMachines/vm1/instanceView",
+            $"subscriptions/{sub}/resourceGroups/{group}/providers/Microsoft.Compute/virtualMachines/vm1/start",
+            $"subscriptions/{sub}/resourceGroups/{group}/providers/Microsoft.Compute/virtualMachines/vm1/deallocate",
+            $"subscriptions/{sub}/resourceGroups/{group}/providers/Microsoft.Compute/capacityReservationGroups/g1",
+            $"subscriptions/{sub}/resourceGroups/{group}/providers/Microsoft.Compute/capacityReservationGroups/g1/capacityReservations/r1",
+            $"subscriptions/{sub}/providers/Microsoft.Compute/locations/local/usages",
+            $"subscriptions/{sub}/providers/Microsoft.Compute/locations/local/vmSizes",
+            $"subscriptions/{sub}/providers/Microsoft.Compute/locations/nowhere/usages",
+            $"providers/Holdfast.Capacity/quotas/{sub}",
+            "providers/Holdfast.Capacity/quotas/not-a-guid",
         ];
-        string[] queries = ["", "?api-version=2022-09-01", "?api-version=2023-09-01", "?api-version=junk", "?api-version=2022-09-01&$top=-1", "?api-version=2022-09-01&$skiptoken=%%%", "?api-version=2022-09-01&$filter=name%20gt%201", "?api-version=2025-01-01", "?api-version=2025-01-01&$skiptoken=%%%", "?api-version=2022-04-01", "?api-version=2015-07-01&$filter=atScope()", "?api-version=2022-04-01&$filter=principalId%20eq%20'x'"];
+        string[] queries = ["", "?api-version=2022-09-01", "?api-version=2023-09-01", "?api-version=junk", "?api-version=2022-09-01&$top=-1", "?api-version=2022-09-01&$skiptoken=%%%", "?api-version=2022-09-01&$filter=name%20gt%201", "?api-version=2025-01-01", "?api-version=2025-01-01&$skiptoken=%%%", "?api-version=2022-04-01", "?api-version=2015-07-01&$filter=atScope()", "?api-version=2022-04-01&$filter=principalId%20eq%20'x'", "?api-version=2023-07-01", "?api-version=2023-07-01&$expand=bogus"];
         HttpMethod[] methods = [HttpMethod.Get, HttpMethod.Put, HttpMethod.Patch, HttpMethod.Delete, HttpMethod.Post, HttpMethod.Head];
 
         var failures = new List<string>();

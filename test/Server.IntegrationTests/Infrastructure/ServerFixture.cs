@@ -15,8 +15,8 @@ public sealed class ServerFixture : IAsyncLifetime
 
     public async Task InitializeAsync()
     {
-        // Simulated hosts (simulated hardware) so VMs have somewhere to run; a free agent port so servers never collide.
-        Server = await ServerProcess.StartAsync(null, "--throttle", "off", "--simulated-hosts", "8", "--heartbeat-seconds", "1", "--agent-port", "0");
+        // Simulated hosts (simulated hardware) so VMs have somewhere to run.
+        Server = await ServerProcess.StartAsync(null, "--throttle", "off", "--simulated-hosts", "8", "--heartbeat-seconds", "1");
         Arm = Clients.Arm(Credentials);
         Http = await Clients.AuthenticatedHttpAsync(Credentials);
     }

@@ -18,10 +18,11 @@ public sealed class ArmContractTests(ServerFixture fixture)
     {
         ["Microsoft.Network/virtualNetworks"] = ("2023-09-01", """{"location":"local","tags":{"k":"v"},"properties":{"addressSpace":{"addressPrefixes":["10.20.0.0/16"]},"subnets":[{"name":"a","properties":{"addressPrefix":"10.20.1.0/24"}}]}}"""),
         ["Microsoft.Network/networkSecurityGroups"] = ("2023-09-01", """{"location":"local","tags":{"k":"v"},"properties":{"securityRules":[{"name":"ssh","properties":{"protocol":"Tcp","access":"Allow","direction":"Inbound","priority":300,"sourcePortRange":"*","destinationPortRange":"22","sourceAddressPrefix":"10.0.0.0/8","destinationAddressPrefix":"*"}}]}}"""),
-        ["Microsoft.Compute/virtualMachines"] = ("2023-07-01", """{"location":"local","tags":{"k":"v"},"properties":{"hardwareProfile":{"vmSize":"Standard_B1s"},"osProfile":{"computerName":"contract1","adminUsername":"azureuser","adminPassword":"Contract-Passw0rd!"}}}"""),
-        ["Microsoft.Compute/capacityReservationGroups"] = ("2023-07-01", """{"location":"local","tags":{"k":"v"}}"""),
         ["Microsoft.Network/virtualNetworks/subnets"] = ("2024-05-01", """{"tags":{"k":"v"},"properties":{"addressPrefix":"10.30.2.0/24"}}"""),
         ["Microsoft.Network/networkInterfaces"] = ("2024-05-01", """{"location":"local","tags":{"k":"v"},"properties":{"ipConfigurations":[{"name":"ipconfig1","properties":{"subnet":{"id":"/subscriptions/{subscription}/resourceGroups/{group}/providers/Microsoft.Network/virtualNetworks/contractvnet/subnets/default"}}}]}}"""),
+        ["Microsoft.Compute/virtualMachines"] = ("2023-07-01", """{"location":"local","tags":{"k":"v"},"properties":{"hardwareProfile":{"vmSize":"Standard_B1s"},"osProfile":{"computerName":"contract1","adminUsername":"azureuser","adminPassword":"Contract-Passw0rd!"}}}"""),
+        ["Microsoft.Compute/capacityReservationGroups"] = ("2023-07-01", """{"location":"local","tags":{"k":"v"}}"""),
+        ["Microsoft.Compute/capacityReservationGroups/capacityReservations"] = ("2023-07-01", """{"location":"local","tags":{"k":"v"},"sku":{"name":"Standard_B1s","capacity":1}}"""),
     };
 
     /// <summary>Resources a type's sample needs first (paths below the group's <c>providers/</c>; <c>{subscription}</c> and <c>{group}</c> are filled in).</summary>
@@ -29,12 +30,14 @@ public sealed class ArmContractTests(ServerFixture fixture)
     {
         ["Microsoft.Network/virtualNetworks/subnets"] = [("Microsoft.Network/virtualNetworks/contractvnet", "2024-05-01", """{"location":"local","properties":{"addressSpace":{"addressPrefixes":["10.30.0.0/16"]}}}""")],
         ["Microsoft.Network/networkInterfaces"] = [("Microsoft.Network/virtualNetworks/contractvnet", "2024-05-01", """{"location":"local","properties":{"addressSpace":{"addressPrefixes":["10.30.0.0/16"]},"subnets":[{"name":"default","properties":{"addressPrefix":"10.30.0.0/24"}}]}}""")],
+        ["Microsoft.Compute/capacityReservationGroups/capacityReservations"] = [("Microsoft.Compute/capacityReservationGroups/contractcrg", "2023-07-01", """{"location":"local"}""")],
     };
 
     /// <summary>Nested types: the parent (below the group's <c>providers/</c>) that holds the sample instance.</summary>
     public static readonly Dictionary<string, string> Parents = new(StringComparer.OrdinalIgnoreCase)
     {
         ["Microsoft.Network/virtualNetworks/subnets"] = "Microsoft.Network/virtualNetworks/contractvnet",
+        ["Microsoft.Compute/capacityReservationGroups/capacityReservations"] = "Microsoft.Compute/capacityReservationGroups/contractcrg",
     };
 
     public static TheoryData<string> Types() => new(Samples.Keys);
@@ -53,8 +56,6 @@ public sealed class ArmContractTests(ServerFixture fixture)
             }
 
             served.AddRange(provider.GetProperty("resourceTypes").EnumerateArray().Select(t => ns + "/" + t.GetProperty("resourceType").GetString()));
-            // Nested types (a parent must exist first) are covered by their own tests.
-            served.RemoveAll(t => t.Count(c => c == '/') > 1);
         }
 
         Assert.NotEmpty(served);

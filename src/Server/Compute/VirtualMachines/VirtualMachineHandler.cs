@@ -5,6 +5,7 @@ using Holdfast.Capacity.Catalog;
 using Holdfast.Capacity.Inventory;
 using Holdfast.Fabric;
 using Holdfast.Providers.Framework;
+using Holdfast.Providers.Network;
 using Holdfast.Resources.Errors;
 using Holdfast.Resources.Ids;
 using Holdfast.Server.Compute.Quotas;
@@ -68,6 +69,7 @@ internal sealed partial class VirtualMachineHandler(CapacityService capacity, Qu
 
         ValidateOsProfile(context, properties);
         ValidateReservationReference(context, properties);
+        ValidateNetworkProfile(context, properties);
 
         // Read-only, server-set.
         properties.Remove("instanceView");
@@ -76,9 +78,15 @@ internal sealed partial class VirtualMachineHandler(CapacityService capacity, Qu
 
     public async ValueTask<Admission> AdmitAsync(ResourceAdmissionContext context, CancellationToken cancellationToken)
     {
-        if (context.Kind != AdmissionKind.Create)
+        if (context.Kind == AdmissionKind.Delete)
         {
             return Admission.None;
+        }
+
+        var network = await AttachNetworkInterfacesAsync(context, cancellationToken).ConfigureAwait(false);
+        if (context.Kind != AdmissionKind.Create)
+        {
+            return network;
         }
 
         var size = VmSizeCatalog.Find(SizeOf(context.Properties))!;
@@ -92,21 +100,55 @@ internal sealed partial class VirtualMachineHandler(CapacityService capacity, Qu
             await FindReservationAsync(context.Id.SubscriptionId!, group, size, cancellationToken).ConfigureAwait(false);
         }
 
-        return await quotas.ChargeAsync(context.Id.SubscriptionId!, size, location, cancellationToken).ConfigureAwait(false);
+        var charge = await quotas.ChargeAsync(context.Id.SubscriptionId!, size, location, cancellationToken).ConfigureAwait(false);
+        return new Admission([.. charge.Compares, .. network.Compares], [.. charge.Ops, .. network.Ops]);
     }
 
     public async ValueTask<Admission> ReleaseAsync(ResourceReleaseContext context, CancellationToken cancellationToken)
     {
         var properties = context.Resource["properties"] as JsonObject;
-        return VmSizeCatalog.Find(properties is null ? null : SizeOf(properties)) is { } size
+        var credit = VmSizeCatalog.Find(properties is null ? null : SizeOf(properties)) is { } size
             ? await quotas.CreditAsync(context.Id.SubscriptionId!, size, cancellationToken).ConfigureAwait(false)
             : Admission.None;
+        var compares = new List<Compare>(credit.Compares);
+        var ops = new List<TxnOp>(credit.Ops);
+        if (properties?["vmId"] is not null)
+        {
+            ops.Add(TxnOp.Delete(VmPowerIntent.Key(InstanceIdOf(properties))));
+        }
+
+        var vmId = context.Resource["id"]!.GetValue<string>();
+        foreach (var nic in properties is null ? [] : NetworkInterfacesOf(properties))
+        {
+            var stored = await context.Store.GetAsync(NetworkInterfaceReferences.Key(nic), cancellationToken).ConfigureAwait(false);
+            if (stored is not null && NetworkInterfaceReferences.Detach(stored, vmId) is { } change)
+            {
+                compares.Add(change.Compare);
+                ops.Add(change.Op);
+            }
+        }
+
+        return new Admission(compares, ops);
     }
 
     public override async ValueTask<ProvisionOutcome> ProvisionAsync(ResourceReconcileContext context, CancellationToken cancellationToken)
     {
         var instanceId = InstanceIdOf(context.Properties);
-        var stored = await store.GetAsync(FabricKeys.Instance(instanceId), cancellationToken).ConfigureAwait(false);
+        var instanceKey = FabricKeys.Instance(instanceId);
+        var stored = await store.GetAsync(instanceKey, cancellationToken).ConfigureAwait(false);
+        var intentStored = await store.GetAsync(VmPowerIntent.Key(instanceId), cancellationToken).ConfigureAwait(false);
+        var intent = intentStored is null ? new VmPowerIntent() : VmPowerIntent.Parse(intentStored.Value);
+        if (intent.Deallocated)
+        {
+            // Deallocated: the VM keeps its resource (and quota) but holds no capacity.
+            if (stored is not null)
+            {
+                await capacity.FreeAsync(instanceId, [], [], r => store.TxnAsync(r, cancellationToken), cancellationToken).ConfigureAwait(false);
+            }
+
+            return ProvisionOutcome.Succeeded;
+        }
+
         if (stored is null)
         {
             return await PlaceAsync(context, instanceId, cancellationToken).ConfigureAwait(false);
@@ -117,12 +159,23 @@ internal sealed partial class VirtualMachineHandler(CapacityService capacity, Qu
         {
             if (observed.Error is not null)
             {
-                return ProvisionOutcome.Failed("VMProvisioningFailed", $"The host reported an error creating the VM: {observed.Error}");
+                return ProvisionOutcome.Failed("VMProvisioningFailed", $"The host reported an error for the VM: {observed.Error}");
             }
 
             if (observed.PowerState == instance.DesiredPowerState)
             {
-                return ProvisionOutcome.Succeeded;
+                if (!intent.Restart)
+                {
+                    return ProvisionOutcome.Succeeded;
+                }
+
+                // The restart's first half is done (stopped): start it, in one step with clearing the intent.
+                var started = instance with { DesiredPowerState = PowerState.Running };
+                await store.TxnAsync(
+                    new TxnRequest(
+                        [Compare.ModRevisionIs(instanceKey, stored.ModRevision), Compare.ModRevisionIs(intentStored!.Key, intentStored.ModRevision)],
+                        [TxnOp.Put(instanceKey, FabricJson.Serialize(started)), TxnOp.Delete(intentStored.Key)]),
+                    cancellationToken).ConfigureAwait(false);
             }
         }
 
@@ -294,6 +347,115 @@ internal sealed partial class VirtualMachineHandler(CapacityService capacity, Qu
         }
 
         throw new ApiException(HttpStatusCode.BadRequest, ArmErrorCodes.InvalidParameter, $"The capacity reservation group '{groupId}' has no provisioned capacity reservation of size {size.Name}.", "capacityReservation.capacityReservationGroup.id");
+    }
+
+    /// <summary>
+    /// Attaches the VM's network interfaces in its own transaction (Microsoft.Network's <see cref="NetworkInterfaceReferences"/>):
+    /// a NIC that does not exist is 400 <c>InvalidResourceReference</c>, one attached elsewhere 400 <c>NicInUse</c>; NICs an
+    /// update dropped are detached.
+    /// </summary>
+    private static async Task<Admission> AttachNetworkInterfacesAsync(ResourceAdmissionContext context, CancellationToken cancellationToken)
+    {
+        var vmId = context.Resource["id"]!.GetValue<string>();
+        var compares = new List<Compare>();
+        var ops = new List<TxnOp>();
+        var wanted = NetworkInterfacesOf(context.Properties);
+        var primary = PrimaryOf(context.Properties);
+        foreach (var nic in wanted)
+        {
+            var stored = await context.Store.GetAsync(NetworkInterfaceReferences.Key(nic), cancellationToken).ConfigureAwait(false)
+                ?? throw new ApiException(HttpStatusCode.BadRequest, "InvalidResourceReference", $"Resource {nic} referenced by resource {vmId} was not found. Please make sure that the referenced resource exists, and that both resources are in the same region.", "networkProfile.networkInterfaces");
+            var change = NetworkInterfaceReferences.Attach(stored, vmId, string.Equals(nic.ToString(), primary?.ToString(), StringComparison.OrdinalIgnoreCase));
+            compares.Add(change.Compare);
+            ops.Add(change.Op);
+        }
+
+        var previous = context.Previous?["properties"] as JsonObject;
+        foreach (var dropped in previous is null ? [] : NetworkInterfacesOf(previous).Where(p => !wanted.Any(w => string.Equals(w.ToString(), p.ToString(), StringComparison.OrdinalIgnoreCase))))
+        {
+            var stored = await context.Store.GetAsync(NetworkInterfaceReferences.Key(dropped), cancellationToken).ConfigureAwait(false);
+            if (stored is not null && NetworkInterfaceReferences.Detach(stored, vmId) is { } change)
+            {
+                compares.Add(change.Compare);
+                ops.Add(change.Op);
+            }
+        }
+
+        return new Admission(compares, ops);
+    }
+
+    /// <summary>The NIC ids of a (validated) VM's <c>networkProfile</c>.</summary>
+    private static List<ResourceId> NetworkInterfacesOf(JsonObject properties)
+    {
+        var list = new List<ResourceId>();
+        foreach (var reference in ((properties["networkProfile"] as JsonObject)?["networkInterfaces"] as JsonArray)?.OfType<JsonObject>() ?? [])
+        {
+            if (reference["id"] is JsonValue value && value.TryGetValue<string>(out var text) && ResourceId.TryParse(text, out var id, out _))
+            {
+                list.Add(id);
+            }
+        }
+
+        return list;
+    }
+
+    /// <summary>The primary NIC: the one marked primary, or the only one.</summary>
+    private static ResourceId? PrimaryOf(JsonObject properties)
+    {
+        var references = ((properties["networkProfile"] as JsonObject)?["networkInterfaces"] as JsonArray)?.OfType<JsonObject>().ToList() ?? [];
+        var marked = references.FirstOrDefault(r => r["properties"]?["primary"] is JsonValue p && p.TryGetValue<bool>(out var b) && b) ?? (references.Count == 1 ? references[0] : null);
+        return marked?["id"] is JsonValue value && value.TryGetValue<string>(out var text) && ResourceId.TryParse(text, out var id, out _) ? id : null;
+    }
+
+    private static void ValidateNetworkProfile(ResourceValidationContext context, JsonObject properties)
+    {
+        if (properties["networkProfile"] is null)
+        {
+            return;
+        }
+
+        if (properties["networkProfile"] is not JsonObject profile || (profile["networkInterfaces"] is { } list && list is not JsonArray))
+        {
+            context.AddError(ArmErrorCodes.InvalidParameter, "The 'networkProfile.networkInterfaces' property must be an array of network interface references.", "networkProfile");
+            return;
+        }
+
+        var references = profile["networkInterfaces"] as JsonArray ?? [];
+        var seen = new HashSet<string>(StringComparer.OrdinalIgnoreCase);
+        var primaries = 0;
+        for (var i = 0; i < references.Count; i++)
+        {
+            var target = $"networkProfile.networkInterfaces[{i}]";
+            if (references[i] is not JsonObject reference
+                || reference["id"] is not JsonValue value || !value.TryGetValue<string>(out var text)
+                || !ResourceId.TryParse(text, out var id, out _)
+                || !string.Equals(id.ResourceType, "Microsoft.Network/networkInterfaces", StringComparison.OrdinalIgnoreCase)
+                || !string.Equals(id.SubscriptionId, context.Id.SubscriptionId, StringComparison.OrdinalIgnoreCase))
+            {
+                context.AddError(ArmErrorCodes.InvalidParameter, "Each network interface reference must have the 'id' of a network interface in this subscription.", target + ".id");
+                continue;
+            }
+
+            if (!seen.Add(id.ToString()))
+            {
+                context.AddError(ArmErrorCodes.InvalidParameter, $"Network interface {text} is referenced more than once.", target + ".id");
+            }
+
+            var primary = reference["properties"]?["primary"];
+            if (primary is not null && primary.GetValueKind() is not (JsonValueKind.True or JsonValueKind.False))
+            {
+                context.AddError(ArmErrorCodes.InvalidParameter, "The 'primary' property must be a boolean.", target + ".properties.primary");
+            }
+            else if (primary?.GetValueKind() == JsonValueKind.True)
+            {
+                primaries++;
+            }
+        }
+
+        if (references.Count > 1 && primaries != 1)
+        {
+            context.AddError(ArmErrorCodes.InvalidParameter, "Virtual machine with multiple network interfaces must have exactly one network interface marked as primary.", "networkProfile.networkInterfaces");
+        }
     }
 
     private static void ValidateOsProfile(ResourceValidationContext context, JsonObject properties)
