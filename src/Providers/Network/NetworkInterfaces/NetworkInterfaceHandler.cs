@@ -330,6 +330,8 @@ internal sealed class NetworkInterfaceHandler(TimeProvider timeProvider) : Resou
             properties["privateIPAddress"] = Ipv4Prefix.Format(allocated);
         }
 
+        NetworkReferences.Track(context.Id, NetworkReferences.IdOf((context.Previous?["properties"] as JsonObject)?["networkSecurityGroup"]), NetworkReferences.IdOf(context.Properties["networkSecurityGroup"]), ops);
+
         // Addresses an update no longer uses go back to their subnets in the same transaction.
         foreach (var key in AddressKeys(context.Previous))
         {
@@ -351,6 +353,7 @@ internal sealed class NetworkInterfaceHandler(TimeProvider timeProvider) : Resou
         var compares = new List<Compare>();
         var ops = new List<TxnOp>();
         var nicOwnerPrefix = context.Id + "/ipConfigurations/";
+        NetworkReferences.Track(context.Id, NetworkReferences.IdOf((context.Resource["properties"] as JsonObject)?["networkSecurityGroup"]), null, ops);
         foreach (var key in AddressKeys(context.Resource))
         {
             if (await context.Store.GetAsync(key, cancellationToken).ConfigureAwait(false) is { } held
