@@ -397,16 +397,25 @@ internal sealed class NetworkInterfaceHandler(TimeProvider timeProvider) : Resou
         {
             var taken = await Subnets.TakenAsync(store, subnetId, cancellationToken).ConfigureAwait(false);
             _holds.Forget(taken.Select(t => t.Key));
-            var takenAddresses = taken.Select(t => t.Address).ToHashSet();
-            var free = range.Usable().Where(a => !takenAddresses.Contains(a) && !used.Contains(NetworkKeys.Address(subnetId, Ipv4Prefix.Format(a))));
+            var prefix = NetworkKeys.AddressesOf(subnetId);
+            var excluded = taken.Select(t => t.Address).ToHashSet();
+            foreach (var key in used)
+            {
+                if (key.StartsWith(prefix, StringComparison.Ordinal) && Ipv4Prefix.TryParseAddress(key[prefix.Length..], out var mine))
+                {
+                    excluded.Add(mine);
+                }
+            }
+
+            var free = range.Usable().Where(a => !excluded.Contains(a));
             var lowest = free.Select(a => (uint?)a).FirstOrDefault();
             if (lowest is null)
             {
                 throw new ApiException(HttpStatusCode.BadRequest, "SubnetIsFull", $"Subnet {subnetId.Name} with address prefix {range} does not have enough capacity for 1 IP addresses.");
             }
 
-            var held = _holds.HoldFirst(free.Select(a => NetworkKeys.Address(subnetId, Ipv4Prefix.Format(a))), owner);
-            if (held is not null && Ipv4Prefix.TryParseAddress(held[NetworkKeys.AddressesOf(subnetId).Length..], out var address))
+            var held = _holds.HoldFirst(free.Select(a => prefix + Ipv4Prefix.Format(a)), owner);
+            if (held is not null && Ipv4Prefix.TryParseAddress(held[prefix.Length..], out var address))
             {
                 return address;
             }
