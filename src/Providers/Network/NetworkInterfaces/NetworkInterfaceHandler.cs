@@ -267,7 +267,7 @@ internal sealed class NetworkInterfaceHandler(TimeProvider timeProvider) : Resou
         {
             var properties = configuration["properties"]!.AsObject();
             var owner = configuration["id"]!.GetValue<string>();
-            var (subnetId, range) = subnets[NetworkReferences.IdOf(properties["subnet"])!];
+            var (subnetId, range) = subnets[ResourceId.Parse(NetworkReferences.IdOf(properties["subnet"])!).ToString()];
             var isStatic = string.Equals(properties["privateIPAllocationMethod"]!.GetValue<string>(), "Static", StringComparison.Ordinal);
             var requested = properties["privateIPAddress"]?.GetValue<string>();
             var list = await TakenAsync(subnetId).ConfigureAwait(false);

@@ -170,6 +170,18 @@ public sealed class NetworkInterfaceHandlerTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Put_SubnetIdInOtherCasing_TakesFromTheSameSubnet()
+    {
+        await _world.PutAsync(NetworkWorld.Nic("n1"), NetworkWorld.NicBody("v1", "small"));
+        var lower = NetworkWorld.NicBody("v1", "small").Replace(NetworkWorld.Subnet("v1", "small").ToString(), NetworkWorld.Subnet("v1", "small").ToString().ToLowerInvariant(), StringComparison.Ordinal);
+
+        var second = await _world.PutAsync(NetworkWorld.Nic("n2"), lower);
+
+        Assert.Equal("10.0.0.5", NetworkWorld.AddressOf(second));
+        Assert.Equal(2, (await _world.AddressesAsync(NetworkWorld.Subnet("v1", "small"))).Count);
+    }
+
+    [Fact]
     public async Task Put_SubnetMissing_InvalidResourceReference()
     {
         var error = await Assert.ThrowsAsync<ApiException>(() => _world.TryPutAsync(NetworkWorld.Nic("n1"), NetworkWorld.NicBody("v1", "nope")));
