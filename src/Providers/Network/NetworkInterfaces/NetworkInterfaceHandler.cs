@@ -65,6 +65,10 @@ internal sealed class NetworkInterfaceHandler(TimeProvider timeProvider) : Resou
             dns["dnsServers"] ??= new JsonArray();
             dns["appliedDnsServers"] ??= new JsonArray();
         }
+        else
+        {
+            context.AddError(ArmErrorCodes.InvalidRequestFormat, "properties.dnsSettings must be an object.", "properties.dnsSettings");
+        }
 
         properties["nicType"] ??= "Standard";
         properties["hostedWorkloads"] ??= new JsonArray();

@@ -224,6 +224,7 @@ public sealed class NetworkInterfaceHandlerTests : IAsyncLifetime
     [InlineData("""{"ipConfigurations":[{"name":"a","properties":{"subnet":{"id":"/subscriptions/sub1/resourceGroups/rg1/providers/Microsoft.Network/virtualNetworks/v1/subnets/small"}}},{"name":"b","properties":{"subnet":{"id":"/subscriptions/sub1/resourceGroups/rg1/providers/Microsoft.Network/virtualNetworks/v1/subnets/small"}}}]}""", "NoPrimaryIpConfigurationSpecified")]
     [InlineData("""{"ipConfigurations":[{"name":"a","properties":{"primary":true,"subnet":{"id":"/subscriptions/sub1/resourceGroups/rg1/providers/Microsoft.Network/virtualNetworks/v1/subnets/small"}}},{"name":"A","properties":{"primary":true,"subnet":{"id":"/subscriptions/sub1/resourceGroups/rg1/providers/Microsoft.Network/virtualNetworks/v1/subnets/small"}}}]}""", "DuplicateResourceName")]
     [InlineData("""{"ipConfigurations":[null]}""", "InvalidRequestFormat")]
+    [InlineData("""{"ipConfigurations":[{"name":"a","properties":{"subnet":{"id":"/subscriptions/sub1/resourceGroups/rg1/providers/Microsoft.Network/virtualNetworks/v1/subnets/small"}}}],"dnsSettings":"x"}""", "InvalidRequestFormat")]
     [InlineData("""{"ipConfigurations":[{"name":"a","properties":{"subnet":{"id":"/subscriptions/sub1/resourceGroups/rg1/providers/Microsoft.Network/virtualNetworks/v1/subnets/small"}}}],"enableIPForwarding":"yes"}""", "InvalidRequestFormat")]
     public void Validate_BadInterface_ReportsAzureCode(string properties, string code)
     {
