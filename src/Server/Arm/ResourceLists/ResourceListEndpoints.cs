@@ -67,10 +67,6 @@ internal static class ResourceListEndpoints
             prefix = ResourceKeys.ResourcesOfGroup(subscriptionId, resourceGroupName);
         }
 
-        // As ARM: child resources (a virtual network's subnets) are not listed among a group's or subscription's resources.
-        var topLevelSlashes = resourceGroupName is null ? 3 : 2;
-        var readable = include;
-        include = kv => kv.Key.AsSpan(prefix.Length).Count('/') == topLevelSlashes && (readable is null || readable(kv));
         var query = ListQuery.Parse(context.Request, prefix);
         var (items, continueAfter) = await query.ReadPageAsync(data.Store, prefix, include, context.RequestAborted).ConfigureAwait(false);
         var value = new JsonArray();
