@@ -16,17 +16,19 @@ public sealed class DependencyRulesTests
         ["Holdfast.Resources"] = [],
         ["Holdfast.State"] = ["Holdfast.Resources"],
         ["Holdfast.State.Sqlite"] = ["Holdfast.State", "Holdfast.Resources"],
+        ["Holdfast.State.Etcd"] = ["Holdfast.State", "Holdfast.Resources"],
         ["Holdfast.Reconciliation"] = [],
         ["Holdfast.Audit"] = [],
         ["Holdfast.Capacity"] = [],
         ["Holdfast.Fabric"] = ["Holdfast.Capacity"],
+        ["Holdfast.Agent"] = ["Holdfast.Fabric", "Holdfast.Capacity"],
         ["Holdfast.Identity"] = ["Holdfast.Resources"],
         ["Holdfast.Providers"] = ["Holdfast.Resources", "Holdfast.State", "Holdfast.Reconciliation"],
-        ["Holdfast.Server"] = ["Holdfast.Resources", "Holdfast.State", "Holdfast.Reconciliation", "Holdfast.Identity", "Holdfast.Providers", "Holdfast.Audit", "Holdfast.Capacity", "Holdfast.Fabric"],
+        ["Holdfast.Server"] = ["Holdfast.Resources", "Holdfast.State", "Holdfast.Reconciliation", "Holdfast.Identity", "Holdfast.Providers", "Holdfast.Audit", "Holdfast.Capacity", "Holdfast.Fabric", "Holdfast.Agent"],
     };
 
     private static readonly string[] CoreLibraries =
-        ["Holdfast.Resources", "Holdfast.State", "Holdfast.Reconciliation", "Holdfast.Identity", "Holdfast.Providers", "Holdfast.Audit", "Holdfast.Capacity", "Holdfast.Fabric"];
+        ["Holdfast.Resources", "Holdfast.State", "Holdfast.Reconciliation", "Holdfast.Identity", "Holdfast.Providers", "Holdfast.Audit", "Holdfast.Capacity", "Holdfast.Fabric", "Holdfast.Agent"];
 
     [Fact]
     public void GetReferencedAssemblies_EveryHoldfastLibrary_FollowsTheDependencyArrows()
@@ -58,6 +60,7 @@ public sealed class DependencyRulesTests
     public void GetReferencedAssemblies_Server_DoesNotPickAStoreBackend()
     {
         Assert.DoesNotContain("Holdfast.State.Sqlite", HoldfastReferencesOf("Holdfast.Server"));
+        Assert.DoesNotContain("Holdfast.State.Etcd", HoldfastReferencesOf("Holdfast.Server"));
     }
 
     [Fact]

@@ -71,7 +71,7 @@ public abstract class DurableStateStoreConformanceTests : StateStoreConformanceT
     {
         var lease = await Store.GrantLeaseAsync(TimeSpan.FromSeconds(10), Ct);
         await Store.PutAsync("/l/a", Bytes("v"), null, Ct, lease.Id);
-        Time.Advance(TimeSpan.FromSeconds(4));
+        await LetTimePassAsync(TimeSpan.FromSeconds(4));
 
         await ReopenStoreAsync();
 
@@ -81,7 +81,7 @@ public abstract class DurableStateStoreConformanceTests : StateStoreConformanceT
         await using var watch = new WatchProbe(Store, "/l/", await Store.GetRevisionAsync(Ct));
 
         // Expiry continues from the persisted deadline (10 s after the grant), not from the reopen.
-        Time.Advance(TimeSpan.FromSeconds(7));
+        await LetTimePassAsync(TimeSpan.FromSeconds(7));
 
         var change = await watch.NextAsync();
         Assert.Equal((WatchEventType.Delete, "/l/a"), (change.Type, change.Kv.Key));

@@ -48,9 +48,9 @@ public sealed class HealingPropertyTests
         var totals = new Totals();
         Check.One(Runs, Prop.ForAll(Scenarios, batches => RunAsync(batches, totals).GetAwaiter().GetResult()));
 
-        // Only meaningful if instances really moved between hosts.
+        // Only meaningful if instances really moved between hosts. (Whether some run also left an instance waiting for
+        // room depends on the draw; that path has its own deterministic test in CapacityServiceTests.)
         Assert.True(totals.Moves > 0, "No run moved an instance.");
-        Assert.True(totals.Unplaced > 0, "No run left an instance waiting for capacity.");
     }
 
     private static async Task<bool> RunAsync(Step[][] batches, Totals totals)
@@ -77,6 +77,12 @@ public sealed class HealingPropertyTests
         {
             foreach (var batch in batches)
             {
+                // An instance freed in this batch may be placed again within it: a new life, whose epochs start over.
+                foreach (var freed in batch.Where(step => step.Kind == Kind.Free))
+                {
+                    epochs.Remove($"vm-{freed.Target}");
+                }
+
                 await Task.WhenAll(batch.Select(step => Task.Run(() => RunStepAsync(store, services[step.Service], step, totals, ct), ct)));
                 await CheckInvariantsAsync(store, epochs, ct);
             }
@@ -105,7 +111,10 @@ public sealed class HealingPropertyTests
                 try
                 {
                     var moved = await service.MoveAsync(id, unplaceIfNoRoom: true, Commit, ct);
-                    Interlocked.Increment(ref moved.Placed ? ref totals.Moves : ref totals.Unplaced);
+                    if (moved.Placed)
+                    {
+                        Interlocked.Increment(ref totals.Moves);
+                    }
                 }
                 catch (KeyNotFoundException)
                 {
@@ -171,6 +180,5 @@ public sealed class HealingPropertyTests
     private sealed class Totals
     {
         public int Moves;
-        public int Unplaced;
     }
 }

@@ -1,0 +1,44 @@
+using System.Diagnostics.CodeAnalysis;
+using Holdfast.State.Conformance;
+using Holdfast.Testing;
+
+namespace Holdfast.State.Etcd.Tests;
+
+/// <summary>
+/// The shared contract suite on a real etcd: a new single-member cluster (own ports, own data directory) per test.
+/// Leases run on etcd's clock, so letting time pass is a real delay. A reopen is a new store object on the same
+/// running member: the data lives in etcd, not in the store object. It does not restart etcd, because etcd renews
+/// every lease to its full TTL when a member becomes leader, which this suite's lease deadline test would (rightly)
+/// reject; kill -9 and restart of members is covered by <see cref="EtcdFaultTests"/>.
+/// </summary>
+[SuppressMessage("Design", "CA1001", Justification = "Disposed in IAsyncLifetime.DisposeAsync, which xunit calls after every test.")]
+public sealed class EtcdStateStoreConformanceTests : DurableStateStoreConformanceTests
+{
+    private readonly TempDirectory _directory = new();
+    private EtcdProcess? _etcd;
+
+    public override async Task DisposeAsync()
+    {
+        await base.DisposeAsync();
+        if (_etcd is not null)
+        {
+            await _etcd.DisposeAsync();
+        }
+
+        _directory.Dispose();
+    }
+
+    protected override async ValueTask<IStateStore> CreateStoreAsync(TimeProvider time)
+    {
+        _etcd ??= await EtcdProcess.StartSingleAsync(_directory.Path);
+        return await EtcdStateStore.OpenAsync(new EtcdStateStoreOptions { Endpoints = [_etcd.ClientUrl] }, CancellationToken.None);
+    }
+
+    protected override async ValueTask<IStateStore> ReopenAsync(IStateStore store, TimeProvider time)
+    {
+        await store.DisposeAsync();
+        return await CreateStoreAsync(time);
+    }
+
+    protected override Task LetTimePassAsync(TimeSpan by) => Task.Delay(by);
+}
