@@ -32,6 +32,6 @@ public static class NetworkProvider
         new ResourceTypeDefinition(Namespace, "virtualNetworks", ApiVersions, new VirtualNetworkHandler()),
         new ResourceTypeDefinition(Namespace, "virtualNetworks/subnets", ApiVersions, new SubnetHandler(store)) { RequiresLocation = false },
         new ResourceTypeDefinition(Namespace, "networkInterfaces", ApiVersions, new NetworkInterfaceHandler(timeProvider ?? TimeProvider.System)),
-        new ResourceTypeDefinition(Namespace, "networkSecurityGroups", ApiVersions, new NetworkSecurityGroupHandler()),
+        new ResourceTypeDefinition(Namespace, "networkSecurityGroups", ApiVersions, new NetworkSecurityGroupHandler(store)),
     ]);
 }

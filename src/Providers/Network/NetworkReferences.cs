@@ -46,4 +46,45 @@ internal static class NetworkReferences
 
     public static string? IdOf(JsonNode? reference) =>
         (reference as JsonObject)?["id"] is JsonValue value && value.TryGetValue<string>(out var s) ? s : null;
+
+    /// <summary>
+    /// The ops that move <paramref name="referrer"/>'s recorded reference from <paramref name="oldId"/> to
+    /// <paramref name="newId"/> (either may be null): the index keys <see cref="NetworkKeys.Reference"/> that let the
+    /// referenced resource refuse its deletion while in use.
+    /// </summary>
+    public static void Track(ResourceId referrer, string? oldId, string? newId, List<TxnOp> ops)
+    {
+        if (oldId is not null && !string.Equals(oldId, newId, StringComparison.OrdinalIgnoreCase) && ResourceId.TryParse(oldId, out var old, out _))
+        {
+            ops.Add(TxnOp.Delete(NetworkKeys.Reference(old, referrer)));
+        }
+
+        if (newId is not null && ResourceId.TryParse(newId, out var current, out _))
+        {
+            ops.Add(TxnOp.Put(NetworkKeys.Reference(current, referrer), System.Text.Encoding.UTF8.GetBytes(referrer.ToString())));
+        }
+    }
+
+    /// <summary>
+    /// Who still references <paramref name="referenced"/>: the referrers' ids, and whether each is itself being deleted
+    /// (false) or live (true). Stale entries whose referrer is gone are left out.
+    /// </summary>
+    public static async ValueTask<IReadOnlyList<(string Referrer, bool Live)>> ReferrersAsync(IStateStore store, ResourceId referenced, CancellationToken cancellationToken)
+    {
+        var found = new List<(string, bool)>();
+        var range = await store.RangeAsync(new RangeRequest(NetworkKeys.ReferencesTo(referenced)), cancellationToken).ConfigureAwait(false);
+        foreach (var kv in range.Items)
+        {
+            var referrer = System.Text.Encoding.UTF8.GetString(kv.Value.Span);
+            if (!ResourceId.TryParse(referrer, out var id, out _) || await store.GetAsync(ResourceKeys.Resource(id), cancellationToken).ConfigureAwait(false) is not { } stored)
+            {
+                continue;
+            }
+
+            var deleting = string.Equals(ResourceDocument.GetProvisioningState(ResourceDocument.Parse(stored.Value)), ProvisioningStates.Deleting, StringComparison.OrdinalIgnoreCase);
+            found.Add((referrer, !deleting));
+        }
+
+        return found;
+    }
 }

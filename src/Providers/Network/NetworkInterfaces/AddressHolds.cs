@@ -21,6 +21,14 @@ internal sealed class AddressHolds(TimeProvider timeProvider)
         var now = timeProvider.GetUtcNow();
         lock (_lock)
         {
+            if (_holds.Count > 4096)
+            {
+                foreach (var expired in _holds.Where(h => h.Value.Until <= now).Select(h => h.Key).ToList())
+                {
+                    _holds.Remove(expired);
+                }
+            }
+
             foreach (var key in candidates)
             {
                 if (_holds.TryGetValue(key, out var hold) && hold.Until > now && !string.Equals(hold.Owner, owner, StringComparison.OrdinalIgnoreCase))
@@ -30,14 +38,6 @@ internal sealed class AddressHolds(TimeProvider timeProvider)
 
                 _holds[key] = (owner, now + Lifetime);
                 return key;
-            }
-
-            if (_holds.Count > 4096)
-            {
-                foreach (var expired in _holds.Where(h => h.Value.Until <= now).Select(h => h.Key).ToList())
-                {
-                    _holds.Remove(expired);
-                }
             }
 
             return null;

@@ -65,6 +65,10 @@ internal sealed class NetworkInterfaceHandler(TimeProvider timeProvider) : Resou
             dns["dnsServers"] ??= new JsonArray();
             dns["appliedDnsServers"] ??= new JsonArray();
         }
+        else
+        {
+            context.AddError(ArmErrorCodes.InvalidRequestFormat, "properties.dnsSettings must be an object.", "properties.dnsSettings");
+        }
 
         properties["nicType"] ??= "Standard";
         properties["hostedWorkloads"] ??= new JsonArray();
@@ -267,7 +271,7 @@ internal sealed class NetworkInterfaceHandler(TimeProvider timeProvider) : Resou
         {
             var properties = configuration["properties"]!.AsObject();
             var owner = configuration["id"]!.GetValue<string>();
-            var (subnetId, range) = subnets[NetworkReferences.IdOf(properties["subnet"])!];
+            var (subnetId, range) = subnets[ResourceId.Parse(NetworkReferences.IdOf(properties["subnet"])!).ToString()];
             var isStatic = string.Equals(properties["privateIPAllocationMethod"]!.GetValue<string>(), "Static", StringComparison.Ordinal);
             var requested = properties["privateIPAddress"]?.GetValue<string>();
             var list = await TakenAsync(subnetId).ConfigureAwait(false);
@@ -330,6 +334,8 @@ internal sealed class NetworkInterfaceHandler(TimeProvider timeProvider) : Resou
             properties["privateIPAddress"] = Ipv4Prefix.Format(allocated);
         }
 
+        NetworkReferences.Track(context.Id, NetworkReferences.IdOf((context.Previous?["properties"] as JsonObject)?["networkSecurityGroup"]), NetworkReferences.IdOf(context.Properties["networkSecurityGroup"]), ops);
+
         // Addresses an update no longer uses go back to their subnets in the same transaction.
         foreach (var key in AddressKeys(context.Previous))
         {
@@ -351,6 +357,7 @@ internal sealed class NetworkInterfaceHandler(TimeProvider timeProvider) : Resou
         var compares = new List<Compare>();
         var ops = new List<TxnOp>();
         var nicOwnerPrefix = context.Id + "/ipConfigurations/";
+        NetworkReferences.Track(context.Id, NetworkReferences.IdOf((context.Resource["properties"] as JsonObject)?["networkSecurityGroup"]), null, ops);
         foreach (var key in AddressKeys(context.Resource))
         {
             if (await context.Store.GetAsync(key, cancellationToken).ConfigureAwait(false) is { } held
@@ -394,16 +401,25 @@ internal sealed class NetworkInterfaceHandler(TimeProvider timeProvider) : Resou
         {
             var taken = await Subnets.TakenAsync(store, subnetId, cancellationToken).ConfigureAwait(false);
             _holds.Forget(taken.Select(t => t.Key));
-            var takenAddresses = taken.Select(t => t.Address).ToHashSet();
-            var free = range.Usable().Where(a => !takenAddresses.Contains(a) && !used.Contains(NetworkKeys.Address(subnetId, Ipv4Prefix.Format(a))));
+            var prefix = NetworkKeys.AddressesOf(subnetId);
+            var excluded = taken.Select(t => t.Address).ToHashSet();
+            foreach (var key in used)
+            {
+                if (key.StartsWith(prefix, StringComparison.Ordinal) && Ipv4Prefix.TryParseAddress(key[prefix.Length..], out var mine))
+                {
+                    excluded.Add(mine);
+                }
+            }
+
+            var free = range.Usable().Where(a => !excluded.Contains(a));
             var lowest = free.Select(a => (uint?)a).FirstOrDefault();
             if (lowest is null)
             {
                 throw new ApiException(HttpStatusCode.BadRequest, "SubnetIsFull", $"Subnet {subnetId.Name} with address prefix {range} does not have enough capacity for 1 IP addresses.");
             }
 
-            var held = _holds.HoldFirst(free.Select(a => NetworkKeys.Address(subnetId, Ipv4Prefix.Format(a))), owner);
-            if (held is not null && Ipv4Prefix.TryParseAddress(held[NetworkKeys.AddressesOf(subnetId).Length..], out var address))
+            var held = _holds.HoldFirst(free.Select(a => prefix + Ipv4Prefix.Format(a)), owner);
+            if (held is not null && Ipv4Prefix.TryParseAddress(held[prefix.Length..], out var address))
             {
                 return address;
             }

@@ -1,6 +1,9 @@
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using Holdfast.Providers.Framework;
+using Holdfast.Resources.Errors;
+using Holdfast.Resources.Ids;
+using Holdfast.State;
 
 namespace Holdfast.Providers.Network.SecurityGroups;
 
@@ -10,7 +13,7 @@ namespace Holdfast.Providers.Network.SecurityGroups;
 /// both) and Azure's six default rules added. Rules are stored and attached; enforcing them is the host driver's work
 /// (issue 5 notes it), so provisioning is bookkeeping.
 /// </summary>
-internal sealed class NetworkSecurityGroupHandler : ResourceTypeHandler
+internal sealed class NetworkSecurityGroupHandler(IStateStore? store = null) : ResourceTypeHandler, IResourceAdmission
 {
     private const string RuleType = "Microsoft.Network/networkSecurityGroups/securityRules";
     private const string DefaultRuleType = "Microsoft.Network/networkSecurityGroups/defaultSecurityRules";
@@ -189,4 +192,51 @@ internal sealed class NetworkSecurityGroupHandler : ResourceTypeHandler
             },
         };
     }
+
+    /// <summary>A group that a subnet or NIC still names cannot be deleted (Azure's <c>InUseNetworkSecurityGroupCannotBeDeleted</c>).</summary>
+    public async ValueTask<Admission> AdmitAsync(ResourceAdmissionContext context, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(context);
+        if (context.Kind == AdmissionKind.Delete)
+        {
+            var referrers = await NetworkReferences.ReferrersAsync(context.Store, context.Id, cancellationToken).ConfigureAwait(false);
+            if (referrers.Count > 0)
+            {
+                throw InUse(context.Id, referrers.Select(r => r.Referrer));
+            }
+        }
+
+        return Admission.None;
+    }
+
+    /// <summary>
+    /// Marked deleting, the group can no longer be named (a referrer's write compares its revision); referrers still on
+    /// their way out are waited for, a live one (named just before the mark) fails the delete.
+    /// </summary>
+    public override async ValueTask<ProvisionOutcome> DeprovisionAsync(ResourceReconcileContext context, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(context);
+        if (store is null)
+        {
+            return ProvisionOutcome.Succeeded;
+        }
+
+        var referrers = await NetworkReferences.ReferrersAsync(store, context.Id, cancellationToken).ConfigureAwait(false);
+        if (referrers.Any(r => r.Live))
+        {
+            var error = InUse(context.Id, referrers.Where(r => r.Live).Select(r => r.Referrer));
+            return ProvisionOutcome.Failed(error.Code, error.Message);
+        }
+
+        return referrers.Count > 0 ? ProvisionOutcome.NotYet(TimeSpan.FromSeconds(1)) : ProvisionOutcome.Succeeded;
+    }
+
+    public ValueTask<Admission> ReleaseAsync(ResourceReleaseContext context, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(context);
+        return ValueTask.FromResult(new Admission([], [TxnOp.DeletePrefix(NetworkKeys.ReferencesTo(context.Id))]));
+    }
+
+    private static ApiException InUse(ResourceId id, IEnumerable<string> referrers) =>
+        new(System.Net.HttpStatusCode.BadRequest, "InUseNetworkSecurityGroupCannotBeDeleted", $"Network security group {id} cannot be deleted because it is in use by the following resources: {string.Join(", ", referrers)}. In order to delete the Network security group, remove the association with the resource(s). To learn how to do this, see aka.ms/deletensg.");
 }

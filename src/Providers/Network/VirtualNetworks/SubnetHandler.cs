@@ -115,7 +115,9 @@ internal sealed class SubnetHandler(IStateStore? store) : ResourceTypeHandler, I
         }
 
         vnetProperties["subnets"] = inline;
-        return new Admission(compares, [TxnOp.Put(vnetKey, ResourceDocument.Serialize(vnet))]);
+        var ops = new List<TxnOp> { TxnOp.Put(vnetKey, ResourceDocument.Serialize(vnet)) };
+        NetworkReferences.Track(context.Id, NetworkReferences.IdOf((context.Previous?["properties"] as JsonObject)?["networkSecurityGroup"]), NetworkReferences.IdOf(properties["networkSecurityGroup"]), ops);
+        return new Admission(compares, ops);
     }
 
     public override async ValueTask<ProvisionOutcome> DeprovisionAsync(ResourceReconcileContext context, CancellationToken cancellationToken)
@@ -153,6 +155,7 @@ internal sealed class SubnetHandler(IStateStore? store) : ResourceTypeHandler, I
     {
         ArgumentNullException.ThrowIfNull(context);
         var ops = new List<TxnOp> { TxnOp.DeletePrefix(NetworkKeys.AddressesOf(context.Id)) };
+        NetworkReferences.Track(context.Id, NetworkReferences.IdOf((context.Resource["properties"] as JsonObject)?["networkSecurityGroup"]), null, ops);
         var vnetKey = ResourceKeys.Resource(context.Id.Parent!);
         var vnetStored = await context.Store.GetAsync(vnetKey, cancellationToken).ConfigureAwait(false);
         if (vnetStored is null)

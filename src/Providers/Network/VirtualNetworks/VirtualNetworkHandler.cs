@@ -107,12 +107,14 @@ internal sealed class VirtualNetworkHandler : ResourceTypeHandler, IResourceAdmi
                 {
                     await Subnets.EnsurePrefixKeepsAddressesAsync(store, subnetId, Subnets.AddressPrefix(storedProperties), Subnets.AddressPrefix(properties), cancellationToken).ConfigureAwait(false);
                     ops.Add(TxnOp.Put(childKey, ResourceDocument.Serialize(Subnets.ChildDocument(subnetId, properties, stored))));
+                    NetworkReferences.Track(subnetId, NetworkReferences.IdOf(storedProperties?["networkSecurityGroup"]), NetworkReferences.IdOf(properties["networkSecurityGroup"]), ops);
                 }
             }
             else
             {
                 compares.Add(Compare.Absent(childKey));
                 ops.Add(TxnOp.Put(childKey, ResourceDocument.Serialize(Subnets.ChildDocument(subnetId, properties, null))));
+                NetworkReferences.Track(subnetId, null, NetworkReferences.IdOf(properties["networkSecurityGroup"]), ops);
             }
         }
 

@@ -111,6 +111,31 @@ public sealed class NetworkInterfaceHandlerTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Update_DynamicToStaticOnItsOwnAddress_KeepsIt()
+    {
+        await _world.PutAsync(NetworkWorld.Nic("n1"), NetworkWorld.NicBody("v1", "small"));
+
+        var pinned = await _world.PutAsync(NetworkWorld.Nic("n1"), NetworkWorld.NicBody("v1", "small", "10.0.0.4"));
+
+        Assert.Equal("Static", pinned["properties"]!["ipConfigurations"]![0]!["properties"]!["privateIPAllocationMethod"]!.GetValue<string>());
+        Assert.Equal(["10.0.0.4"], (await _world.AddressesAsync(NetworkWorld.Subnet("v1", "small"))).Keys);
+    }
+
+    [Fact]
+    public async Task Put_TwoConfigurations_GetTwoAddresses()
+    {
+        var subnet = NetworkWorld.Subnet("v1", "small");
+        var body = """{"ipConfigurations":[{"name":"a","properties":{"primary":true,"subnet":{"id":"S"}}},{"name":"b","properties":{"subnet":{"id":"S"}}}]}""".Replace("S", subnet.ToString(), StringComparison.Ordinal);
+
+        var nic = await _world.PutAsync(NetworkWorld.Nic("n1"), body);
+
+        Assert.Equal("10.0.0.4", NetworkWorld.AddressOf(nic, 0));
+        Assert.Equal("10.0.0.5", NetworkWorld.AddressOf(nic, 1));
+        Assert.False(nic["properties"]!["ipConfigurations"]![1]!["properties"]!["primary"]!.GetValue<bool>());
+        Assert.Equal(2, (await _world.AddressesAsync(subnet)).Count);
+    }
+
+    [Fact]
     public async Task Update_StaticAddressChanged_ReleasesTheOldOne()
     {
         await _world.PutAsync(NetworkWorld.Nic("n1"), NetworkWorld.NicBody("v1", "small", "10.0.0.6"));
@@ -142,6 +167,18 @@ public sealed class NetworkInterfaceHandlerTests : IAsyncLifetime
 
         Assert.Null(await _world.GetAsync(NetworkWorld.Nic("n1")));
         Assert.Equal("10.0.0.4", NetworkWorld.AddressOf(next));
+    }
+
+    [Fact]
+    public async Task Put_SubnetIdInOtherCasing_TakesFromTheSameSubnet()
+    {
+        await _world.PutAsync(NetworkWorld.Nic("n1"), NetworkWorld.NicBody("v1", "small"));
+        var lower = NetworkWorld.NicBody("v1", "small").Replace(NetworkWorld.Subnet("v1", "small").ToString(), NetworkWorld.Subnet("v1", "small").ToString().ToLowerInvariant(), StringComparison.Ordinal);
+
+        var second = await _world.PutAsync(NetworkWorld.Nic("n2"), lower);
+
+        Assert.Equal("10.0.0.5", NetworkWorld.AddressOf(second));
+        Assert.Equal(2, (await _world.AddressesAsync(NetworkWorld.Subnet("v1", "small"))).Count);
     }
 
     [Fact]
@@ -187,6 +224,7 @@ public sealed class NetworkInterfaceHandlerTests : IAsyncLifetime
     [InlineData("""{"ipConfigurations":[{"name":"a","properties":{"subnet":{"id":"/subscriptions/sub1/resourceGroups/rg1/providers/Microsoft.Network/virtualNetworks/v1/subnets/small"}}},{"name":"b","properties":{"subnet":{"id":"/subscriptions/sub1/resourceGroups/rg1/providers/Microsoft.Network/virtualNetworks/v1/subnets/small"}}}]}""", "NoPrimaryIpConfigurationSpecified")]
     [InlineData("""{"ipConfigurations":[{"name":"a","properties":{"primary":true,"subnet":{"id":"/subscriptions/sub1/resourceGroups/rg1/providers/Microsoft.Network/virtualNetworks/v1/subnets/small"}}},{"name":"A","properties":{"primary":true,"subnet":{"id":"/subscriptions/sub1/resourceGroups/rg1/providers/Microsoft.Network/virtualNetworks/v1/subnets/small"}}}]}""", "DuplicateResourceName")]
     [InlineData("""{"ipConfigurations":[null]}""", "InvalidRequestFormat")]
+    [InlineData("""{"ipConfigurations":[{"name":"a","properties":{"subnet":{"id":"/subscriptions/sub1/resourceGroups/rg1/providers/Microsoft.Network/virtualNetworks/v1/subnets/small"}}}],"dnsSettings":"x"}""", "InvalidRequestFormat")]
     [InlineData("""{"ipConfigurations":[{"name":"a","properties":{"subnet":{"id":"/subscriptions/sub1/resourceGroups/rg1/providers/Microsoft.Network/virtualNetworks/v1/subnets/small"}}}],"enableIPForwarding":"yes"}""", "InvalidRequestFormat")]
     public void Validate_BadInterface_ReportsAzureCode(string properties, string code)
     {

@@ -44,6 +44,18 @@ public sealed class VirtualNetworkHandlerTests
         });
     }
 
+    [Theory]
+    [InlineData("10.0.0.0/30", true)]
+    [InlineData("10.0.0.0/32", true)]
+    [InlineData("10.0.0.0/29", false)]
+    [InlineData("fd00::/64", false)]
+    public void Validate_SubnetSmallerThanSlash29_IsRejected(string prefix, bool rejected)
+    {
+        var context = Validate($$"""{ "addressSpace": { "addressPrefixes": ["10.0.0.0/16", "fd00::/48"] }, "subnets": [{ "name": "s", "properties": { "addressPrefix": "{{prefix}}" } }] }""");
+
+        Assert.Equal(rejected, context.Errors.Any(e => e.Code == "NetcfgInvalidSubnet"));
+    }
+
     [Fact]
     public void Validate_NoSubnets_DefaultsToEmptyArray()
     {
