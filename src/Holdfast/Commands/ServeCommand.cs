@@ -5,6 +5,7 @@ using Holdfast.Server.Audit;
 using Holdfast.Server.Bootstrap;
 using Holdfast.Server.Hosting;
 using Holdfast.State;
+using Holdfast.State.Etcd;
 using Holdfast.State.Sqlite;
 using Microsoft.Extensions.Logging;
 
@@ -29,6 +30,8 @@ internal static class ServeCommand
         var auditCheckpointEvery = new Option<long>("--audit-checkpoint-every") { Description = "Sign an activity-log checkpoint at least every this many entries.", DefaultValueFactory = _ => new AuditOptions().CheckpointEveryEntries };
 
         var command = new Command("serve", "Start the control plane (HTTPS, embedded SQLite store).") { dataDir, port, listen, endpoint, location, throttle, auditRetentionDays, auditCheckpointEvery };
+        var store = new Option<string?>("--store") { Description = "State store: etcd://host:port[,host:port…] for an etcd cluster (default: SQLite in --data-dir)." };
+        command.Options.Add(store);
         command.SetAction(async (parse, cancellationToken) =>
         {
             if (parse.GetValue(port) is var portNumber && (portNumber < 1 || portNumber > 65535))
@@ -63,6 +66,19 @@ internal static class ServeCommand
                 return Fail($"--audit-checkpoint-every must be at least 1, not {every}.");
             }
 
+            EtcdStateStoreOptions? etcd = null;
+            if (parse.GetValue(store) is { } storeText)
+            {
+                try
+                {
+                    etcd = EtcdStateStoreOptions.Parse(storeText);
+                }
+                catch (FormatException ex)
+                {
+                    return Fail("--store: " + ex.Message);
+                }
+            }
+
             var options = new HoldfastServerOptions
             {
                 DataDirectory = parse.GetValue(dataDir)!,
@@ -78,18 +94,18 @@ internal static class ServeCommand
                     Retention = parse.GetValue(auditRetentionDays) is { } retentionDays ? TimeSpan.FromDays(retentionDays) : null,
                 },
             };
-            return await RunAsync(options, cancellationToken).ConfigureAwait(false);
+            return await RunAsync(options, etcd, cancellationToken).ConfigureAwait(false);
         });
         return command;
     }
 
-    private static async Task<int> RunAsync(HoldfastServerOptions options, CancellationToken cancellationToken)
+    private static async Task<int> RunAsync(HoldfastServerOptions options, EtcdStateStoreOptions? etcd, CancellationToken cancellationToken)
     {
         var time = TimeProvider.System;
         try
         {
             var dataDirectory = DataDirectory.Open(options.DataDirectory);
-            await using var store = await OpenStoreAsync(dataDirectory.StatePath, time, cancellationToken).ConfigureAwait(false);
+            await using var store = await OpenStoreAsync(dataDirectory.StatePath, etcd, time, cancellationToken).ConfigureAwait(false);
             await using var server = await HoldfastServer.StartAsync(options, dataDirectory, store, time, ConfigureLogging, cancellationToken).ConfigureAwait(false);
             Console.Out.WriteLine(
                 $"holdfast ready: {options.ResolvedEndpoint} (listening on {options.ListenAddress}:{options.Port}; data {dataDirectory.Root}; admin credentials {dataDirectory.AdminCredentialsPath}; CA {dataDirectory.CaCertificatePath})");
@@ -107,8 +123,10 @@ internal static class ServeCommand
         }
     }
 
-    private static async Task<IStateStore> OpenStoreAsync(string path, TimeProvider time, CancellationToken cancellationToken) =>
-        await SqliteStateStore.OpenAsync(path, new SqliteStateStoreOptions(), time, cancellationToken).ConfigureAwait(false);
+    private static async Task<IStateStore> OpenStoreAsync(string path, EtcdStateStoreOptions? etcd, TimeProvider time, CancellationToken cancellationToken) =>
+        etcd is not null
+            ? await EtcdStateStore.OpenAsync(etcd, cancellationToken).ConfigureAwait(false)
+            : await SqliteStateStore.OpenAsync(path, new SqliteStateStoreOptions(), time, cancellationToken).ConfigureAwait(false);
 
     private static void ConfigureLogging(ILoggingBuilder logging)
     {

@@ -4,7 +4,7 @@ using System.Net;
 using System.Net.Sockets;
 using System.Text;
 
-namespace Holdfast.State.Etcd.Tests;
+namespace Holdfast.Testing;
 
 /// <summary>
 /// A real etcd member (/usr/bin/etcd, Debian's etcd-server) on 127.0.0.1 with free client and peer ports and its own
@@ -12,7 +12,7 @@ namespace Holdfast.State.Etcd.Tests;
 /// <see cref="Kill"/> is kill -9; <see cref="StartAsync()"/> starts it again on the same data directory and ports.
 /// Every member still running when the test process exits is killed, so none outlives the run.
 /// </summary>
-internal sealed class EtcdProcess : IAsyncDisposable
+public sealed class EtcdProcess : IAsyncDisposable
 {
     private static readonly TimeSpan ReadyTimeout = TimeSpan.FromSeconds(30);
     private static readonly List<Process> Running = [];
