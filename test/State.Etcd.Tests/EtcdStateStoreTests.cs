@@ -76,6 +76,37 @@ public sealed class EtcdStateStoreTests : IDisposable
     }
 
     [Fact]
+    public async Task TxnAsync_600Operations_CommitInOneRevision()
+    {
+        await using var etcd = await EtcdProcess.StartSingleAsync(_directory.Path);
+        await using var store = await EtcdStateStore.OpenAsync(new EtcdStateStoreOptions { Endpoints = [etcd.ClientUrl] }, CancellationToken.None);
+        var ops = Enumerable.Range(0, 600).Select(i => TxnOp.Put($"/big/{i:D3}", Encoding.UTF8.GetBytes($"{i}"))).ToList();
+
+        var result = await store.TxnAsync(new TxnRequest([Compare.Absent("/big/000")], ops), CancellationToken.None);
+
+        Assert.True(result.Succeeded);
+        var stored = (await store.RangeAsync(new RangeRequest("/big/"), CancellationToken.None)).Items;
+        Assert.Equal(600, stored.Count);
+        Assert.All(stored, kv => Assert.Equal(result.Revision, kv.ModRevision));
+    }
+
+    [Fact]
+    public async Task DisposeAsync_OpenWatch_EndsWithNonTransientError()
+    {
+        await using var etcd = await EtcdProcess.StartSingleAsync(_directory.Path);
+        var store = await EtcdStateStore.OpenAsync(new EtcdStateStoreOptions { Endpoints = [etcd.ClientUrl] }, CancellationToken.None);
+        await store.PutAsync("/w/a", "v"u8.ToArray(), null, CancellationToken.None);
+        await using var enumerator = store.WatchAsync("/w/", 0, CancellationToken.None).GetAsyncEnumerator();
+        Assert.True(await enumerator.MoveNextAsync());
+        var pending = enumerator.MoveNextAsync().AsTask();
+
+        await store.DisposeAsync();
+
+        var error = await Assert.ThrowsAnyAsync<StateStoreException>(() => pending.WaitAsync(TimeSpan.FromSeconds(10)));
+        Assert.False(error.IsTransient);
+    }
+
+    [Fact]
     public async Task GetAsync_FirstEndpointAcceptsButNeverAnswers_RetriesOnTheNext()
     {
         await using var etcd = await EtcdProcess.StartSingleAsync(_directory.Path);

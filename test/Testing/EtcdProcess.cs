@@ -136,6 +136,10 @@ public sealed class EtcdProcess : IAsyncDisposable
 
             // store-baselines.md §4/§8: without pre-vote a member that rejoins disrupts the cluster's leader.
             "--pre-vote=true",
+
+            // Holdfast's transactions can hold more than etcd's default of 128 operations (the activity-log chainer
+            // commits up to 256 records at once); docs/designs/0006-etcd-store.md asks operators for the same flag.
+            "--max-txn-ops=1024",
             "--logger=zap",
             "--log-level=warn",
         })
