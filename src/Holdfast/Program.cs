@@ -6,4 +6,5 @@ root.Subcommands.Add(ServeCommand.Create());
 root.Subcommands.Add(VersionCommand.Create());
 root.Subcommands.Add(Holdfast.Commands.Bench.BenchCommand.Create());
 root.Subcommands.Add(AuditCommand.Create());
+root.Subcommands.Add(AgentCommand.Create());
 return await root.Parse(args).InvokeAsync().ConfigureAwait(false);

@@ -33,6 +33,30 @@ public sealed record HoldfastServerOptions
 
     public Audit.AuditOptions Audit { get; init; } = new();
 
+    /// <summary>How often the drain controller moves VMs off Draining hosts.</summary>
+    public TimeSpan DrainInterval { get; init; } = TimeSpan.FromSeconds(2);
+
+    /// <summary>How often the usage sampler records each cluster's allocated and total capacity (forecast input).</summary>
+    public TimeSpan UsageSampleInterval { get; init; } = TimeSpan.FromMinutes(5);
+
+    /// <summary>The port host agents call (TLS, client certificates); 0 picks a free one (<c>holdfast serve</c>'s default is 8444).</summary>
+    public int AgentPort { get; init; }
+
+    /// <summary>How often agents sync.</summary>
+    public int HeartbeatSeconds { get; init; } = 5;
+
+    /// <summary>An InService or Draining host silent this long becomes Unreachable.</summary>
+    public int UnreachableAfterSeconds { get; init; } = 15;
+
+    /// <summary>A host silent this long becomes Failed and its VMs are re-placed; must exceed <see cref="SelfFenceSeconds"/>.</summary>
+    public int FailedAfterSeconds { get; init; } = 60;
+
+    /// <summary>An agent that has not synced this long stops its VMs by itself (Unreachable time plus one heartbeat).</summary>
+    public int SelfFenceSeconds => UnreachableAfterSeconds + HeartbeatSeconds;
+
+    /// <summary>In-process simulated hosts the fleet simulator runs (0: none).</summary>
+    public int SimulatedHosts { get; init; }
+
     public Uri ResolvedEndpoint => Endpoint ?? new Uri($"https://localhost:{Port}/");
 }
 

@@ -21,13 +21,14 @@ public sealed class DependencyRulesTests
         ["Holdfast.Audit"] = [],
         ["Holdfast.Capacity"] = [],
         ["Holdfast.Fabric"] = ["Holdfast.Capacity"],
+        ["Holdfast.Agent"] = ["Holdfast.Fabric", "Holdfast.Capacity"],
         ["Holdfast.Identity"] = ["Holdfast.Resources"],
         ["Holdfast.Providers"] = ["Holdfast.Resources", "Holdfast.State", "Holdfast.Reconciliation"],
-        ["Holdfast.Server"] = ["Holdfast.Resources", "Holdfast.State", "Holdfast.Reconciliation", "Holdfast.Identity", "Holdfast.Providers", "Holdfast.Audit", "Holdfast.Capacity", "Holdfast.Fabric"],
+        ["Holdfast.Server"] = ["Holdfast.Resources", "Holdfast.State", "Holdfast.Reconciliation", "Holdfast.Identity", "Holdfast.Providers", "Holdfast.Audit", "Holdfast.Capacity", "Holdfast.Fabric", "Holdfast.Agent"],
     };
 
     private static readonly string[] CoreLibraries =
-        ["Holdfast.Resources", "Holdfast.State", "Holdfast.Reconciliation", "Holdfast.Identity", "Holdfast.Providers", "Holdfast.Audit", "Holdfast.Capacity", "Holdfast.Fabric"];
+        ["Holdfast.Resources", "Holdfast.State", "Holdfast.Reconciliation", "Holdfast.Identity", "Holdfast.Providers", "Holdfast.Audit", "Holdfast.Capacity", "Holdfast.Fabric", "Holdfast.Agent"];
 
     [Fact]
     public void GetReferencedAssemblies_EveryHoldfastLibrary_FollowsTheDependencyArrows()

@@ -1,3 +1,4 @@
+using System.Text.Json.Serialization;
 using Holdfast.Capacity.Inventory;
 
 namespace Holdfast.Fabric.Protocol;
@@ -34,7 +35,8 @@ public sealed record InstanceReport(string Id, PowerState PowerState, long Epoch
 public sealed record SyncRequest(string HostName, string BootId, HostInventory Inventory, IReadOnlyList<InstanceReport> Instances);
 
 /// <summary>One VM this host should run, at the fencing epoch of its current placement.</summary>
-public sealed record DesiredInstance(string Id, CapacityVector Demand, string? Size, PowerState PowerState, long Epoch);
+/// <remarks><see cref="Size"/> is written even when null: FabricJson omits nulls, and a positional parameter without a default is required when read.</remarks>
+public sealed record DesiredInstance(string Id, CapacityVector Demand, [property: JsonIgnore(Condition = JsonIgnoreCondition.Never)] string? Size, PowerState PowerState, long Epoch);
 
 /// <summary>
 /// The server's answer: the host's lifecycle state, the complete list of VMs it should hold (anything else must be

@@ -29,9 +29,20 @@ internal static class ServeCommand
         var auditRetentionDays = new Option<int?>("--audit-retention-days") { Description = "Truncate activity-log entries older than this many days at a signed anchor (default: keep everything)." };
         var auditCheckpointEvery = new Option<long>("--audit-checkpoint-every") { Description = "Sign an activity-log checkpoint at least every this many entries.", DefaultValueFactory = _ => new AuditOptions().CheckpointEveryEntries };
 
+        var agentPort = new Option<int>("--agent-port") { Description = "HTTPS port for host agents (mTLS); 0 picks a free one.", DefaultValueFactory = _ => 8444 };
+        var heartbeatSeconds = new Option<int>("--heartbeat-seconds") { Description = "How often host agents sync.", DefaultValueFactory = _ => 5 };
+        var unreachableAfter = new Option<int>("--unreachable-after-seconds") { Description = "A silent host becomes Unreachable after this many seconds.", DefaultValueFactory = _ => 15 };
+        var failedAfter = new Option<int>("--failed-after-seconds") { Description = "A silent host becomes Failed (its VMs re-placed) after this many seconds.", DefaultValueFactory = _ => 60 };
+        var simulatedHosts = new Option<int>("--simulated-hosts") { Description = "Run this many simulated hosts in-process (simulated hardware).", DefaultValueFactory = _ => 0 };
+
         var command = new Command("serve", "Start the control plane (HTTPS, embedded SQLite store).") { dataDir, port, listen, endpoint, location, throttle, auditRetentionDays, auditCheckpointEvery };
         var store = new Option<string?>("--store") { Description = "State store: etcd://host:port[,host:port…] for an etcd cluster (default: SQLite in --data-dir)." };
         command.Options.Add(store);
+        command.Options.Add(agentPort);
+        command.Options.Add(heartbeatSeconds);
+        command.Options.Add(unreachableAfter);
+        command.Options.Add(failedAfter);
+        command.Options.Add(simulatedHosts);
         command.SetAction(async (parse, cancellationToken) =>
         {
             if (parse.GetValue(port) is var portNumber && (portNumber < 1 || portNumber > 65535))
@@ -93,7 +104,17 @@ internal static class ServeCommand
                     CheckpointEveryEntries = every,
                     Retention = parse.GetValue(auditRetentionDays) is { } retentionDays ? TimeSpan.FromDays(retentionDays) : null,
                 },
+                AgentPort = parse.GetValue(agentPort),
+                HeartbeatSeconds = parse.GetValue(heartbeatSeconds),
+                UnreachableAfterSeconds = parse.GetValue(unreachableAfter),
+                FailedAfterSeconds = parse.GetValue(failedAfter),
+                SimulatedHosts = parse.GetValue(simulatedHosts),
             };
+            if (Holdfast.Server.Agents.AgentTimingCheck.Errors(options) is { Count: > 0 } agentErrors)
+            {
+                return Fail(string.Join(" ", agentErrors));
+            }
+
             return await RunAsync(options, etcd, cancellationToken).ConfigureAwait(false);
         });
         return command;
@@ -107,6 +128,7 @@ internal static class ServeCommand
             var dataDirectory = DataDirectory.Open(options.DataDirectory);
             await using var store = await OpenStoreAsync(dataDirectory.StatePath, etcd, time, cancellationToken).ConfigureAwait(false);
             await using var server = await HoldfastServer.StartAsync(options, dataDirectory, store, time, ConfigureLogging, cancellationToken).ConfigureAwait(false);
+            Console.Out.WriteLine($"holdfast agent port: {server.AgentEndpoint} (heartbeat {options.HeartbeatSeconds} s; Unreachable after {options.UnreachableAfterSeconds} s; Failed after {options.FailedAfterSeconds} s; simulated hosts {options.SimulatedHosts})");
             Console.Out.WriteLine(
                 $"holdfast ready: {options.ResolvedEndpoint} (listening on {options.ListenAddress}:{options.Port}; data {dataDirectory.Root}; admin credentials {dataDirectory.AdminCredentialsPath}; CA {dataDirectory.CaCertificatePath})");
             await Console.Out.FlushAsync(cancellationToken).ConfigureAwait(false);

@@ -60,6 +60,52 @@ public sealed class CertificateAuthority : IDisposable
         return Issue($"CN={commonName}, O=Holdfast", san.Build(), new OidCollection { new Oid("1.3.6.1.5.5.7.3.2") }, now, validity);
     }
 
+    /// <summary>
+    /// Signs a host agent's certificate signing request (PEM, ECDSA P-256 key, its self-signature checked): a client
+    /// certificate with subject CN <paramref name="commonName"/> (whatever the CSR asked for) and the client-auth EKU.
+    /// The private key never leaves the agent. A CSR that does not parse or verify throws <see cref="ArgumentException"/>.
+    /// </summary>
+    public X509Certificate2 SignClientCertificate(string certificateSigningRequestPem, string commonName, DateTimeOffset now, TimeSpan validity)
+    {
+        ArgumentException.ThrowIfNullOrWhiteSpace(commonName);
+        CertificateRequest csr;
+        try
+        {
+            csr = CertificateRequest.LoadSigningRequestPem(certificateSigningRequestPem ?? "", HashAlgorithmName.SHA256, CertificateRequestLoadOptions.Default);
+        }
+        catch (CryptographicException ex)
+        {
+            throw new ArgumentException("The certificate signing request is not a valid, self-signed PKCS#10 request: " + ex.Message, nameof(certificateSigningRequestPem), ex);
+        }
+
+        using (var key = csr.PublicKey.GetECDsaPublicKey())
+        {
+            if (key is null || key.KeySize < 256)
+            {
+                throw new ArgumentException("The certificate signing request must carry an ECDSA key of at least 256 bits.", nameof(certificateSigningRequestPem));
+            }
+        }
+
+        var san = new SubjectAlternativeNameBuilder();
+        san.AddDnsName(commonName);
+        var request = new CertificateRequest(new X500DistinguishedName($"CN={commonName}, O=Holdfast"), csr.PublicKey, HashAlgorithmName.SHA256);
+        request.CertificateExtensions.Add(new X509BasicConstraintsExtension(certificateAuthority: false, hasPathLengthConstraint: false, pathLengthConstraint: 0, critical: true));
+        request.CertificateExtensions.Add(new X509KeyUsageExtension(X509KeyUsageFlags.DigitalSignature | X509KeyUsageFlags.KeyAgreement, critical: true));
+        request.CertificateExtensions.Add(new X509EnhancedKeyUsageExtension(new OidCollection { new Oid("1.3.6.1.5.5.7.3.2") }, critical: false));
+        request.CertificateExtensions.Add(san.Build());
+        request.CertificateExtensions.Add(new X509SubjectKeyIdentifierExtension(request.PublicKey, critical: false));
+        request.CertificateExtensions.Add(X509AuthorityKeyIdentifierExtension.CreateFromCertificate(Certificate, includeKeyIdentifier: true, includeIssuerAndSerial: false));
+        var notAfter = now + validity;
+        if (notAfter > Certificate.NotAfter)
+        {
+            notAfter = Certificate.NotAfter;
+        }
+
+        var serial = RandomNumberGenerator.GetBytes(16);
+        serial[0] &= 0x7f;
+        return request.Create(Certificate, now.AddMinutes(-5), notAfter, serial);
+    }
+
     private X509Certificate2 Issue(string subject, X509Extension subjectAlternativeNames, OidCollection usages, DateTimeOffset now, TimeSpan validity)
     {
         using var key = ECDsa.Create(ECCurve.NamedCurves.nistP256);

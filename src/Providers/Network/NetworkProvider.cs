@@ -1,10 +1,12 @@
 using Holdfast.Providers.Framework;
+using Holdfast.Providers.Network.NetworkInterfaces;
 using Holdfast.Providers.Network.SecurityGroups;
 using Holdfast.Providers.Network.VirtualNetworks;
+using Holdfast.State;
 
 namespace Holdfast.Providers.Network;
 
-/// <summary>Microsoft.Network: virtual networks and network security groups; interfaces and public IPs come with compute (issue 5).</summary>
+/// <summary>Microsoft.Network: virtual networks and their subnets, network interfaces with private addresses, network security groups.</summary>
 public static class NetworkProvider
 {
     public const string Namespace = "Microsoft.Network";
@@ -23,9 +25,13 @@ public static class NetworkProvider
         "2018-02-01", "2018-01-01", "2017-11-01", "2017-10-01", "2017-09-01", "2017-08-01", "2017-06-01", "2017-03-01",
     ];
 
-    public static ResourceProviderDefinition Create() => new(Namespace,
+    /// <param name="store">The server's store, for the reconcile-time checks (a subnet's delete); null in unit tests.</param>
+    /// <param name="timeProvider">The clock of in-flight address holds; the system clock by default.</param>
+    public static ResourceProviderDefinition Create(IStateStore? store = null, TimeProvider? timeProvider = null) => new(Namespace,
     [
         new ResourceTypeDefinition(Namespace, "virtualNetworks", ApiVersions, new VirtualNetworkHandler()),
+        new ResourceTypeDefinition(Namespace, "virtualNetworks/subnets", ApiVersions, new SubnetHandler(store)) { RequiresLocation = false },
+        new ResourceTypeDefinition(Namespace, "networkInterfaces", ApiVersions, new NetworkInterfaceHandler(timeProvider ?? TimeProvider.System)),
         new ResourceTypeDefinition(Namespace, "networkSecurityGroups", ApiVersions, new NetworkSecurityGroupHandler()),
     ]);
 }

@@ -39,6 +39,13 @@ internal sealed partial class CapacityService(IStateStore store, ILogger<Capacit
     private readonly TaskCompletionSource _loaded = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly RevisionGate _applied = new();
 
+    /// <summary>
+    /// Each host document's mod revision as the index holds it (a deleted host keeps its deleting revision), so a
+    /// placement compares the target's document too: a state change (maintenance, drain, decommission) committed
+    /// between decide and commit fails the compare and the request is decided again. Guarded by <see cref="_lock"/>.
+    /// </summary>
+    private readonly Dictionary<string, long> _hostRevisions = new(StringComparer.OrdinalIgnoreCase);
+
     /// <summary>Completes when the index holds everything up to the revision it started from.</summary>
     public Task WaitLoadedAsync(CancellationToken cancellationToken) => _loaded.Task.WaitAsync(cancellationToken);
 
@@ -115,9 +122,11 @@ internal sealed partial class CapacityService(IStateStore store, ILogger<Capacit
             }
 
             PlacementDecision decision;
+            long hostRevision;
             lock (_lock)
             {
                 decision = _index.HostOf(instance.Id) is null ? _index.Decide(instance.ToRequest()) : _index.DecideMove(instance.ToRequest());
+                hostRevision = decision.IsPlaced ? _hostRevisions.GetValueOrDefault(decision.HostName!) : 0;
             }
 
             if (!decision.IsPlaced)
@@ -132,10 +141,11 @@ internal sealed partial class CapacityService(IStateStore store, ILogger<Capacit
 
             var placed = instance with { Host = decision.HostName, Epoch = instance.Epoch + 1, Error = null };
             var allocationKey = FabricKeys.Allocations(decision.HostName!);
+            var hostKey = FabricKeys.Host(decision.HostName!);
             var request = new TxnRequest(
-                [RecordIs(allocationKey, decision.ExpectedVersion), Compare.Absent(instanceKey), .. compares],
+                [RecordIs(allocationKey, decision.ExpectedVersion), Compare.Absent(instanceKey), RecordIs(hostKey, hostRevision), .. compares],
                 [TxnOp.Put(allocationKey, AllocationRecordCodec.Encode(decision.ProposedRecord!)), TxnOp.Put(instanceKey, FabricJson.Serialize(placed)), .. ops],
-                [TxnOp.Get(allocationKey), TxnOp.Get(instanceKey)]);
+                [TxnOp.Get(allocationKey), TxnOp.Get(instanceKey), TxnOp.Get(hostKey)]);
             var result = await commit(request).ConfigureAwait(false);
             if (result.Succeeded)
             {
@@ -143,7 +153,9 @@ internal sealed partial class CapacityService(IStateStore store, ILogger<Capacit
                 return new PlaceResult(true, decision.HostName, result.Revision, null);
             }
 
-            if (!Refresh(result.Results[0], allocationKey, decision.ExpectedVersion) && result.Results[1].Kvs.Count == 0)
+            var recordMoved = Refresh(result.Results[0], allocationKey, decision.ExpectedVersion);
+            var hostChanged = RefreshHost(result.Results[2], hostKey, hostRevision, result.Revision);
+            if (!recordMoved && !hostChanged && result.Results[1].Kvs.Count == 0)
             {
                 return PlaceResult.CompareFailed;
             }
@@ -217,9 +229,11 @@ internal sealed partial class CapacityService(IStateStore store, ILogger<Capacit
             var instance = FabricJson.Deserialize<InstanceDocument>(existing.Value.Span);
             var (fromCompare, fromOps, freed) = await WithoutAsync(instance, cancellationToken).ConfigureAwait(false);
             PlacementDecision decision;
+            long hostRevision;
             lock (_lock)
             {
                 decision = _index.DecideMove(instance.ToRequest());
+                hostRevision = decision.IsPlaced ? _hostRevisions.GetValueOrDefault(decision.HostName!) : 0;
             }
 
             if (await IsStaleAsync(decision, cancellationToken).ConfigureAwait(false))
@@ -231,10 +245,13 @@ internal sealed partial class CapacityService(IStateStore store, ILogger<Capacit
             List<Compare> compares = [Compare.ModRevisionIs(instanceKey, existing.ModRevision), .. fromCompare];
             List<TxnOp> ops = [.. fromOps];
             string? toKey = null;
+            string? toHostKey = null;
             if (decision.IsPlaced)
             {
                 toKey = FabricKeys.Allocations(decision.HostName!);
+                toHostKey = FabricKeys.Host(decision.HostName!);
                 compares.Add(RecordIs(toKey, decision.ExpectedVersion));
+                compares.Add(RecordIs(toHostKey, hostRevision));
                 ops.Add(TxnOp.Put(toKey, AllocationRecordCodec.Encode(decision.ProposedRecord!)));
                 next = instance with { Host = decision.HostName, Epoch = instance.Epoch + 1, Error = null };
             }
@@ -254,7 +271,7 @@ internal sealed partial class CapacityService(IStateStore store, ILogger<Capacit
             }
 
             ops.Add(TxnOp.Put(instanceKey, FabricJson.Serialize(next)));
-            var result = await commit(new TxnRequest(compares, ops, toKey is null ? [] : [TxnOp.Get(toKey)])).ConfigureAwait(false);
+            var result = await commit(new TxnRequest(compares, ops, toKey is null ? [] : [TxnOp.Get(toKey), TxnOp.Get(toHostKey!)])).ConfigureAwait(false);
             if (result.Succeeded)
             {
                 if (freed is not null)
@@ -273,6 +290,7 @@ internal sealed partial class CapacityService(IStateStore store, ILogger<Capacit
             if (toKey is not null)
             {
                 Refresh(result.Results[0], toKey, decision.ExpectedVersion);
+                RefreshHost(result.Results[1], toHostKey!, hostRevision, result.Revision);
             }
 
             LogConflict(logger, instanceId, decision.HostName ?? "(none)", attempt + 1);
@@ -458,6 +476,7 @@ internal sealed partial class CapacityService(IStateStore store, ILogger<Capacit
             foreach (var stale in _index.Hosts.Select(h => h.Description.Name).Where(n => !seen.Contains(n)).ToList())
             {
                 _index.RemoveHost(stale);
+                _hostRevisions[stale] = revision;
             }
         }
 
@@ -482,14 +501,22 @@ internal sealed partial class CapacityService(IStateStore store, ILogger<Capacit
     {
         if (kv.Key.StartsWith(FabricKeys.HostsPrefix, StringComparison.Ordinal))
         {
+            var name = FabricKeys.NameOf(kv.Key);
+            if (_hostRevisions.TryGetValue(name, out var held) && kv.ModRevision < held)
+            {
+                return; // a refresh after a failed compare already applied a newer state
+            }
+
             if (deleted)
             {
-                _index.RemoveHost(FabricKeys.NameOf(kv.Key));
+                _index.RemoveHost(name);
             }
             else
             {
                 _index.UpsertHost(FabricJson.Deserialize<HostDocument>(kv.Value.Span).ToDescription());
             }
+
+            _hostRevisions[name] = kv.ModRevision;
         }
         else if (kv.Key.StartsWith(FabricKeys.AllocationsPrefix, StringComparison.Ordinal))
         {
@@ -522,6 +549,26 @@ internal sealed partial class CapacityService(IStateStore store, ILogger<Capacit
         }
 
         return current != expectedVersion;
+    }
+
+    /// <summary>
+    /// After a failed transaction: feeds the host document the failure branch read (at <paramref name="readRevision"/>)
+    /// into the index. True when it had moved on from <paramref name="expectedRevision"/> (decide again).
+    /// </summary>
+    private bool RefreshHost(TxnOpResult read, string hostKey, long expectedRevision, long readRevision)
+    {
+        var kv = read.Kvs.Count > 0 ? read.Kvs[0] : null;
+        if ((kv?.ModRevision ?? 0) == expectedRevision)
+        {
+            return false;
+        }
+
+        lock (_lock)
+        {
+            ApplyChange(kv ?? new KeyValue(hostKey, ReadOnlyMemory<byte>.Empty, 0, readRevision, 0, 0), deleted: kv is null);
+        }
+
+        return true;
     }
 
     /// <summary>The compares and ops that take <paramref name="instance"/> off its host's record, read from the store.</summary>

@@ -17,6 +17,7 @@ using Holdfast.State;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Server.Kestrel.Core;
+using Microsoft.AspNetCore.Server.Kestrel.Https;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
@@ -54,6 +55,11 @@ public static class HoldfastServer
     private static async Task<RunningServer> StartLockedAsync(HoldfastServerOptions options, DataDirectory dataDirectory, IStateStore store, TimeProvider timeProvider, Action<ILoggingBuilder>? configureLogging, Audit.DataDirectoryLock auditLock, CancellationToken cancellationToken)
     {
         using var ca = dataDirectory.LoadOrCreateCertificateAuthority(timeProvider);
+        if (Agents.AgentTiming.Validate(options) is { Count: > 0 } timingErrors)
+        {
+            throw new StartupException(string.Join(" ", timingErrors));
+        }
+
         var dnsNames = new List<string> { "localhost" };
         var endpointHost = options.ResolvedEndpoint.Host;
         if (Uri.CheckHostName(endpointHost) == UriHostNameType.Dns && !dnsNames.Contains(endpointHost, StringComparer.OrdinalIgnoreCase))
@@ -82,6 +88,7 @@ public static class HoldfastServer
         builder.Configuration.Sources.Clear();
         builder.Logging.ClearProviders();
         configureLogging?.Invoke(builder.Logging);
+        ListenOptions? agentListener = null;
         builder.WebHost.ConfigureKestrel(kestrel =>
         {
             kestrel.AddServerHeader = false;
@@ -90,6 +97,19 @@ public static class HoldfastServer
             {
                 listen.Protocols = HttpProtocols.Http1AndHttp2;
                 listen.UseHttps(certificate);
+            });
+
+            // Agents: a second listener, client certificates allowed (checked by AgentService against the site CA)
+            kestrel.Listen(options.ListenAddress, options.AgentPort, listen =>
+            {
+                agentListener = listen;
+                listen.Protocols = HttpProtocols.Http1AndHttp2;
+                listen.UseHttps(new HttpsConnectionAdapterOptions
+                {
+                    ServerCertificate = certificate,
+                    ClientCertificateMode = ClientCertificateMode.AllowCertificate,
+                    ClientCertificateValidation = (_, _, _) => true,
+                });
             });
         });
 
@@ -101,10 +121,11 @@ public static class HoldfastServer
         services.AddSingleton(sp => new ProviderRegistry(
         [
             ResourcesProvider.Create(),
-            NetworkProvider.Create(),
+            NetworkProvider.Create(store, timeProvider),
             DirectoryApi.Provider(),
             Audit.InsightsProvider.Create(),
             Providers.Authorization.AuthorizationProvider.Create(),
+            Compute.ComputeProvider.Create(sp),
         ]));
         services.AddSingleton(bootstrap);
 
@@ -148,8 +169,29 @@ public static class HoldfastServer
         // Capacity
         services.AddSingleton<Fabric.CapacityService>();
         services.AddHostedService(sp => sp.GetRequiredService<Fabric.CapacityService>());
+        services.AddSingleton<Fabric.DrainController>();
+        services.AddHostedService(sp => sp.GetRequiredService<Fabric.DrainController>());
+        services.AddSingleton<Fabric.UsageSampler>();
+        services.AddHostedService(sp => sp.GetRequiredService<Fabric.UsageSampler>());
+        services.AddSingleton<Fabric.UsageHistory>();
+
+        // Agents
+        services.AddSingleton(_ => dataDirectory.LoadOrCreateCertificateAuthority(timeProvider));
+        services.AddSingleton<Agents.FleetView>();
+        services.AddHostedService(sp => sp.GetRequiredService<Agents.FleetView>());
+        services.AddSingleton<Agents.HostHealthMonitor>();
+        services.AddHostedService(sp => sp.GetRequiredService<Agents.HostHealthMonitor>());
+        services.AddSingleton<Agents.AgentService>();
+        if (options.SimulatedHosts > 0)
+        {
+            services.AddSingleton<Agents.FleetSimulator>();
+            services.AddHostedService(sp => sp.GetRequiredService<Agents.FleetSimulator>());
+        }
 
         var app = builder.Build();
+
+        // Agents: requests on the agent listener go to the agent routes only (the ARM pipeline never sees them)
+        app.MapWhen(context => agentListener?.IPEndPoint is { } agentEndPoint && context.Connection.LocalPort == agentEndPoint.Port, agentApp => agentApp.Run(Agents.AgentEndpoints.HandleAsync));
         app.UseRouting();
         app.UseMiddleware<ArmPipeline>();
 
@@ -172,6 +214,11 @@ public static class HoldfastServer
         // Authorization
         Authorization.AuthorizationEndpoints.Map(app);
         OperatorSubscriptionEndpoints.Map(app);
+        Fabric.FabricApi.Map(app);
+
+        // Compute
+        Compute.ComputeEndpoints.Map(app);
+        Compute.Quotas.QuotaEndpoints.Map(app);
 
         // Activity log
         Audit.ActivityLogEndpoints.Map(app);
@@ -184,10 +231,11 @@ public static class HoldfastServer
         catch (IOException ex)
         {
             await app.DisposeAsync().ConfigureAwait(false);
-            throw new StartupException($"Cannot listen on {options.ListenAddress}:{options.Port}: {ex.Message}");
+            throw new StartupException($"Cannot listen on {options.ListenAddress}:{options.Port} (agents: port {options.AgentPort}): {ex.Message}");
         }
 
-        return new RunningServer(app, dataDirectory, bootstrap, options);
+        var agentEndpoint = new Uri($"https://{(options.ListenAddress.Equals(System.Net.IPAddress.Any) || options.ListenAddress.Equals(System.Net.IPAddress.IPv6Any) ? options.ResolvedEndpoint.Host : options.ListenAddress.ToString())}:{agentListener!.IPEndPoint!.Port}/");
+        return new RunningServer(app, dataDirectory, bootstrap, options) { AgentEndpoint = agentEndpoint };
     }
 
     private static void RefreshCredentialsEndpoint(DataDirectory dataDirectory, HoldfastServerOptions options)
@@ -214,6 +262,12 @@ public sealed class RunningServer(WebApplication app, DataDirectory dataDirector
     public BootstrapIdentity Bootstrap { get; } = bootstrap;
 
     public HoldfastServerOptions Options { get; } = options;
+
+    /// <summary>Where host agents connect: the agent listener as actually bound (its port when 0 was asked for).</summary>
+    public Uri? AgentEndpoint { get; init; }
+
+    /// <summary>The server's services (tests reach the placement service, the agent side, drain and usage sampling).</summary>
+    internal IServiceProvider Services => app.Services;
 
     /// <summary>Every mapped endpoint (Authorization: the endpoint walk in test/Server.Tests checks each one authorizes).</summary>
     internal IReadOnlyList<Microsoft.AspNetCore.Http.Endpoint> Endpoints =>

@@ -33,12 +33,13 @@ public sealed class ProviderRegistryTests
     public void FindType_NestedType_FindsIt()
     {
         Assert.Equal("subscriptions/locations", _registry.FindType("microsoft.resources/subscriptions/locations")?.Type);
+        Assert.Equal("virtualNetworks/subnets", _registry.FindType("Microsoft.Network/virtualNetworks/subnets")?.Type);
     }
 
     [Theory]
     [InlineData("Microsoft.Compute/virtualMachines")]
     [InlineData("Microsoft.Network")]
-    [InlineData("Microsoft.Network/virtualNetworks/subnets")]
+    [InlineData("Microsoft.Network/virtualNetworks/peerings")]
     public void FindType_Unknown_ReturnsNull(string fullType)
     {
         Assert.Null(_registry.FindType(fullType));

@@ -29,6 +29,9 @@ public sealed class BadInputSweepTests(ServerFixture fixture)
         "{\"properties\":{\"roleName\":\"x\",\"permissions\":[{\"actions\":[1,\"a*b*\"],\"notActions\":{}},7],\"assignableScopes\":\"/\"}}",
         "{\"properties\":{\"roleName\":\"\",\"permissions\":[],\"assignableScopes\":[\"/\",\"/subscriptions/*\",null]}}",
         "{\"properties\":{\"displayName\":\"\",\"state\":\"Sideways\"}}",
+        "{\"location\":\"local\",\"properties\":{\"ipConfigurations\":[1,{\"name\":\"a\",\"properties\":{\"subnet\":{\"id\":5},\"privateIPAllocationMethod\":\"Static\",\"privateIPAddress\":[]}},null,{\"name\":\"b\",\"properties\":{\"subnet\":\"x\",\"primary\":\"yes\"}}],\"networkSecurityGroup\":{\"id\":\"/subscriptions/x\"}}}",
+        "{\"location\":\"local\",\"properties\":{\"ipConfigurations\":[{\"name\":\"a\",\"properties\":{\"subnet\":{\"id\":\"/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/x/providers/Microsoft.Network/virtualNetworks/v/subnets/s\"},\"privateIPAllocationMethod\":\"Static\",\"privateIPAddress\":\"999.1.1.1\"}}]}}",
+        "{\"properties\":{\"addressPrefix\":\"10.0.0.0/33\",\"networkSecurityGroup\":7}}",
         new string('[', 5000),
     ];
 
@@ -65,6 +68,9 @@ public sealed class BadInputSweepTests(ServerFixture fixture)
             $"subscriptions/{sub}/resourceGroups/{group}/providers/Microsoft.Network/virtualNetworks",
             $"subscriptions/{sub}/resourceGroups/{group}/providers/Microsoft.Network/virtualNetworks/v1",
             $"subscriptions/{sub}/resourceGroups/{group}/providers/Microsoft.Network/virtualNetworks/v1/subnets",
+            $"subscriptions/{sub}/resourceGroups/{group}/providers/Microsoft.Network/virtualNetworks/v1/subnets/s1",
+            $"subscriptions/{sub}/resourceGroups/{group}/providers/Microsoft.Network/networkInterfaces",
+            $"subscriptions/{sub}/resourceGroups/{group}/providers/Microsoft.Network/networkInterfaces/n1",
             $"subscriptions/{sub}/resourceGroups/{group}/providers/Microsoft.Network/virtualNetworks/v1/start",
             $"subscriptions/{sub}/resourceGroups/missing/providers/Microsoft.Network/virtualNetworks/v1",
             $"subscriptions/{sub}/resourceGroups/{group}/providers/Microsoft.Network/virtualNetworks/{new string('n', 81)}",

@@ -18,6 +18,21 @@ public sealed class ArmContractTests(ServerFixture fixture)
     {
         ["Microsoft.Network/virtualNetworks"] = ("2023-09-01", """{"location":"local","tags":{"k":"v"},"properties":{"addressSpace":{"addressPrefixes":["10.20.0.0/16"]},"subnets":[{"name":"a","properties":{"addressPrefix":"10.20.1.0/24"}}]}}"""),
         ["Microsoft.Network/networkSecurityGroups"] = ("2023-09-01", """{"location":"local","tags":{"k":"v"},"properties":{"securityRules":[{"name":"ssh","properties":{"protocol":"Tcp","access":"Allow","direction":"Inbound","priority":300,"sourcePortRange":"*","destinationPortRange":"22","sourceAddressPrefix":"10.0.0.0/8","destinationAddressPrefix":"*"}}]}}"""),
+        ["Microsoft.Network/virtualNetworks/subnets"] = ("2024-05-01", """{"tags":{"k":"v"},"properties":{"addressPrefix":"10.30.2.0/24"}}"""),
+        ["Microsoft.Network/networkInterfaces"] = ("2024-05-01", """{"location":"local","tags":{"k":"v"},"properties":{"ipConfigurations":[{"name":"ipconfig1","properties":{"subnet":{"id":"/subscriptions/{subscription}/resourceGroups/{group}/providers/Microsoft.Network/virtualNetworks/contractvnet/subnets/default"}}}]}}"""),
+    };
+
+    /// <summary>Resources a type's sample needs first (paths below the group's <c>providers/</c>; <c>{subscription}</c> and <c>{group}</c> are filled in).</summary>
+    public static readonly Dictionary<string, (string Path, string ApiVersion, string Body)[]> Prerequisites = new(StringComparer.OrdinalIgnoreCase)
+    {
+        ["Microsoft.Network/virtualNetworks/subnets"] = [("Microsoft.Network/virtualNetworks/contractvnet", "2024-05-01", """{"location":"local","properties":{"addressSpace":{"addressPrefixes":["10.30.0.0/16"]}}}""")],
+        ["Microsoft.Network/networkInterfaces"] = [("Microsoft.Network/virtualNetworks/contractvnet", "2024-05-01", """{"location":"local","properties":{"addressSpace":{"addressPrefixes":["10.30.0.0/16"]},"subnets":[{"name":"default","properties":{"addressPrefix":"10.30.0.0/24"}}]}}""")],
+    };
+
+    /// <summary>Nested types: the parent (below the group's <c>providers/</c>) that holds the sample instance.</summary>
+    public static readonly Dictionary<string, string> Parents = new(StringComparer.OrdinalIgnoreCase)
+    {
+        ["Microsoft.Network/virtualNetworks/subnets"] = "Microsoft.Network/virtualNetworks/contractvnet",
     };
 
     public static TheoryData<string> Types() => new(Samples.Keys);
@@ -55,14 +70,23 @@ public sealed class ArmContractTests(ServerFixture fixture)
             Assert.Equal(HttpStatusCode.Created, created.StatusCode);
         }
 
-        var path = $"subscriptions/{subscription}/resourceGroups/{group}/providers/{type}/contract1?api-version={apiVersion}";
+        body = body.Replace("{subscription}", subscription, StringComparison.Ordinal).Replace("{group}", group, StringComparison.Ordinal);
+        foreach (var (prerequisite, prerequisiteVersion, prerequisiteBody) in Prerequisites.GetValueOrDefault(type, []))
+        {
+            using var put = await http.PutAsync($"subscriptions/{subscription}/resourceGroups/{group}/providers/{prerequisite}?api-version={prerequisiteVersion}", Clients.Json(prerequisiteBody));
+            Assert.Equal(HttpStatusCode.Created, put.StatusCode);
+            await WaitForOperationAsync(put.Headers.GetValues("Azure-AsyncOperation").Single());
+        }
+
+        var instanceType = Parents.TryGetValue(type, out var parent) ? parent + "/" + type.Split('/')[^1] : type;
+        var path = $"subscriptions/{subscription}/resourceGroups/{group}/providers/{instanceType}/contract1?api-version={apiVersion}";
 
         // Create: 201 with an operation monitor, then the operation succeeds.
         using (var put = await http.PutAsync(path, Clients.Json(body)))
         {
             Assert.Equal(HttpStatusCode.Created, put.StatusCode);
             using var resource = JsonDocument.Parse(await put.Content.ReadAsStringAsync());
-            Assert.Equal($"/subscriptions/{subscription}/resourceGroups/{group}/providers/{type}/contract1", resource.RootElement.GetProperty("id").GetString());
+            Assert.Equal($"/subscriptions/{subscription}/resourceGroups/{group}/providers/{instanceType}/contract1", resource.RootElement.GetProperty("id").GetString());
             Assert.Equal(type, resource.RootElement.GetProperty("type").GetString());
             Assert.Equal("Creating", resource.RootElement.GetProperty("properties").GetProperty("provisioningState").GetString());
             await WaitForOperationAsync(put.Headers.GetValues("Azure-AsyncOperation").Single());
@@ -121,8 +145,11 @@ public sealed class ArmContractTests(ServerFixture fixture)
 
         // Lists: by group (type collection) and across the subscription.
         var typeName = type.Split('/', 2)[1];
-        Assert.Contains("contract1", await ListNamesAsync($"subscriptions/{subscription}/resourceGroups/{group}/providers/{type}?api-version={apiVersion}"));
-        Assert.Contains("contract1", await ListNamesAsync($"subscriptions/{subscription}/providers/{type.Split('/')[0]}/{typeName}?api-version={apiVersion}"));
+        Assert.Contains("contract1", await ListNamesAsync($"subscriptions/{subscription}/resourceGroups/{group}/providers/{instanceType}?api-version={apiVersion}"));
+        if (parent is null)
+        {
+            Assert.Contains("contract1", await ListNamesAsync($"subscriptions/{subscription}/providers/{type.Split('/')[0]}/{typeName}?api-version={apiVersion}"));
+        }
 
         // DELETE: 202 with both monitors; then gone; deleting again is 204.
         using (var delete = await http.DeleteAsync(path))

@@ -135,6 +135,64 @@ public sealed class CapacityServiceTests : IAsyncLifetime, IDisposable
     }
 
     [Fact]
+    public async Task Place_racing_a_host_state_change_fails_its_compare_and_decides_again()
+    {
+        // h1 is the tighter fit, so it is chosen first; an operator moves it to Maintenance between decide and commit.
+        await PutHostAsync("h1", HostState.InService, new CapacityVector(4, 8192, 0, 0));
+        await PutHostAsync("h2", HostState.InService);
+        var service = await StartAsync();
+        var raced = new List<string>();
+
+        async ValueTask<TxnResult> RacingCommit(TxnRequest request)
+        {
+            var target = request.Success.First(op => op.Key.StartsWith(FabricKeys.AllocationsPrefix, StringComparison.Ordinal)).Key;
+            var host = FabricKeys.NameOf(target);
+            if (raced.Count == 0)
+            {
+                raced.Add(host);
+                await PutHostAsync(host, HostState.Maintenance, host == "h1" ? new CapacityVector(4, 8192, 0, 0) : null);
+            }
+
+            return await _store.TxnAsync(request, Ct);
+        }
+
+        var result = await service.PlaceAsync(Instance("vm-1"), [], [], RacingCommit, Ct);
+
+        Assert.Equal(["h1"], raced);
+        Assert.True(result.Placed);
+        Assert.Equal("h2", result.Host);
+        Assert.Empty((await ReadRecordAsync("h1")).Allocations);
+        Assert.Equal("h2", (await ReadInstanceAsync("vm-1"))!.Host);
+    }
+
+    [Fact]
+    public async Task Move_racing_a_host_state_change_never_lands_on_the_changed_host()
+    {
+        await PutHostAsync("h1", HostState.InService);
+        var service = await StartAsync();
+        Assert.True((await service.PlaceAsync(Instance("vm-1"), [], [], Commit, Ct)).Placed);
+        await service.WaitForRevisionAsync(await PutHostAsync("h2", HostState.InService), Ct);
+        await service.WaitForRevisionAsync(await PutHostAsync("h1", HostState.Draining), Ct);
+        var raced = 0;
+
+        async ValueTask<TxnResult> RacingCommit(TxnRequest request)
+        {
+            if (raced++ == 0)
+            {
+                await PutHostAsync("h2", HostState.Maintenance);
+            }
+
+            return await _store.TxnAsync(request, Ct);
+        }
+
+        var result = await service.MoveAsync("vm-1", unplaceIfNoRoom: false, RacingCommit, Ct);
+
+        Assert.False(result.Placed);
+        Assert.Equal("h1", (await ReadInstanceAsync("vm-1"))!.Host);
+        Assert.Empty((await ReadRecordAsync("h2")).Allocations);
+    }
+
+    [Fact]
     public async Task Free_removes_the_allocation_and_the_instance_and_capacity_is_reusable()
     {
         await PutHostAsync("h1", HostState.InService, new CapacityVector(2, 4096, 0, 0));

@@ -1,16 +1,21 @@
 using System.Net;
 using System.Text.Json.Nodes;
 using Holdfast.Providers.Framework;
+using Holdfast.Providers.Network.Addressing;
 using Holdfast.Resources.Errors;
+using Holdfast.Resources.Ids;
+using Holdfast.State;
 
 namespace Holdfast.Providers.Network.VirtualNetworks;
 
 /// <summary>
 /// Microsoft.Network/virtualNetworks: validates the address space and inline subnets as Azure does (well-formed CIDRs,
 /// subnets inside the space, no overlaps, unique names) and fills Azure's defaults. Provisioning is bookkeeping only
-/// until the host network datapath exists (issue 5); the handler is the seam where that work will go.
+/// until the host network datapath exists; the handler is the seam where that work will go. Its admission keeps the
+/// child subnet resources equal to <c>properties.subnets</c> in the same transaction: a PUT creates, updates and removes
+/// them (refusing to remove one in use), and a DELETE marks them deleting (refusing when one is in use).
 /// </summary>
-internal sealed class VirtualNetworkHandler : ResourceTypeHandler
+internal sealed class VirtualNetworkHandler : ResourceTypeHandler, IResourceAdmission
 {
     public override void Validate(ResourceValidationContext context)
     {
@@ -47,6 +52,108 @@ internal sealed class VirtualNetworkHandler : ResourceTypeHandler
         properties["resourceGuid"] = context.ExistingProperties?["resourceGuid"]?.DeepClone() ?? Guid.NewGuid().ToString();
         properties["enableDdosProtection"] ??= false;
         properties["virtualNetworkPeerings"] ??= new JsonArray();
+    }
+
+    public async ValueTask<Admission> AdmitAsync(ResourceAdmissionContext context, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(context);
+        var store = context.Store;
+        var children = await store.RangeAsync(new RangeRequest(NetworkKeys.SubnetsOf(context.Id)), cancellationToken).ConfigureAwait(false);
+        var existing = new Dictionary<string, KeyValue>(StringComparer.OrdinalIgnoreCase);
+        foreach (var child in children.Items)
+        {
+            var rest = child.Key[NetworkKeys.SubnetsOf(context.Id).Length..];
+            if (!rest.Contains('/', StringComparison.Ordinal))
+            {
+                existing[rest] = child;
+            }
+        }
+
+        var compares = new List<Compare>();
+        var ops = new List<TxnOp>();
+        if (context.Kind == AdmissionKind.Delete)
+        {
+            foreach (var (name, child) in existing)
+            {
+                var subnetId = context.Id.Child("subnets", name);
+                await Subnets.EnsureNotInUseAsync(store, subnetId, cancellationToken).ConfigureAwait(false);
+                MarkDeleting(child, compares, ops);
+            }
+
+            return new Admission(compares, ops);
+        }
+
+        var desired = context.Properties["subnets"] as JsonArray ?? [];
+        var kept = new HashSet<string>(StringComparer.OrdinalIgnoreCase);
+        foreach (var entry in desired.OfType<JsonObject>())
+        {
+            var name = entry["name"]!.GetValue<string>();
+            var properties = entry["properties"] as JsonObject ?? [];
+            var subnetId = context.Id.Child("subnets", name);
+            kept.Add(name);
+            if (await Subnets.CheckSecurityGroupAsync(store, subnetId, properties, cancellationToken).ConfigureAwait(false) is { } nsgCompare)
+            {
+                compares.Add(nsgCompare);
+            }
+
+            var childKey = ResourceKeys.Resource(subnetId);
+            if (existing.TryGetValue(name, out var child))
+            {
+                var stored = ResourceDocument.Parse(child.Value);
+                EnsureTerminal(subnetId, stored);
+                compares.Add(Compare.ModRevisionIs(childKey, child.ModRevision));
+                var storedProperties = stored["properties"] as JsonObject;
+                if (!Subnets.SameProperties(storedProperties, properties))
+                {
+                    await Subnets.EnsurePrefixKeepsAddressesAsync(store, subnetId, Subnets.AddressPrefix(storedProperties), Subnets.AddressPrefix(properties), cancellationToken).ConfigureAwait(false);
+                    ops.Add(TxnOp.Put(childKey, ResourceDocument.Serialize(Subnets.ChildDocument(subnetId, properties, stored))));
+                }
+            }
+            else
+            {
+                compares.Add(Compare.Absent(childKey));
+                ops.Add(TxnOp.Put(childKey, ResourceDocument.Serialize(Subnets.ChildDocument(subnetId, properties, null))));
+            }
+        }
+
+        foreach (var (name, child) in existing)
+        {
+            if (kept.Contains(name))
+            {
+                continue;
+            }
+
+            // As Azure: a PUT without a subnet removes it, unless something uses it.
+            var subnetId = context.Id.Child("subnets", name);
+            EnsureTerminal(subnetId, ResourceDocument.Parse(child.Value));
+            await Subnets.EnsureNotInUseAsync(store, subnetId, cancellationToken).ConfigureAwait(false);
+            MarkDeleting(child, compares, ops);
+        }
+
+        return new Admission(compares, ops);
+    }
+
+    public ValueTask<Admission> ReleaseAsync(ResourceReleaseContext context, CancellationToken cancellationToken) => ValueTask.FromResult(Admission.None);
+
+    /// <summary>A subnet leaves through the reconcile loop, which checks again that nothing uses it (no NIC can take an address once it is marked).</summary>
+    private static void MarkDeleting(KeyValue child, List<Compare> compares, List<TxnOp> ops)
+    {
+        var document = ResourceDocument.Parse(child.Value);
+        compares.Add(Compare.ModRevisionIs(child.Key, child.ModRevision));
+        if (!string.Equals(ResourceDocument.GetProvisioningState(document), ProvisioningStates.Deleting, StringComparison.OrdinalIgnoreCase))
+        {
+            ResourceDocument.SetProvisioningState(document, ProvisioningStates.Deleting);
+            ops.Add(TxnOp.Put(child.Key, ResourceDocument.Serialize(document)));
+        }
+    }
+
+    private static void EnsureTerminal(ResourceId subnetId, JsonObject stored)
+    {
+        var state = ResourceDocument.GetProvisioningState(stored);
+        if (!ProvisioningStates.IsTerminal(state))
+        {
+            throw new ApiException(HttpStatusCode.Conflict, "AnotherOperationInProgress", $"Another operation on '{subnetId}' is in progress (provisioningState '{state}'). Retry when it has finished.");
+        }
     }
 
     private static void ValidateSubnets(ResourceValidationContext context, List<IPNetwork> spaces)
@@ -92,6 +199,11 @@ internal sealed class VirtualNetworkHandler : ResourceTypeHandler
                 continue;
             }
 
+            if (network.BaseAddress.AddressFamily == System.Net.Sockets.AddressFamily.InterNetwork && network.PrefixLength > Ipv4Prefix.MaxSubnetPrefixLength)
+            {
+                context.AddError("NetcfgInvalidSubnet", $"Subnet '{name}' is not valid because its address prefix {network} is smaller than the smallest subnet Azure allows (/{Ipv4Prefix.MaxSubnetPrefixLength}).", target + ".properties.addressPrefix");
+            }
+
             if (spaces.Count > 0 && !spaces.Any(s => Contains(s, network)))
             {
                 context.AddError("NetcfgSubnetRangeOutsideVnet", $"Subnet '{name}' is not valid because its IP address range {network} is outside the IP address range of the virtual network.", target + ".properties.addressPrefix");
@@ -133,7 +245,7 @@ internal sealed class VirtualNetworkHandler : ResourceTypeHandler
     /// A CIDR as Azure accepts it. <see cref="IPNetwork.TryParse(string?, out IPNetwork)"/> alone is too lenient: it
     /// clears host bits (<c>10.0.0.1/16</c> becomes <c>10.0.0.0/16</c>), so the address must be the network's base.
     /// </summary>
-    private static bool TryParsePrefix(JsonNode? node, out IPNetwork network)
+    internal static bool TryParsePrefix(JsonNode? node, out IPNetwork network)
     {
         network = default;
         if (node?.GetValueKind() != System.Text.Json.JsonValueKind.String)
@@ -153,12 +265,12 @@ internal sealed class VirtualNetworkHandler : ResourceTypeHandler
     /// An IP address in its usual text form. <see cref="IPAddress.TryParse(string?, out IPAddress?)"/> also takes legacy
     /// IPv4 forms (<c>10.0.0</c>, <c>53</c>, octal <c>010.0.0.1</c>) that Azure refuses, so IPv4 must be canonical dotted decimal.
     /// </summary>
-    private static bool TryParseAddress(string text, [System.Diagnostics.CodeAnalysis.NotNullWhen(true)] out IPAddress? address) =>
+    internal static bool TryParseAddress(string text, [System.Diagnostics.CodeAnalysis.NotNullWhen(true)] out IPAddress? address) =>
         IPAddress.TryParse(text, out address)
         && (address.AddressFamily != System.Net.Sockets.AddressFamily.InterNetwork || string.Equals(address.ToString(), text, StringComparison.Ordinal));
 
-    private static bool Contains(IPNetwork outer, IPNetwork inner) =>
+    internal static bool Contains(IPNetwork outer, IPNetwork inner) =>
         outer.BaseAddress.AddressFamily == inner.BaseAddress.AddressFamily && outer.PrefixLength <= inner.PrefixLength && outer.Contains(inner.BaseAddress);
 
-    private static bool Overlaps(IPNetwork a, IPNetwork b) => Contains(a, b) || Contains(b, a);
+    internal static bool Overlaps(IPNetwork a, IPNetwork b) => Contains(a, b) || Contains(b, a);
 }

@@ -126,6 +126,14 @@ internal static class ResourceEndpoints
 
         var etag = ResourceDocument.ETag(kv.ModRevision);
         context.Response.Headers.ETag = etag;
+        if (route.Type.Handler is IResourceExpansion expansion && context.Request.Query["$expand"].ToString() is { Length: > 0 } expand)
+        {
+            var resource = ResourceDocument.Parse(kv.Value);
+            await expansion.ExpandAsync(route.Id!, resource, expand, context.RequestAborted).ConfigureAwait(false);
+            await ArmResponses.WriteJsonAsync(context, StatusCodes.Status200OK, route.Type.HasETag ? ResourceDocument.WithETag(resource, etag) : resource).ConfigureAwait(false);
+            return;
+        }
+
         await ArmResponses.WriteStoredAsync(context, StatusCodes.Status200OK, kv.Value, route.Type.HasETag ? etag : null).ConfigureAwait(false);
     }
 

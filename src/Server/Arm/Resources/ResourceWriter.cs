@@ -21,7 +21,12 @@ internal sealed class ResourceWriter(HttpContext context, ArmData data, TokenPri
 {
     private const int MaxAttempts = 4;
 
+    /// <summary>Types with admission share counters (quota, address pools) that concurrent writes contend on: more retries.</summary>
+    private const int MaxAdmissionAttempts = 64;
+
     private ResourceId Id => route.Id!;
+
+    private int Attempts => route.Type.Handler is IResourceAdmission ? MaxAdmissionAttempts : MaxAttempts;
 
     private string Key => ResourceKeys.Resource(Id);
 
@@ -120,7 +125,7 @@ internal sealed class ResourceWriter(HttpContext context, ArmData data, TokenPri
                 return;
             }
 
-            if (attempt == MaxAttempts || context.Request.Headers.IfMatch.Count > 0 || context.Request.Headers.IfNoneMatch.Count > 0)
+            if (attempt >= Attempts || context.Request.Headers.IfMatch.Count > 0 || context.Request.Headers.IfNoneMatch.Count > 0)
             {
                 throw ApiErrors.Conflict($"The resource '{Id}' or its resource group was modified concurrently; retry the request.");
             }

@@ -1,0 +1,295 @@
+using System.Net;
+using System.Security.Cryptography;
+using System.Security.Cryptography.X509Certificates;
+using System.Text;
+using Holdfast.Capacity.Inventory;
+using Holdfast.Fabric;
+using Holdfast.Fabric.Protocol;
+using Holdfast.Identity.Certificates;
+using Holdfast.Resources.Errors;
+using Holdfast.Server.Fabric;
+using Holdfast.State;
+using Microsoft.Extensions.Logging;
+
+namespace Holdfast.Server.Agents;
+
+/// <summary>
+/// The server side of the agent protocol (docs/designs/0004-fleet-and-agents.md). Join consumes a host's one-time token
+/// (compared by SHA-256 in constant time; expiring) and signs the agent's CSR with the site CA, registering the agent
+/// and moving the host to Validating in one transaction. Sync authenticates the client certificate (chains to the site
+/// CA, CN = the host, thumbprint = the one registered), records the heartbeat, moves Validating/Unreachable hosts to
+/// InService, writes what the agent reports into <see cref="InstanceDocument.Observed"/> only when it changed, and
+/// answers the host's desired instances — none for a Failed host, which is how it is fenced. The fleet simulator calls
+/// <see cref="SyncSimulatedAsync"/>, the same logic without the TLS hop.
+/// </summary>
+internal sealed partial class AgentService(
+    IStateStore store,
+    CapacityService capacity,
+    FleetView fleet,
+    HostHealthMonitor health,
+    CertificateAuthority ca,
+    HoldfastServerOptions options,
+    TimeProvider time,
+    ILogger<AgentService> logger)
+{
+    public const string OperationNotAllowed = "OperationNotAllowed";
+
+    /// <summary>How long an agent's client certificate is valid (it re-joins with a new token after).</summary>
+    public static readonly TimeSpan ClientCertificateValidity = TimeSpan.FromDays(30);
+
+    private static readonly HostState[] JoinableStates = [HostState.Provisioning, HostState.Validating, HostState.Failed];
+
+    public async Task<JoinResponse> JoinAsync(JoinRequest request, CancellationToken cancellationToken)
+    {
+        ValidateJoin(request);
+        var hostName = request.HostName.ToLowerInvariant();
+        var tokenKey = FabricKeys.JoinToken(hostName);
+        var hostKey = FabricKeys.Host(hostName);
+        var presented = Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(request.JoinToken)));
+        for (var attempt = 0; attempt < 8; attempt++)
+        {
+            var now = time.GetUtcNow();
+            var tokenKv = await store.GetAsync(tokenKey, cancellationToken).ConfigureAwait(false);
+            var hostKv = await store.GetAsync(hostKey, cancellationToken).ConfigureAwait(false);
+            var token = tokenKv is null ? null : FabricJson.Deserialize<JoinTokenDocument>(tokenKv.Value.Span);
+            if (token is null || hostKv is null
+                || !CryptographicOperations.FixedTimeEquals(Encoding.ASCII.GetBytes(token.SecretSha256.ToLowerInvariant()), Encoding.ASCII.GetBytes(presented)))
+            {
+                // One answer for a wrong, used or unknown token or host: nothing to learn from the difference.
+                throw new ApiException(HttpStatusCode.Unauthorized, ArmErrorCodes.AuthenticationFailed, $"The join token is not valid for host '{hostName}'. Create a new one with createJoinToken.");
+            }
+
+            if (token.ExpiresOn <= now)
+            {
+                throw new ApiException(HttpStatusCode.Unauthorized, ArmErrorCodes.ExpiredAuthenticationToken, $"The join token for host '{hostName}' expired at {token.ExpiresOn:O}. Create a new one with createJoinToken.");
+            }
+
+            var host = FabricJson.Deserialize<HostDocument>(hostKv.Value.Span);
+            if (!JoinableStates.Contains(host.State))
+            {
+                throw new ApiException(HttpStatusCode.Conflict, OperationNotAllowed, $"Host '{hostName}' is {host.State}; an agent may join only a host that is Provisioning, Validating or Failed.");
+            }
+
+            X509Certificate2 issued;
+            try
+            {
+                issued = ca.SignClientCertificate(request.CertificateSigningRequestPem, hostName, now, ClientCertificateValidity);
+            }
+            catch (ArgumentException ex)
+            {
+                throw new ApiException(HttpStatusCode.BadRequest, ArmErrorCodes.InvalidRequestContent, ex.Message, "certificateSigningRequestPem");
+            }
+
+            using (issued)
+            {
+                var registered = host with
+                {
+                    State = HostState.Validating,
+                    StateReason = "An agent joined; validating its inventory against the declared capacity.",
+                    StateChangedAt = now,
+                    Simulated = request.Inventory.Simulated,
+                    Agent = new AgentRegistration
+                    {
+                        CertificateThumbprint = Thumbprint(issued),
+                        JoinedAt = now,
+                        Driver = request.Inventory.Driver,
+                        AgentVersion = request.Inventory.AgentVersion,
+                    },
+                };
+                var result = await store.TxnAsync(
+                    new TxnRequest(
+                        [Compare.ModRevisionIs(tokenKey, tokenKv!.ModRevision), Compare.ModRevisionIs(hostKey, hostKv.ModRevision)],
+                        [TxnOp.Delete(tokenKey), TxnOp.Put(hostKey, FabricJson.Serialize(registered))]),
+                    cancellationToken).ConfigureAwait(false);
+                if (!result.Succeeded)
+                {
+                    continue;
+                }
+
+                health.RecordHeartbeat(hostName);
+                LogJoined(logger, hostName, registered.Agent.CertificateThumbprint, request.Inventory.Driver);
+                return new JoinResponse(issued.ExportCertificatePem(), ca.ExportCertificatePem(), options.HeartbeatSeconds);
+            }
+        }
+
+        throw new ApiException(HttpStatusCode.Conflict, ArmErrorCodes.Conflict, $"Host '{hostName}' changed while joining; try again.");
+    }
+
+    /// <summary>An agent's heartbeat over mTLS: authenticates <paramref name="certificate"/>, then syncs.</summary>
+    public async Task<SyncResponse> SyncAsync(X509Certificate2? certificate, SyncRequest request, CancellationToken cancellationToken)
+    {
+        if (certificate is null)
+        {
+            throw new ApiException(HttpStatusCode.Unauthorized, ArmErrorCodes.AuthenticationFailed, "A client certificate issued at join is required.");
+        }
+
+        if (!ca.Verifies(certificate, time.GetUtcNow()))
+        {
+            throw new ApiException(HttpStatusCode.Unauthorized, ArmErrorCodes.AuthenticationFailed, "The client certificate was not issued by this site's CA, or has expired.");
+        }
+
+        ValidateSync(request);
+        var hostName = request.HostName.ToLowerInvariant();
+        var commonName = certificate.GetNameInfo(X509NameType.SimpleName, forIssuer: false);
+        if (!string.Equals(commonName, hostName, StringComparison.OrdinalIgnoreCase))
+        {
+            throw new ApiException(HttpStatusCode.Forbidden, ArmErrorCodes.AuthorizationFailed, $"The client certificate is for host '{commonName}', not '{hostName}'.");
+        }
+
+        var kv = await store.GetAsync(FabricKeys.Host(hostName), cancellationToken).ConfigureAwait(false);
+        var host = kv is null ? null : FabricJson.Deserialize<HostDocument>(kv.Value.Span);
+        if (host?.Agent is null || !string.Equals(host.Agent.CertificateThumbprint, Thumbprint(certificate), StringComparison.OrdinalIgnoreCase))
+        {
+            throw new ApiException(HttpStatusCode.Forbidden, ArmErrorCodes.AuthorizationFailed, $"The client certificate is not the one registered for host '{hostName}'; the agent must join again.");
+        }
+
+        return await SyncHostAsync(host.Name, host.State, request, cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>The fleet simulator's heartbeat: the same sync, trusted (no TLS hop), reading the host's state from the placement index.</summary>
+    public async Task<SyncResponse?> SyncSimulatedAsync(SyncRequest request, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(request);
+        if (capacity.FindHost(request.HostName) is not { } snapshot)
+        {
+            return null;
+        }
+
+        return await SyncHostAsync(snapshot.Description.Name, snapshot.Description.State, request, cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>The thumbprint a registration records: SHA-256 of the certificate, lower-case hex.</summary>
+    public static string Thumbprint(X509Certificate2 certificate)
+    {
+        ArgumentNullException.ThrowIfNull(certificate);
+        return certificate.GetCertHashString(HashAlgorithmName.SHA256).ToLowerInvariant();
+    }
+
+    private async Task<SyncResponse> SyncHostAsync(string name, HostState state, SyncRequest request, CancellationToken cancellationToken)
+    {
+        var hostName = name.ToLowerInvariant();
+        var now = time.GetUtcNow();
+        health.RecordHeartbeat(hostName);
+        if (state == HostState.Unreachable)
+        {
+            var written = await HostStateWriter.TransitionAsync(store, hostName, [HostState.Unreachable], HostState.InService, "Heartbeats resumed.", now, cancellationToken).ConfigureAwait(false);
+            state = written?.State ?? state;
+            LogStateChanged(logger, hostName, HostState.Unreachable, state);
+        }
+        else if (state == HostState.Validating)
+        {
+            state = await ValidateInventoryAsync(hostName, request.Inventory, now, cancellationToken).ConfigureAwait(false);
+        }
+
+        await fleet.WaitLoadedAsync(cancellationToken).ConfigureAwait(false);
+        await RecordObservedAsync(hostName, request.Instances, now, cancellationToken).ConfigureAwait(false);
+
+        // A Failed (or retired) host runs nothing: its instances were or are being re-placed elsewhere.
+        IReadOnlyList<DesiredInstance> desired = state is HostState.Failed or HostState.Decommissioned or HostState.Maintenance
+            ? []
+            : [.. fleet.OnHost(hostName).Select(i => new DesiredInstance(i.Id, i.Demand, i.Size, i.DesiredPowerState, i.Epoch))];
+        return new SyncResponse(state, desired, options.HeartbeatSeconds, options.SelfFenceSeconds);
+    }
+
+    private async Task<HostState> ValidateInventoryAsync(string hostName, HostInventory inventory, DateTimeOffset now, CancellationToken cancellationToken)
+    {
+        var written = await HostStateWriter.UpdateAsync(store, hostName, host =>
+        {
+            if (host.State != HostState.Validating)
+            {
+                return null;
+            }
+
+            if (inventory.Capacity.Fits(host.Capacity))
+            {
+                return host with { State = HostState.InService, StateReason = "The agent's inventory covers the declared capacity.", StateChangedAt = now };
+            }
+
+            var reason = $"The agent reports {inventory.Capacity}, less than the declared {host.Capacity}.";
+            return host.StateReason == reason ? null : host with { StateReason = reason };
+        }, cancellationToken).ConfigureAwait(false);
+        if (written?.State == HostState.InService)
+        {
+            LogStateChanged(logger, hostName, HostState.Validating, HostState.InService);
+        }
+
+        return written?.State ?? HostState.Validating;
+    }
+
+    /// <summary>Writes <see cref="InstanceDocument.Observed"/> for the instances placed here whose report changed (CAS on each document).</summary>
+    private async Task RecordObservedAsync(string hostName, IReadOnlyList<InstanceReport> reports, DateTimeOffset now, CancellationToken cancellationToken)
+    {
+        foreach (var report in reports)
+        {
+            var known = fleet.Find(report.Id);
+            if (known is null || !string.Equals(known.Host, hostName, StringComparison.OrdinalIgnoreCase) || SameAs(known.Observed, hostName, report))
+            {
+                continue;
+            }
+
+            var key = FabricKeys.Instance(report.Id);
+            for (var attempt = 0; attempt < 4; attempt++)
+            {
+                var kv = await store.GetAsync(key, cancellationToken).ConfigureAwait(false);
+                if (kv is null)
+                {
+                    break;
+                }
+
+                var instance = FabricJson.Deserialize<InstanceDocument>(kv.Value.Span);
+                if (!string.Equals(instance.Host, hostName, StringComparison.OrdinalIgnoreCase) || SameAs(instance.Observed, hostName, report))
+                {
+                    break;
+                }
+
+                var observed = instance with { Observed = new ObservedInstance(hostName, report.PowerState, report.Epoch, now, report.Error) };
+                var result = await store.PutAsync(key, FabricJson.Serialize(observed), kv.ModRevision, cancellationToken).ConfigureAwait(false);
+                if (result.Succeeded)
+                {
+                    break;
+                }
+            }
+        }
+    }
+
+    private static bool SameAs(ObservedInstance? observed, string hostName, InstanceReport report) =>
+        observed is not null
+        && string.Equals(observed.Host, hostName, StringComparison.OrdinalIgnoreCase)
+        && observed.PowerState == report.PowerState
+        && observed.Epoch == report.Epoch
+        && observed.Error == report.Error;
+
+    private static void ValidateJoin(JoinRequest? request)
+    {
+        if (request is null || string.IsNullOrEmpty(request.JoinToken) || string.IsNullOrEmpty(request.CertificateSigningRequestPem) || request.Inventory is null)
+        {
+            throw new ApiException(HttpStatusCode.BadRequest, ArmErrorCodes.InvalidRequestContent, "A join needs hostName, joinToken, certificateSigningRequestPem and inventory.");
+        }
+
+        ValidateHostName(request.HostName);
+    }
+
+    private static void ValidateSync(SyncRequest? request)
+    {
+        if (request is null || request.Inventory is null || request.Instances is null || request.Instances.Any(i => i is null || string.IsNullOrEmpty(i.Id)))
+        {
+            throw new ApiException(HttpStatusCode.BadRequest, ArmErrorCodes.InvalidRequestContent, "A sync needs hostName, bootId, inventory and instances (each with an id).");
+        }
+
+        ValidateHostName(request.HostName);
+    }
+
+    private static void ValidateHostName(string? hostName)
+    {
+        if (string.IsNullOrEmpty(hostName) || hostName.Length > 63 || !char.IsAsciiLetterOrDigit(hostName[0]) || !hostName.All(c => char.IsAsciiLetterOrDigit(c) || c == '-'))
+        {
+            throw new ApiException(HttpStatusCode.BadRequest, ArmErrorCodes.InvalidRequestContent, $"'{hostName}' is not a host name (1-63 letters, digits and hyphens, starting with a letter or digit).", "hostName");
+        }
+    }
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Agent of host {HostName} joined with certificate {Thumbprint} (driver {Driver})")]
+    private static partial void LogJoined(ILogger logger, string hostName, string thumbprint, string driver);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Host {HostName}: {From} -> {To}")]
+    private static partial void LogStateChanged(ILogger logger, string hostName, HostState from, HostState to);
+}

@@ -1,0 +1,50 @@
+using Holdfast.Providers.Framework;
+using Holdfast.Server.Compute.Quotas;
+using Holdfast.Server.Compute.Reservations;
+using Holdfast.Server.Compute.VirtualMachines;
+using Holdfast.Server.Fabric;
+using Holdfast.State;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
+
+namespace Holdfast.Server.Compute;
+
+/// <summary>
+/// Microsoft.Compute: virtual machines placed by the capacity service, and capacity reservations. It lives in Server,
+/// not Providers, because its handlers use the capacity service (docs/designs/0005-compute.md).
+/// </summary>
+internal static class ComputeProvider
+{
+    public const string Namespace = "Microsoft.Compute";
+
+    public const string VirtualMachinesType = Namespace + "/virtualMachines";
+
+    /// <summary>
+    /// Microsoft.Compute's versions from 2020-06-01 (what Azure Stack Hub's 2020-09-01-hybrid profile sends) to
+    /// 2024-07-01; 2023-07-01 is Azure.ResourceManager.Compute 1.2.0's default. Capacity reservations exist from 2021-04-01.
+    /// </summary>
+    public static readonly IReadOnlyList<string> ApiVersions =
+    [
+        "2024-07-01", "2024-03-01", "2023-09-01", "2023-07-01", "2023-03-01", "2022-11-01", "2022-08-01", "2022-03-01",
+        "2021-11-01", "2021-07-01", "2021-04-01", "2021-03-01", "2020-12-01", "2020-06-01",
+    ];
+
+    public static IReadOnlyList<string> ReservationApiVersions { get; } = [.. ApiVersions.Where(v => string.CompareOrdinal(v, "2021-04-01") >= 0)];
+
+    public static ResourceProviderDefinition Create(IServiceProvider services)
+    {
+        var capacity = services.GetRequiredService<CapacityService>();
+        var store = services.GetRequiredService<IStateStore>();
+        var location = services.GetRequiredService<HoldfastServerOptions>().Location;
+        var quotas = new QuotaLedger(store);
+        return new ResourceProviderDefinition(Namespace,
+        [
+            new ResourceTypeDefinition(Namespace, "virtualMachines", ApiVersions, new VirtualMachineHandler(capacity, quotas, store, location, services.GetRequiredService<ILogger<VirtualMachineHandler>>()))
+            {
+                HasETag = false,
+            },
+            new ResourceTypeDefinition(Namespace, "capacityReservationGroups", ReservationApiVersions, new CapacityReservationGroupHandler(store)) { HasETag = false },
+            new ResourceTypeDefinition(Namespace, "capacityReservationGroups/capacityReservations", ReservationApiVersions, new CapacityReservationHandler(capacity, store, location)) { HasETag = false },
+        ]);
+    }
+}

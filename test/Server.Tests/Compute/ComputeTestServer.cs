@@ -1,0 +1,245 @@
+using System.Net;
+using System.Net.Http.Headers;
+using System.Net.Security;
+using System.Net.Sockets;
+using System.Security.Cryptography.X509Certificates;
+using System.Text;
+using System.Text.Json.Nodes;
+using Holdfast.Capacity.Inventory;
+using Holdfast.Capacity.Placement;
+using Holdfast.Fabric;
+using Holdfast.Server.Bootstrap;
+using Holdfast.Server.Fabric;
+using Holdfast.Server.Hosting;
+using Holdfast.State;
+using Holdfast.Testing;
+using Microsoft.Extensions.DependencyInjection;
+
+namespace Holdfast.Server.Tests.Compute;
+
+/// <summary>
+/// The real server in-process over TLS on the in-memory store, signed in as the bootstrap admin (Owner of the default
+/// subscription and Cloud Operator). Hosts are written to the store as InService host documents. Until the simulated
+/// fleet exists, <see cref="SimulatedHardwareAsync"/> stands in for the hosts' hardware: it reports every placed instance
+/// running at its current epoch, as an agent would.
+/// </summary>
+public sealed class ComputeTestServer : IAsyncDisposable
+{
+    public const string ComputeApi = "2023-07-01";
+    private readonly TempDirectory _directory = new();
+    private readonly CancellationTokenSource _stop = new();
+    private InMemoryStateStore _store = null!;
+    private RunningServer _server = null!;
+    private Task? _hardware;
+
+    public HttpClient Admin { get; private set; } = null!;
+
+    public string Subscription { get; private set; } = null!;
+
+    public IStateStore Store => _store;
+
+    public CancellationToken Ct { get; } = new CancellationTokenSource(TimeSpan.FromMinutes(2)).Token;
+
+    internal CapacityService Capacity => _server.Services.GetRequiredService<CapacityService>();
+
+    public static async Task<ComputeTestServer> StartAsync(bool simulatedHardware = true)
+    {
+        var server = new ComputeTestServer();
+        var options = new HoldfastServerOptions { DataDirectory = server._directory.Path, Port = FreePort(), Throttle = new ThrottleOptions { Enabled = false } };
+        server._store = new InMemoryStateStore(TimeProvider.System);
+        server._server = await HoldfastServer.StartAsync(options, DataDirectory.Open(server._directory.Path), server._store, TimeProvider.System, null, CancellationToken.None);
+        var admin = AdminCredentials.Load(server._server.DataDirectory.AdminCredentialsPath);
+        server.Subscription = server._server.Bootstrap.SubscriptionId;
+        server.Admin = await server.SignedInAsync(admin.ClientId, admin.ClientSecret);
+        if (simulatedHardware)
+        {
+            server._hardware = server.SimulatedHardwareAsync(server._stop.Token);
+        }
+
+        return server;
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        await _stop.CancelAsync();
+        if (_hardware is not null)
+        {
+            try
+            {
+                await _hardware;
+            }
+            catch (OperationCanceledException)
+            {
+            }
+        }
+
+        Admin?.Dispose();
+        await _server.DisposeAsync();
+        await _store.DisposeAsync();
+        _stop.Dispose();
+        _directory.Dispose();
+    }
+
+    /// <summary>Writes an InService host and waits until placement sees it.</summary>
+    public async Task AddHostAsync(string name, CapacityVector capacity, HostState state = HostState.InService)
+    {
+        var host = new HostDocument { Name = name, Site = "s1", Cluster = "c1", Rack = "r-" + name, Capacity = capacity, State = state };
+        var revision = (await _store.PutAsync(FabricKeys.Host(name), FabricJson.Serialize(host), null, Ct)).Revision;
+        await Capacity.WaitLoadedAsync(Ct);
+        await Capacity.WaitForRevisionAsync(revision, Ct);
+    }
+
+    public async Task<HostAllocationRecord> RecordAsync(string host)
+    {
+        var kv = await _store.GetAsync(FabricKeys.Allocations(host), Ct);
+        return kv is null ? HostAllocationRecord.Empty(host) : AllocationRecordCodec.Decode(kv.Value.Span, kv.ModRevision);
+    }
+
+    public async Task<IReadOnlyList<InstanceDocument>> InstancesAsync()
+    {
+        var page = await _store.RangeAsync(new RangeRequest(FabricKeys.InstancesPrefix), Ct);
+        return [.. page.Items.Select(kv => FabricJson.Deserialize<InstanceDocument>(kv.Value.Span))];
+    }
+
+    public async Task CreateGroupAsync(string group)
+    {
+        using var response = await Admin.PutAsync($"subscriptions/{Subscription}/resourcegroups/{group}?api-version=2022-09-01", Json("{\"location\":\"local\"}"));
+        Assert.Equal(HttpStatusCode.Created, response.StatusCode);
+    }
+
+    public string VmPath(string group, string name, string apiVersion = ComputeApi) =>
+        $"subscriptions/{Subscription}/resourceGroups/{group}/providers/Microsoft.Compute/virtualMachines/{name}?api-version={apiVersion}";
+
+    public static StringContent VmBody(string size, string? reservationGroupId = null)
+    {
+        var reservation = reservationGroupId is null ? string.Empty : $",\"capacityReservation\":{{\"capacityReservationGroup\":{{\"id\":\"{reservationGroupId}\"}}}}";
+        return Json("{\"tags\":{},\"location\":\"local\",\"properties\":{\"hardwareProfile\":{\"vmSize\":\"" + size + "\"},"
+            + "\"storageProfile\":{\"imageReference\":{\"publisher\":\"Canonical\",\"offer\":\"0001-com-ubuntu-server-jammy\",\"sku\":\"22_04-lts-gen2\",\"version\":\"latest\"},\"osDisk\":{\"createOption\":\"FromImage\"}},"
+            + "\"osProfile\":{\"computerName\":\"vm1\",\"adminUsername\":\"azureuser\",\"adminPassword\":\"Sup3r-Secret!\"}" + reservation + "}}");
+    }
+
+    public static StringContent Json(string json) => new(json, Encoding.UTF8, "application/json");
+
+    public async Task<(HttpStatusCode Status, JsonObject Body)> SendAsync(HttpMethod method, string path, HttpContent? content = null)
+    {
+        using var request = new HttpRequestMessage(method, path) { Content = content };
+        using var response = await Admin.SendAsync(request, Ct);
+        var text = await response.Content.ReadAsStringAsync(Ct);
+        return (response.StatusCode, text.Length == 0 ? [] : JsonNode.Parse(text)!.AsObject());
+    }
+
+    /// <summary>GETs the resource until its provisioningState is terminal (or it is gone: null).</summary>
+    public async Task<JsonObject?> WaitTerminalAsync(string path)
+    {
+        while (true)
+        {
+            var (status, body) = await SendAsync(HttpMethod.Get, path);
+            if (status == HttpStatusCode.NotFound)
+            {
+                return null;
+            }
+
+            Assert.Equal(HttpStatusCode.OK, status);
+            var state = body["properties"]?["provisioningState"]?.GetValue<string>();
+            if (state is "Succeeded" or "Failed" or "Canceled")
+            {
+                return body;
+            }
+
+            await Task.Delay(25, Ct);
+        }
+    }
+
+    /// <summary>Polls until the resource is gone.</summary>
+    public async Task WaitGoneAsync(string path)
+    {
+        while ((await SendAsync(HttpMethod.Get, path)).Status != HttpStatusCode.NotFound)
+        {
+            await Task.Delay(25, Ct);
+        }
+    }
+
+    public async Task<Dictionary<string, (int Current, int Limit)>> UsagesAsync()
+    {
+        var (status, body) = await SendAsync(HttpMethod.Get, $"subscriptions/{Subscription}/providers/Microsoft.Compute/locations/local/usages?api-version={ComputeApi}");
+        Assert.Equal(HttpStatusCode.OK, status);
+        return body["value"]!.AsArray().ToDictionary(u => u!["name"]!["value"]!.GetValue<string>(), u => (u!["currentValue"]!.GetValue<int>(), u["limit"]!.GetValue<int>()));
+    }
+
+    /// <summary>
+    /// A stand-in for the hosts' hardware (simulation, not a real agent): whenever an instance is placed at a new epoch,
+    /// it reports the instance in its desired power state there, as an agent's report would be written.
+    /// </summary>
+    private async Task SimulatedHardwareAsync(CancellationToken cancellationToken)
+    {
+        var start = await _store.RangeAsync(new RangeRequest(FabricKeys.InstancesPrefix), cancellationToken);
+        foreach (var kv in start.Items)
+        {
+            await ReportAsync(kv, cancellationToken);
+        }
+
+        await foreach (var change in _store.WatchAsync(FabricKeys.InstancesPrefix, start.Revision, cancellationToken))
+        {
+            if (change.Type != WatchEventType.Delete)
+            {
+                await ReportAsync(change.Kv, cancellationToken);
+            }
+        }
+    }
+
+    private async Task ReportAsync(KeyValue kv, CancellationToken cancellationToken)
+    {
+        var instance = FabricJson.Deserialize<InstanceDocument>(kv.Value.Span);
+        if (instance.Host is null || (instance.Observed is { } seen && seen.Epoch == instance.Epoch && seen.PowerState == instance.DesiredPowerState))
+        {
+            return;
+        }
+
+        var reported = instance with { Observed = new ObservedInstance(instance.Host, instance.DesiredPowerState, instance.Epoch, TimeProvider.System.GetUtcNow()) };
+        // A newer write meanwhile wins; its own watch event brings it back here.
+        await _store.TxnAsync(new TxnRequest([Compare.ModRevisionIs(kv.Key, kv.ModRevision)], [TxnOp.Put(kv.Key, FabricJson.Serialize(reported))]), cancellationToken);
+    }
+
+    private HttpClientHandler Handler()
+    {
+        var ca = X509Certificate2.CreateFromPem(File.ReadAllText(_server.DataDirectory.CaCertificatePath));
+        return new HttpClientHandler
+        {
+            ServerCertificateCustomValidationCallback = (_, certificate, _, errors) =>
+            {
+                if (certificate is null)
+                {
+                    return false;
+                }
+
+                using var chain = new X509Chain();
+                chain.ChainPolicy.TrustMode = X509ChainTrustMode.CustomRootTrust;
+                chain.ChainPolicy.CustomTrustStore.Add(ca);
+                chain.ChainPolicy.RevocationMode = X509RevocationMode.NoCheck;
+                return chain.Build(certificate) && (errors & SslPolicyErrors.RemoteCertificateNameMismatch) == 0;
+            },
+        };
+    }
+
+    private async Task<HttpClient> SignedInAsync(string clientId, string secret)
+    {
+        var http = new HttpClient(Handler()) { BaseAddress = _server.Options.ResolvedEndpoint, Timeout = TimeSpan.FromSeconds(60) };
+        using var token = await http.PostAsync($"{_server.Bootstrap.TenantId}/oauth2/v2.0/token", new FormUrlEncodedContent(new Dictionary<string, string>
+        {
+            ["grant_type"] = "client_credentials",
+            ["client_id"] = clientId,
+            ["client_secret"] = secret,
+            ["scope"] = _server.Options.Audience + ".default",
+        }));
+        var accessToken = JsonNode.Parse(await token.Content.ReadAsStringAsync())!["access_token"]!.GetValue<string>();
+        http.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", accessToken);
+        return http;
+    }
+
+    private static int FreePort()
+    {
+        using var listener = new TcpListener(IPAddress.Loopback, 0);
+        listener.Start();
+        return ((IPEndPoint)listener.LocalEndpoint).Port;
+    }
+}
