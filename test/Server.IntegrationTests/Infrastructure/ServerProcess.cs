@@ -23,12 +23,16 @@ public sealed class ServerProcess : IAsyncDisposable
     {
         DataDirectory = dataDirectory;
         Port = port;
-        ExtraArguments = extraArguments;
+        AgentPort = extraArguments.Contains("--agent-port") ? int.Parse(extraArguments[Array.IndexOf(extraArguments, "--agent-port") + 1], System.Globalization.CultureInfo.InvariantCulture) : FreePort();
+        ExtraArguments = extraArguments.Contains("--agent-port") ? extraArguments : [.. extraArguments, "--agent-port", AgentPort.ToString(System.Globalization.CultureInfo.InvariantCulture)];
     }
 
     public string DataDirectory { get; }
 
     public int Port { get; }
+
+    /// <summary>The port host agents call (a free one, so servers started side by side do not share 8444).</summary>
+    public int AgentPort { get; }
 
     public string[] ExtraArguments { get; }
 

@@ -81,8 +81,12 @@ internal sealed class ListQuery
         return true;
     }
 
-    /// <summary>Reads one page, skipping non-matching entries, and returns it with the continuation key (null on the last page).</summary>
-    public async Task<(List<(JsonObject Resource, KeyValue Stored)> Items, string? ContinueAfter)> ReadPageAsync(IStateStore store, string prefix, Func<KeyValue, bool>? include, CancellationToken cancellationToken)
+    /// <summary>
+    /// Reads one page, skipping non-matching entries, and returns it with the continuation key (null on the last page).
+    /// With <paramref name="topLevelOnly"/>, child resources (subnets, capacity reservations…) are skipped, as Azure's
+    /// generic resource lists do.
+    /// </summary>
+    public async Task<(List<(JsonObject Resource, KeyValue Stored)> Items, string? ContinueAfter)> ReadPageAsync(IStateStore store, string prefix, Func<KeyValue, bool>? include, CancellationToken cancellationToken, bool topLevelOnly = false)
     {
         var items = new List<(JsonObject, KeyValue)>();
         var after = StartAfter;
@@ -98,7 +102,7 @@ internal sealed class ListQuery
                 }
 
                 var resource = ResourceDocument.Parse(kv.Value);
-                if (!Matches(resource))
+                if (!Matches(resource) || (topLevelOnly && resource["type"]?.GetValue<string>().Count(c => c == '/') > 1))
                 {
                     after = kv.Key;
                     continue;

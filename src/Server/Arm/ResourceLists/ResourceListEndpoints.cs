@@ -68,7 +68,7 @@ internal static class ResourceListEndpoints
         }
 
         var query = ListQuery.Parse(context.Request, prefix);
-        var (items, continueAfter) = await query.ReadPageAsync(data.Store, prefix, include, context.RequestAborted).ConfigureAwait(false);
+        var (items, continueAfter) = await query.ReadPageAsync(data.Store, prefix, include, context.RequestAborted, topLevelOnly: true).ConfigureAwait(false);
         var value = new JsonArray();
         foreach (var (resource, _) in items)
         {
