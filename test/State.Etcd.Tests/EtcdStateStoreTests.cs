@@ -74,4 +74,128 @@ public sealed class EtcdStateStoreTests : IDisposable
         Assert.Equal(EtcdRequestException.InvalidArgument, Assert.IsType<EtcdRequestException>(error).Code);
         Assert.Null(await store.GetAsync("/t/a", CancellationToken.None));
     }
+
+    [Fact]
+    public async Task TxnAsync_600Operations_CommitInOneRevision()
+    {
+        await using var etcd = await EtcdProcess.StartSingleAsync(_directory.Path);
+        await using var store = await EtcdStateStore.OpenAsync(new EtcdStateStoreOptions { Endpoints = [etcd.ClientUrl] }, CancellationToken.None);
+        var ops = Enumerable.Range(0, 600).Select(i => TxnOp.Put($"/big/{i:D3}", Encoding.UTF8.GetBytes($"{i}"))).ToList();
+
+        var result = await store.TxnAsync(new TxnRequest([Compare.Absent("/big/000")], ops), CancellationToken.None);
+
+        Assert.True(result.Succeeded);
+        var stored = (await store.RangeAsync(new RangeRequest("/big/"), CancellationToken.None)).Items;
+        Assert.Equal(600, stored.Count);
+        Assert.All(stored, kv => Assert.Equal(result.Revision, kv.ModRevision));
+    }
+
+    [Fact]
+    public async Task DisposeAsync_OpenWatch_EndsWithNonTransientError()
+    {
+        await using var etcd = await EtcdProcess.StartSingleAsync(_directory.Path);
+        var store = await EtcdStateStore.OpenAsync(new EtcdStateStoreOptions { Endpoints = [etcd.ClientUrl] }, CancellationToken.None);
+        await store.PutAsync("/w/a", "v"u8.ToArray(), null, CancellationToken.None);
+        await using var enumerator = store.WatchAsync("/w/", 0, CancellationToken.None).GetAsyncEnumerator();
+        Assert.True(await enumerator.MoveNextAsync());
+        var pending = enumerator.MoveNextAsync().AsTask();
+
+        await store.DisposeAsync();
+
+        var error = await Assert.ThrowsAnyAsync<StateStoreException>(() => pending.WaitAsync(TimeSpan.FromSeconds(10)));
+        Assert.False(error.IsTransient);
+    }
+
+    [Fact]
+    public async Task GetAsync_FirstEndpointAcceptsButNeverAnswers_RetriesOnTheNext()
+    {
+        await using var etcd = await EtcdProcess.StartSingleAsync(_directory.Path);
+        await using var silent = new SilentMember();
+        await using (var direct = await EtcdStateStore.OpenAsync(new EtcdStateStoreOptions { Endpoints = [etcd.ClientUrl] }, CancellationToken.None))
+        {
+            await direct.PutAsync("/a", "v"u8.ToArray(), null, CancellationToken.None);
+        }
+
+        await using var store = StoreBehind(silent, etcd);
+        var read = await store.GetAsync("/a", CancellationToken.None);
+
+        Assert.Equal("v", Encoding.UTF8.GetString(read!.Value.Span));
+        Assert.Equal(1, silent.Accepted);
+    }
+
+    [Fact]
+    public async Task PutAsync_FirstEndpointAcceptsButNeverAnswers_FailsTransientWithoutResendingThenMovesOn()
+    {
+        await using var etcd = await EtcdProcess.StartSingleAsync(_directory.Path);
+        await using var silent = new SilentMember();
+        await using var store = StoreBehind(silent, etcd);
+
+        // The write reached a member that never answered: its outcome is unknown, so it must not be sent again elsewhere.
+        var error = await Assert.ThrowsAnyAsync<StateStoreException>(async () => await store.PutAsync("/a", "v"u8.ToArray(), null, CancellationToken.None));
+        var unsent = await store.GetAsync("/a", CancellationToken.None);
+        var next = await store.PutAsync("/b", "v"u8.ToArray(), null, CancellationToken.None);
+
+        Assert.True(error.IsTransient);
+        Assert.Null(unsent);
+        Assert.True(next.Succeeded);
+        Assert.Equal(1, silent.Accepted);
+    }
+
+    /// <summary>A store whose first endpoint (where its first request goes) is <paramref name="silent"/>, then etcd.</summary>
+    private static EtcdStateStore StoreBehind(SilentMember silent, EtcdProcess etcd)
+    {
+        var options = new EtcdStateStoreOptions { Endpoints = [silent.Url, etcd.ClientUrl], RequestTimeout = TimeSpan.FromMilliseconds(500) };
+        return new EtcdStateStore(new EtcdGatewayClient(options), options);
+    }
+
+    /// <summary>A TCP listener that accepts connections and never answers: a member hung mid-request.</summary>
+    private sealed class SilentMember : IAsyncDisposable
+    {
+        private readonly System.Net.Sockets.TcpListener _listener = new(System.Net.IPAddress.Loopback, 0);
+        private readonly List<System.Net.Sockets.TcpClient> _held = [];
+        private readonly Task _accepting;
+        private int _accepted;
+
+        public SilentMember()
+        {
+            _listener.Start();
+            Url = new Uri($"http://127.0.0.1:{((System.Net.IPEndPoint)_listener.LocalEndpoint).Port}/");
+            _accepting = Task.Run(async () =>
+            {
+                while (true)
+                {
+                    System.Net.Sockets.TcpClient client;
+                    try
+                    {
+                        client = await _listener.AcceptTcpClientAsync();
+                    }
+                    catch (Exception exception) when (exception is System.Net.Sockets.SocketException or ObjectDisposedException)
+                    {
+                        return;
+                    }
+
+                    lock (_held)
+                    {
+                        _held.Add(client);
+                    }
+
+                    Interlocked.Increment(ref _accepted);
+                }
+            });
+        }
+
+        public Uri Url { get; }
+
+        public int Accepted => Volatile.Read(ref _accepted);
+
+        public async ValueTask DisposeAsync()
+        {
+            _listener.Stop();
+            await _accepting;
+            lock (_held)
+            {
+                _held.ForEach(c => c.Dispose());
+            }
+        }
+    }
 }

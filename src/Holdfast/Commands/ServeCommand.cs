@@ -5,6 +5,7 @@ using Holdfast.Server.Audit;
 using Holdfast.Server.Bootstrap;
 using Holdfast.Server.Hosting;
 using Holdfast.State;
+using Holdfast.State.Etcd;
 using Holdfast.State.Sqlite;
 using Microsoft.Extensions.Logging;
 
@@ -35,6 +36,8 @@ internal static class ServeCommand
         var simulatedHosts = new Option<int>("--simulated-hosts") { Description = "Run this many simulated hosts in-process (simulated hardware).", DefaultValueFactory = _ => 0 };
 
         var command = new Command("serve", "Start the control plane (HTTPS, embedded SQLite store).") { dataDir, port, listen, endpoint, location, throttle, auditRetentionDays, auditCheckpointEvery };
+        var store = new Option<string?>("--store") { Description = "State store: etcd://host:port[,host:port…] for an etcd cluster (default: SQLite in --data-dir)." };
+        command.Options.Add(store);
         command.Options.Add(agentPort);
         command.Options.Add(heartbeatSeconds);
         command.Options.Add(unreachableAfter);
@@ -74,6 +77,19 @@ internal static class ServeCommand
                 return Fail($"--audit-checkpoint-every must be at least 1, not {every}.");
             }
 
+            EtcdStateStoreOptions? etcd = null;
+            if (parse.GetValue(store) is { } storeText)
+            {
+                try
+                {
+                    etcd = EtcdStateStoreOptions.Parse(storeText);
+                }
+                catch (FormatException ex)
+                {
+                    return Fail("--store: " + ex.Message);
+                }
+            }
+
             var options = new HoldfastServerOptions
             {
                 DataDirectory = parse.GetValue(dataDir)!,
@@ -99,18 +115,18 @@ internal static class ServeCommand
                 return Fail(string.Join(" ", agentErrors));
             }
 
-            return await RunAsync(options, cancellationToken).ConfigureAwait(false);
+            return await RunAsync(options, etcd, cancellationToken).ConfigureAwait(false);
         });
         return command;
     }
 
-    private static async Task<int> RunAsync(HoldfastServerOptions options, CancellationToken cancellationToken)
+    private static async Task<int> RunAsync(HoldfastServerOptions options, EtcdStateStoreOptions? etcd, CancellationToken cancellationToken)
     {
         var time = TimeProvider.System;
         try
         {
             var dataDirectory = DataDirectory.Open(options.DataDirectory);
-            await using var store = await OpenStoreAsync(dataDirectory.StatePath, time, cancellationToken).ConfigureAwait(false);
+            await using var store = await OpenStoreAsync(dataDirectory.StatePath, etcd, time, cancellationToken).ConfigureAwait(false);
             await using var server = await HoldfastServer.StartAsync(options, dataDirectory, store, time, ConfigureLogging, cancellationToken).ConfigureAwait(false);
             Console.Out.WriteLine($"holdfast agent port: {server.AgentEndpoint} (heartbeat {options.HeartbeatSeconds} s; Unreachable after {options.UnreachableAfterSeconds} s; Failed after {options.FailedAfterSeconds} s; simulated hosts {options.SimulatedHosts})");
             Console.Out.WriteLine(
@@ -129,8 +145,10 @@ internal static class ServeCommand
         }
     }
 
-    private static async Task<IStateStore> OpenStoreAsync(string path, TimeProvider time, CancellationToken cancellationToken) =>
-        await SqliteStateStore.OpenAsync(path, new SqliteStateStoreOptions(), time, cancellationToken).ConfigureAwait(false);
+    private static async Task<IStateStore> OpenStoreAsync(string path, EtcdStateStoreOptions? etcd, TimeProvider time, CancellationToken cancellationToken) =>
+        etcd is not null
+            ? await EtcdStateStore.OpenAsync(etcd, cancellationToken).ConfigureAwait(false)
+            : await SqliteStateStore.OpenAsync(path, new SqliteStateStoreOptions(), time, cancellationToken).ConfigureAwait(false);
 
     private static void ConfigureLogging(ILoggingBuilder logging)
     {

@@ -256,7 +256,19 @@ internal sealed class EtcdGatewayClient : IEtcdGateway
         }
         catch (JsonException)
         {
-            // Not the gateway's error shape (a proxy, a wrong port): classified by the HTTP status below.
+            // Not the unary error shape: perhaps a stream's {"error":{"grpc_code",…}} (watch, keepalive), tried next.
+        }
+
+        try
+        {
+            if (JsonSerializer.Deserialize(text, EtcdJsonContext.Default.EtcdStreamLineEtcdWatchResponse)?.Error is { GrpcCode: > 0 } streamError)
+            {
+                return EtcdRequestException.FromStatus(streamError.GrpcCode, streamError.Message);
+            }
+        }
+        catch (JsonException)
+        {
+            // Not the gateway at all (a proxy, a wrong port): classified by the HTTP status below.
         }
 
         int status = (int)response.StatusCode;

@@ -14,6 +14,14 @@ internal sealed class EtcdRequestException(string message, int code, bool isTran
     /// Maps etcd's gRPC codes: timeouts, a missing leader, overload and unavailability may pass; bad requests, a missing
     /// lease and a compacted or future revision do not.
     /// </summary>
-    public static EtcdRequestException FromStatus(int code, string? message) =>
-        new($"etcd: {message ?? "error"} (code {code})", code, code is 1 or 2 or 4 or 8 or 10 or 14);
+    public static EtcdRequestException FromStatus(int code, string? message)
+    {
+        string text = $"etcd: {message ?? "error"} (code {code})";
+        if (message?.Contains("too many operations in txn request", StringComparison.Ordinal) == true)
+        {
+            text += "; Holdfast needs etcd started with --max-txn-ops=1024 or more (docs/designs/0006-etcd-store.md)";
+        }
+
+        return new EtcdRequestException(text, code, code is 1 or 2 or 4 or 8 or 10 or 14);
+    }
 }

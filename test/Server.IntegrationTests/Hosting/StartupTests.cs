@@ -10,6 +10,8 @@ public sealed class StartupTests
     [InlineData("serve", "--bogus")]
     [InlineData("serve", "--port", "70000")]
     [InlineData("serve", "--listen", "not-an-address")]
+    [InlineData("serve", "--store", "etcd://127.0.0.1")]
+    [InlineData("serve", "--store", "postgres://127.0.0.1:5432")]
     [InlineData("serve", "--throttle", "sometimes")]
     public async Task BadFlag_ExitsNonZeroWithAMessageAndNoStackTrace(params string[] arguments)
     {

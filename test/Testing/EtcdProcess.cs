@@ -4,7 +4,7 @@ using System.Net;
 using System.Net.Sockets;
 using System.Text;
 
-namespace Holdfast.State.Etcd.Tests;
+namespace Holdfast.Testing;
 
 /// <summary>
 /// A real etcd member (/usr/bin/etcd, Debian's etcd-server) on 127.0.0.1 with free client and peer ports and its own
@@ -12,7 +12,7 @@ namespace Holdfast.State.Etcd.Tests;
 /// <see cref="Kill"/> is kill -9; <see cref="StartAsync()"/> starts it again on the same data directory and ports.
 /// Every member still running when the test process exits is killed, so none outlives the run.
 /// </summary>
-internal sealed class EtcdProcess : IAsyncDisposable
+public sealed class EtcdProcess : IAsyncDisposable
 {
     private static readonly TimeSpan ReadyTimeout = TimeSpan.FromSeconds(30);
     private static readonly List<Process> Running = [];
@@ -60,29 +60,44 @@ internal sealed class EtcdProcess : IAsyncDisposable
     }
 
     /// <summary>A new single-member cluster under <paramref name="parentDirectory"/>, ready to serve.</summary>
-    public static async Task<EtcdProcess> StartSingleAsync(string parentDirectory)
-    {
-        var member = new EtcdProcess("m0", Path.Combine(parentDirectory, "m0.etcd"), FreePort(), FreePort(), "t" + Guid.NewGuid().ToString("N")[..12]);
-        await member.StartAsync();
-        return member;
-    }
+    public static async Task<EtcdProcess> StartSingleAsync(string parentDirectory) =>
+        (await StartClusterAsync(parentDirectory, 1))[0];
 
-    /// <summary>A new cluster of <paramref name="size"/> members on loopback, every member ready to serve linearizable reads.</summary>
+    /// <summary>
+    /// A new cluster of <paramref name="size"/> members on loopback, every member ready to serve linearizable reads.
+    /// A free port can be taken by someone else between choosing and binding it, so a start that fails on a bound
+    /// address is tried again, on new ports and new data directories (at most three times).
+    /// </summary>
     public static async Task<IReadOnlyList<EtcdProcess>> StartClusterAsync(string parentDirectory, int size)
     {
-        string token = "t" + Guid.NewGuid().ToString("N")[..12];
-        var members = Enumerable.Range(0, size)
-            .Select(i => new EtcdProcess($"m{i}", Path.Combine(parentDirectory, $"m{i}.etcd"), FreePort(), FreePort(), token))
-            .ToList();
-        string initialCluster = string.Join(',', members.Select(m => $"{m.Name}={m.PeerUrl}"));
-        foreach (var member in members)
+        for (int attempt = 1; ; attempt++)
         {
-            member.InitialCluster = initialCluster;
-            member.Launch();
-        }
+            string token = "t" + Guid.NewGuid().ToString("N")[..12];
+            var members = Enumerable.Range(0, size)
+                .Select(i => new EtcdProcess($"m{i}", Path.Combine(parentDirectory, $"{token}-m{i}.etcd"), FreePort(), FreePort(), token))
+                .ToList();
+            string initialCluster = string.Join(',', members.Select(m => $"{m.Name}={m.PeerUrl}"));
+            foreach (var member in members)
+            {
+                member.InitialCluster = initialCluster;
+                member.Launch();
+            }
 
-        await Task.WhenAll(members.Select(m => m.WaitReadyAsync()));
-        return members;
+            try
+            {
+                await Task.WhenAll(members.Select(m => m.WaitReadyAsync()));
+                return members;
+            }
+            catch (InvalidOperationException) when (attempt < 3 && members.Any(m => m.Output.Contains("address already in use", StringComparison.Ordinal)))
+            {
+                members.ForEach(m => m.Kill());
+            }
+            catch
+            {
+                members.ForEach(m => m.Kill());
+                throw;
+            }
+        }
     }
 
     /// <summary>Starts (or restarts, on the same data directory and ports) this member and waits until it serves.</summary>
@@ -136,6 +151,10 @@ internal sealed class EtcdProcess : IAsyncDisposable
 
             // store-baselines.md §4/§8: without pre-vote a member that rejoins disrupts the cluster's leader.
             "--pre-vote=true",
+
+            // Holdfast's transactions can hold more than etcd's default of 128 operations (the activity-log chainer
+            // commits up to 256 records at once); docs/designs/0006-etcd-store.md asks operators for the same flag.
+            "--max-txn-ops=1024",
             "--logger=zap",
             "--log-level=warn",
         })
