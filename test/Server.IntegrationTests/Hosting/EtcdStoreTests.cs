@@ -21,7 +21,7 @@ public sealed class EtcdStoreTests : IDisposable
     public async Task Serve_EtcdStore_KeepsStateInEtcdThroughKillsOfEtcdAndServer()
     {
         await using var etcd = await EtcdProcess.StartSingleAsync(_directory.Path);
-        await using var server = await ServerProcess.StartAsync(null, "--agent-port", "0", "--store", $"etcd://127.0.0.1:{etcd.ClientPort}");
+        await using var server = await ServerProcess.StartAsync(null, "--store", $"etcd://127.0.0.1:{etcd.ClientPort}");
         var groups = (await Clients.Arm(server.Credentials).GetDefaultSubscriptionAsync()).GetResourceGroups();
         await groups.CreateOrUpdateAsync(Azure.WaitUntil.Completed, "before-etcd-kill", new ResourceGroupData(new Azure.Core.AzureLocation("local")));
 
@@ -58,7 +58,7 @@ public sealed class EtcdStoreTests : IDisposable
     public async Task Serve_EtcdMemberKilledUnderConcurrentWrites_EveryAcknowledgedWriteSurvivesAndNoneFailsWith500()
     {
         await using var etcd = await EtcdProcess.StartSingleAsync(_directory.Path);
-        await using var server = await ServerProcess.StartAsync(null, "--agent-port", "0", "--throttle", "off", "--store", $"etcd://127.0.0.1:{etcd.ClientPort}");
+        await using var server = await ServerProcess.StartAsync(null, "--throttle", "off", "--store", $"etcd://127.0.0.1:{etcd.ClientPort}");
         using var http = await Clients.AuthenticatedHttpAsync(server.Credentials);
         var acknowledged = new ConcurrentBag<string>();
         var statuses = new ConcurrentDictionary<HttpStatusCode, int>();
