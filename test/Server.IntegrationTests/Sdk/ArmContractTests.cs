@@ -23,6 +23,7 @@ public sealed class ArmContractTests(ServerFixture fixture)
         ["Microsoft.Compute/virtualMachines"] = ("2023-07-01", """{"location":"local","tags":{"k":"v"},"properties":{"hardwareProfile":{"vmSize":"Standard_B1s"},"osProfile":{"computerName":"contract1","adminUsername":"azureuser","adminPassword":"Contract-Passw0rd!"}}}"""),
         ["Microsoft.Compute/capacityReservationGroups"] = ("2023-07-01", """{"location":"local","tags":{"k":"v"}}"""),
         ["Microsoft.Compute/capacityReservationGroups/capacityReservations"] = ("2023-07-01", """{"location":"local","tags":{"k":"v"},"sku":{"name":"Standard_B1s","capacity":1}}"""),
+        ["Microsoft.Compute/availabilitySets"] = ("2023-07-01", """{"location":"local","tags":{"k":"v"},"sku":{"name":"Aligned"},"properties":{"platformFaultDomainCount":2,"platformUpdateDomainCount":5}}"""),
     };
 
     /// <summary>Resources a type's sample needs first (paths below the group's <c>providers/</c>; <c>{subscription}</c> and <c>{group}</c> are filled in).</summary>

@@ -8,6 +8,7 @@ using Holdfast.Providers.Framework;
 using Holdfast.Providers.Network;
 using Holdfast.Resources.Errors;
 using Holdfast.Resources.Ids;
+using Holdfast.Server.Compute.AvailabilitySets;
 using Holdfast.Server.Compute.Quotas;
 using Holdfast.Server.Fabric;
 using Holdfast.State;
@@ -70,6 +71,7 @@ internal sealed partial class VirtualMachineHandler(CapacityService capacity, Qu
         ValidateOsProfile(context, properties);
         ValidateReservationReference(context, properties);
         ValidateNetworkProfile(context, properties);
+        AvailabilitySetReferences.Validate(context);
 
         // Read-only, server-set.
         properties.Remove("instanceView");
@@ -101,7 +103,8 @@ internal sealed partial class VirtualMachineHandler(CapacityService capacity, Qu
         }
 
         var charge = await quotas.ChargeAsync(context.Id.SubscriptionId!, size, location, cancellationToken).ConfigureAwait(false);
-        return new Admission([.. charge.Compares, .. network.Compares], [.. charge.Ops, .. network.Ops]);
+        var set = await AvailabilitySetReferences.JoinAsync(context, cancellationToken).ConfigureAwait(false);
+        return new Admission([.. charge.Compares, .. network.Compares, .. set.Compares], [.. charge.Ops, .. network.Ops, .. set.Ops]);
     }
 
     public async ValueTask<Admission> ReleaseAsync(ResourceReleaseContext context, CancellationToken cancellationToken)
@@ -112,6 +115,9 @@ internal sealed partial class VirtualMachineHandler(CapacityService capacity, Qu
             : Admission.None;
         var compares = new List<Compare>(credit.Compares);
         var ops = new List<TxnOp>(credit.Ops);
+        var leave = await AvailabilitySetReferences.LeaveAsync(context, cancellationToken).ConfigureAwait(false);
+        compares.AddRange(leave.Compares);
+        ops.AddRange(leave.Ops);
         if (properties?["vmId"] is not null)
         {
             ops.Add(TxnOp.Delete(VmPowerIntent.Key(InstanceIdOf(properties))));
@@ -300,6 +306,7 @@ internal sealed partial class VirtualMachineHandler(CapacityService capacity, Qu
             Demand = size.Demand,
             Size = size.Name,
             ReservationId = reservationId,
+            AvailabilitySet = AvailabilitySetReferences.PlacementKey(context.Properties),
             DesiredPowerState = PowerState.Running,
         };
 
