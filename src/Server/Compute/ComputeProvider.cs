@@ -1,5 +1,6 @@
 using Holdfast.Providers.Framework;
 using Holdfast.Server.Compute.AvailabilitySets;
+using Holdfast.Server.Compute.Disks;
 using Holdfast.Server.Compute.Quotas;
 using Holdfast.Server.Compute.Reservations;
 using Holdfast.Server.Compute.VirtualMachines;
@@ -43,6 +44,7 @@ internal static class ComputeProvider
             // Azure's VMs carry an etag from 2023-07-01; older clients ignore it.
             new ResourceTypeDefinition(Namespace, "virtualMachines", ApiVersions, new VirtualMachineHandler(capacity, quotas, store, location, services.GetRequiredService<ILogger<VirtualMachineHandler>>())),
             new ResourceTypeDefinition(Namespace, "availabilitySets", ApiVersions, new AvailabilitySetHandler()) { HasETag = false },
+            new ResourceTypeDefinition(Namespace, "disks", ApiVersions, new DiskHandler()) { HasETag = false },
             new ResourceTypeDefinition(Namespace, "capacityReservationGroups", ReservationApiVersions, new CapacityReservationGroupHandler(store)),
             new ResourceTypeDefinition(Namespace, "capacityReservationGroups/capacityReservations", ReservationApiVersions, new CapacityReservationHandler(capacity, store, location)),
         ]);

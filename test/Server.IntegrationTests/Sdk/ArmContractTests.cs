@@ -24,6 +24,7 @@ public sealed class ArmContractTests(ServerFixture fixture)
         ["Microsoft.Compute/capacityReservationGroups"] = ("2023-07-01", """{"location":"local","tags":{"k":"v"}}"""),
         ["Microsoft.Compute/capacityReservationGroups/capacityReservations"] = ("2023-07-01", """{"location":"local","tags":{"k":"v"},"sku":{"name":"Standard_B1s","capacity":1}}"""),
         ["Microsoft.Compute/availabilitySets"] = ("2023-07-01", """{"location":"local","tags":{"k":"v"},"sku":{"name":"Aligned"},"properties":{"platformFaultDomainCount":2,"platformUpdateDomainCount":5}}"""),
+        ["Microsoft.Compute/disks"] = ("2023-07-01", """{"location":"local","tags":{"k":"v"},"sku":{"name":"Premium_LRS"},"properties":{"creationData":{"createOption":"Empty"},"diskSizeGB":32}}"""),
     };
 
     /// <summary>Resources a type's sample needs first (paths below the group's <c>providers/</c>; <c>{subscription}</c> and <c>{group}</c> are filled in).</summary>

@@ -9,6 +9,7 @@ using Holdfast.Providers.Network;
 using Holdfast.Resources.Errors;
 using Holdfast.Resources.Ids;
 using Holdfast.Server.Compute.AvailabilitySets;
+using Holdfast.Server.Compute.Disks;
 using Holdfast.Server.Compute.Quotas;
 using Holdfast.Server.Fabric;
 using Holdfast.State;
@@ -72,6 +73,7 @@ internal sealed partial class VirtualMachineHandler(CapacityService capacity, Qu
         ValidateReservationReference(context, properties);
         ValidateNetworkProfile(context, properties);
         AvailabilitySetReferences.Validate(context);
+        VmDisks.Validate(context);
 
         // Read-only, server-set.
         properties.Remove("instanceView");
@@ -86,6 +88,8 @@ internal sealed partial class VirtualMachineHandler(CapacityService capacity, Qu
         }
 
         var network = await AttachNetworkInterfacesAsync(context, cancellationToken).ConfigureAwait(false);
+        var disks = await VmDisks.AdmitAsync(context, cancellationToken).ConfigureAwait(false);
+        network = new Admission([.. network.Compares, .. disks.Compares], [.. network.Ops, .. disks.Ops]);
         if (context.Kind != AdmissionKind.Create)
         {
             return network;
@@ -118,6 +122,9 @@ internal sealed partial class VirtualMachineHandler(CapacityService capacity, Qu
         var leave = await AvailabilitySetReferences.LeaveAsync(context, cancellationToken).ConfigureAwait(false);
         compares.AddRange(leave.Compares);
         ops.AddRange(leave.Ops);
+        var disks = await VmDisks.ReleaseAsync(context, cancellationToken).ConfigureAwait(false);
+        compares.AddRange(disks.Compares);
+        ops.AddRange(disks.Ops);
         if (properties?["vmId"] is not null)
         {
             ops.Add(TxnOp.Delete(VmPowerIntent.Key(InstanceIdOf(properties))));
