@@ -1,6 +1,7 @@
 using Holdfast.Providers.Framework;
 using Holdfast.Server.Compute.AvailabilitySets;
 using Holdfast.Server.Compute.Disks;
+using Holdfast.Server.Compute.Images;
 using Holdfast.Server.Compute.Quotas;
 using Holdfast.Server.Compute.Reservations;
 using Holdfast.Server.Compute.VirtualMachines;
@@ -45,6 +46,7 @@ internal static class ComputeProvider
             new ResourceTypeDefinition(Namespace, "virtualMachines", ApiVersions, new VirtualMachineHandler(capacity, quotas, store, location, services.GetRequiredService<ILogger<VirtualMachineHandler>>())),
             new ResourceTypeDefinition(Namespace, "availabilitySets", ApiVersions, new AvailabilitySetHandler()) { HasETag = false },
             new ResourceTypeDefinition(Namespace, "disks", ApiVersions, new DiskHandler()) { HasETag = false },
+            new ResourceTypeDefinition(Namespace, "images", ApiVersions, new ImageHandler()) { HasETag = false },
             new ResourceTypeDefinition(Namespace, "capacityReservationGroups", ReservationApiVersions, new CapacityReservationGroupHandler(store)),
             new ResourceTypeDefinition(Namespace, "capacityReservationGroups/capacityReservations", ReservationApiVersions, new CapacityReservationHandler(capacity, store, location)),
         ]);

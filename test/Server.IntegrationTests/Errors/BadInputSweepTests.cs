@@ -135,6 +135,7 @@ public sealed class BadInputSweepTests(ServerFixture fixture)
             $"subscriptions/{sub}/resourceGroups/{group}/providers/Microsoft.Compute/capacityReservationGroups/g1/capacityReservations/r1",
             $"subscriptions/{sub}/resourceGroups/{group}/providers/Microsoft.Compute/availabilitySets/as1",
             $"subscriptions/{sub}/resourceGroups/{group}/providers/Microsoft.Compute/disks/d1",
+            $"subscriptions/{sub}/resourceGroups/{group}/providers/Microsoft.Compute/images/i1",
             $"subscriptions/{sub}/providers/Microsoft.Compute/locations/local/usages",
             $"subscriptions/{sub}/providers/Microsoft.Compute/locations/local/vmSizes",
             $"subscriptions/{sub}/providers/Microsoft.Compute/locations/nowhere/usages",

@@ -25,6 +25,7 @@ public sealed class ArmContractTests(ServerFixture fixture)
         ["Microsoft.Compute/capacityReservationGroups/capacityReservations"] = ("2023-07-01", """{"location":"local","tags":{"k":"v"},"sku":{"name":"Standard_B1s","capacity":1}}"""),
         ["Microsoft.Compute/availabilitySets"] = ("2023-07-01", """{"location":"local","tags":{"k":"v"},"sku":{"name":"Aligned"},"properties":{"platformFaultDomainCount":2,"platformUpdateDomainCount":5}}"""),
         ["Microsoft.Compute/disks"] = ("2023-07-01", """{"location":"local","tags":{"k":"v"},"sku":{"name":"Premium_LRS"},"properties":{"creationData":{"createOption":"Empty"},"diskSizeGB":32}}"""),
+        ["Microsoft.Compute/images"] = ("2023-07-01", """{"location":"local","tags":{"k":"v"},"properties":{"storageProfile":{"osDisk":{"osType":"Linux","osState":"Generalized","blobUri":"https://contract.blob.local/vhds/os.vhd"}}}}"""),
     };
 
     /// <summary>Resources a type's sample needs first (paths below the group's <c>providers/</c>; <c>{subscription}</c> and <c>{group}</c> are filled in).</summary>

@@ -4,6 +4,7 @@ using System.Text.Json.Nodes;
 using Holdfast.Providers.Framework;
 using Holdfast.Resources.Errors;
 using Holdfast.Resources.Ids;
+using Holdfast.Server.Compute.Images;
 using Holdfast.State;
 
 namespace Holdfast.Server.Compute.Disks;
@@ -124,6 +125,7 @@ internal static class VmDisks
             return Admission.None;
         }
 
+        await VmImages.ResolveAsync(context, cancellationToken).ConfigureAwait(false);
         var vmId = context.Resource["id"]!.GetValue<string>();
         var location = context.Resource["location"]?.GetValue<string>();
         var compares = new List<Compare>();
