@@ -58,6 +58,9 @@ public sealed class ResourceTypeDefinition
     /// <summary>Whether responses carry an <c>etag</c> property (the store revision), as Network resources do.</summary>
     public bool HasETag { get; init; } = true;
 
+    /// <summary>Whether a create answers 200 rather than 201 (Azure's synchronous creates, e.g. availability sets).</summary>
+    public bool CreateReturnsOk { get; init; }
+
     public NameRule NameRule { get; init; } = NameRule.Default;
 
     /// <summary>POST actions on an instance, e.g. <c>start</c>; matched case-insensitively.</summary>

@@ -32,6 +32,16 @@ internal static class ComputeProvider
         "2021-11-01", "2021-07-01", "2021-04-01", "2021-03-01", "2020-12-01", "2020-06-01",
     ];
 
+    /// <summary>
+    /// Microsoft.Compute/disks has its own versions (the disk resource provider's): 2019-07-01 (Azure Stack Hub's
+    /// 2020-09-01-hybrid profile) to 2024-03-02; 2023-04-02 is Azure.ResourceManager.Compute 1.2.0's default.
+    /// </summary>
+    public static readonly IReadOnlyList<string> DiskApiVersions =
+    [
+        "2024-03-02", "2023-10-02", "2023-04-02", "2023-01-02", "2022-07-02", "2022-03-02", "2021-12-01", "2021-08-01",
+        "2021-04-01", "2020-12-01", "2020-09-30", "2020-06-30", "2020-05-01", "2019-07-01",
+    ];
+
     public static IReadOnlyList<string> ReservationApiVersions { get; } = [.. ApiVersions.Where(v => string.CompareOrdinal(v, "2021-04-01") >= 0)];
 
     public static ResourceProviderDefinition Create(IServiceProvider services)
@@ -44,9 +54,9 @@ internal static class ComputeProvider
         [
             // Azure's VMs carry an etag from 2023-07-01; older clients ignore it.
             new ResourceTypeDefinition(Namespace, "virtualMachines", ApiVersions, new VirtualMachineHandler(capacity, quotas, store, location, services.GetRequiredService<ILogger<VirtualMachineHandler>>())),
-            new ResourceTypeDefinition(Namespace, "availabilitySets", ApiVersions, new AvailabilitySetHandler()) { HasETag = false },
-            new ResourceTypeDefinition(Namespace, "disks", ApiVersions, new DiskHandler()) { HasETag = false },
-            new ResourceTypeDefinition(Namespace, "images", ApiVersions, new ImageHandler()) { HasETag = false },
+            new ResourceTypeDefinition(Namespace, "availabilitySets", ApiVersions, new AvailabilitySetHandler()) { CreateReturnsOk = true },
+            new ResourceTypeDefinition(Namespace, "disks", DiskApiVersions, new DiskHandler()) { CreateReturnsOk = true },
+            new ResourceTypeDefinition(Namespace, "images", ApiVersions, new ImageHandler()),
             new ResourceTypeDefinition(Namespace, "capacityReservationGroups", ReservationApiVersions, new CapacityReservationGroupHandler(store)),
             new ResourceTypeDefinition(Namespace, "capacityReservationGroups/capacityReservations", ReservationApiVersions, new CapacityReservationHandler(capacity, store, location)),
         ]);

@@ -10,6 +10,8 @@ namespace Holdfast.Server.Tests.Compute;
 /// </summary>
 public sealed class DiskTests : IAsyncLifetime
 {
+    public const string DiskApi = "2023-04-02";
+
     private ComputeTestServer _server = null!;
 
     public async Task InitializeAsync()
@@ -20,7 +22,7 @@ public sealed class DiskTests : IAsyncLifetime
 
     public async Task DisposeAsync() => await _server.DisposeAsync();
 
-    private string DiskPath(string name) => $"subscriptions/{_server.Subscription}/resourceGroups/rg/providers/Microsoft.Compute/disks/{name}?api-version={ComputeTestServer.ComputeApi}";
+    private string DiskPath(string name) => $"subscriptions/{_server.Subscription}/resourceGroups/rg/providers/Microsoft.Compute/disks/{name}?api-version={DiskApi}";
 
     private string DiskId(string name) => "/" + DiskPath(name).Split('?')[0];
 
@@ -36,7 +38,7 @@ public sealed class DiskTests : IAsyncLifetime
     private async Task CreateEmptyDiskAsync(string name)
     {
         var (status, _) = await _server.SendAsync(HttpMethod.Put, DiskPath(name), ComputeTestServer.Json("""{"location":"local","properties":{"creationData":{"createOption":"Empty"},"diskSizeGB":64}}"""));
-        Assert.Equal(HttpStatusCode.Created, status);
+        Assert.Equal(HttpStatusCode.OK, status);
         await _server.WaitTerminalAsync(DiskPath(name));
     }
 
@@ -45,7 +47,7 @@ public sealed class DiskTests : IAsyncLifetime
     {
         var (status, body) = await _server.SendAsync(HttpMethod.Put, DiskPath("d1"), ComputeTestServer.Json("""{"location":"local","managedBy":"/forged","properties":{"creationData":{"createOption":"empty"},"diskSizeGB":64,"diskState":"Attached"}}"""));
 
-        Assert.Equal(HttpStatusCode.Created, status);
+        Assert.Equal(HttpStatusCode.OK, status);
         Assert.Equal("Standard_LRS", body["sku"]!["name"]!.GetValue<string>());
         Assert.Null(body["managedBy"]);
         Assert.Equal("Unattached", body["properties"]!["diskState"]!.GetValue<string>());
@@ -76,7 +78,7 @@ public sealed class DiskTests : IAsyncLifetime
 
         var (status, body) = await _server.SendAsync(HttpMethod.Put, DiskPath("d2"), ComputeTestServer.Json("{\"location\":\"local\",\"sku\":{\"name\":\"Premium_LRS\"},\"properties\":{\"creationData\":{\"createOption\":\"Copy\",\"sourceResourceId\":\"" + DiskId("d1") + "\"}}}"));
 
-        Assert.Equal(HttpStatusCode.Created, status);
+        Assert.Equal(HttpStatusCode.OK, status);
         Assert.Equal(64, body["properties"]!["diskSizeGB"]!.GetValue<int>());
         Assert.Equal("Premium_LRS", body["sku"]!["name"]!.GetValue<string>());
     }

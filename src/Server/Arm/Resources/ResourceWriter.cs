@@ -121,7 +121,7 @@ internal sealed class ResourceWriter(HttpContext context, ArmData data, TokenPri
             resource["systemData"] = data.SystemData(caller, previous?["systemData"] as JsonObject);
             if (await CommitAsync(resource, existing, previous, "write").ConfigureAwait(false) is { } revision)
             {
-                await RespondAsync(previous is null ? StatusCodes.Status201Created : StatusCodes.Status200OK, resource, revision).ConfigureAwait(false);
+                await RespondAsync(previous is null && !route.Type.CreateReturnsOk ? StatusCodes.Status201Created : StatusCodes.Status200OK, resource, revision).ConfigureAwait(false);
                 return;
             }
 
@@ -257,7 +257,7 @@ internal sealed class ResourceWriter(HttpContext context, ArmData data, TokenPri
             Compare.ModRevisionIs(groupStored.Key, groupStored.ModRevision),
         };
         compares.AddRange(admission.Compares);
-        var result = await data.CommitAsync(context, new TxnRequest(compares, [TxnOp.Put(Key, ResourceDocument.Serialize(resource)), .. operationOps, .. admission.Ops]), kind == "delete" ? StatusCodes.Status202Accepted : existing is null ? StatusCodes.Status201Created : StatusCodes.Status200OK).ConfigureAwait(false);
+        var result = await data.CommitAsync(context, new TxnRequest(compares, [TxnOp.Put(Key, ResourceDocument.Serialize(resource)), .. operationOps, .. admission.Ops]), kind == "delete" ? StatusCodes.Status202Accepted : existing is null && !route.Type.CreateReturnsOk ? StatusCodes.Status201Created : StatusCodes.Status200OK).ConfigureAwait(false);
         if (!result.Succeeded)
         {
             return null;
