@@ -30,6 +30,7 @@ internal static class ComputeEndpoints
         routes.MapGet(Locations + "/usages", UsagesAsync).WithMetadata(metadata);
         routes.MapGet(Locations + "/vmSizes", VmSizesAsync).WithMetadata(metadata);
         routes.MapGet("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Compute/virtualMachines/{vmName}/instanceView", InstanceViewAsync).WithMetadata(metadata);
+        Images.ImageEndpoints.Map(routes);
     }
 
     private static async Task UsagesAsync(HttpContext context, string subscriptionId, string location)

@@ -136,6 +136,8 @@ public sealed class BadInputSweepTests(ServerFixture fixture)
             $"subscriptions/{sub}/resourceGroups/{group}/providers/Microsoft.Compute/availabilitySets/as1",
             $"subscriptions/{sub}/resourceGroups/{group}/providers/Microsoft.Compute/disks/d1",
             $"subscriptions/{sub}/resourceGroups/{group}/providers/Microsoft.Compute/images/i1",
+            $"subscriptions/{sub}/providers/Microsoft.Compute/locations/local/publishers/Canonical/artifacttypes/vmimage/offers/0001-com-ubuntu-server-jammy/skus/22_04-lts-gen2/versions",
+            $"subscriptions/{sub}/providers/Microsoft.Compute/locations/local/publishers/Canonical/artifacttypes/vmimage/offers/x/skus/y/versions/z",
             $"subscriptions/{sub}/providers/Microsoft.Compute/locations/local/usages",
             $"subscriptions/{sub}/providers/Microsoft.Compute/locations/local/vmSizes",
             $"subscriptions/{sub}/providers/Microsoft.Compute/locations/nowhere/usages",

@@ -84,6 +84,25 @@ public sealed class ImageTests : IAsyncLifetime
         Assert.Equal("InvalidParameter", body["error"]!["code"]!.GetValue<string>());
     }
 
+    [Fact]
+    public async Task Versions_ListTheCatalog_AndAVersionHasItsOs()
+    {
+        var offers = $"subscriptions/{_server.Subscription}/providers/Microsoft.Compute/locations/local/publishers/Canonical/artifacttypes/vmimage/offers";
+        using var list = await _server.Admin.GetAsync($"{offers}/0001-com-ubuntu-server-jammy/skus/22_04-lts-gen2/versions?api-version={ComputeTestServer.ComputeApi}", _server.Ct);
+        Assert.Equal(HttpStatusCode.OK, list.StatusCode);
+        var versions = System.Text.Json.Nodes.JsonNode.Parse(await list.Content.ReadAsStringAsync(_server.Ct))!.AsArray();
+        Assert.Equal(["22.04.202409250", "22.04.202410020"], versions.Select(v => v!["name"]!.GetValue<string>()));
+
+        var (status, version) = await _server.SendAsync(HttpMethod.Get, $"{offers}/0001-com-ubuntu-server-jammy/skus/22_04-lts-gen2/versions/22.04.202410020?api-version={ComputeTestServer.ComputeApi}");
+        Assert.Equal(HttpStatusCode.OK, status);
+        Assert.Equal("Linux", version["properties"]!["osDiskImage"]!["operatingSystem"]!.GetValue<string>());
+        Assert.Equal("V2", version["properties"]!["hyperVGeneration"]!.GetValue<string>());
+
+        var (missing, body) = await _server.SendAsync(HttpMethod.Get, $"{offers}/nothing/skus/none/versions/1.0?api-version={ComputeTestServer.ComputeApi}");
+        Assert.Equal(HttpStatusCode.NotFound, missing);
+        Assert.Equal("NotFound", body["error"]!["code"]!.GetValue<string>());
+    }
+
     private static StringContent VmWithImage(string reference) => ComputeTestServer.Json(
         "{\"location\":\"local\",\"properties\":{\"hardwareProfile\":{\"vmSize\":\"Standard_B1s\"},\"storageProfile\":{\"imageReference\":" + reference + ",\"osDisk\":{\"createOption\":\"FromImage\"}}}}");
 
