@@ -175,6 +175,27 @@ public sealed class DiskTests : IAsyncLifetime
         Assert.Equal("Unattached", kept["properties"]!["diskState"]!.GetValue<string>());
     }
 
+    [Fact]
+    public async Task DeletingTheGroup_RemovesItsVmsDisksAndSets()
+    {
+        await CreateEmptyDiskAsync("d1");
+        var set = $"subscriptions/{_server.Subscription}/resourceGroups/rg/providers/Microsoft.Compute/availabilitySets/as1?api-version={ComputeTestServer.ComputeApi}";
+        Assert.Equal(HttpStatusCode.OK, (await _server.SendAsync(HttpMethod.Put, set, ComputeTestServer.Json("""{"location":"local","properties":{}}"""))).Status);
+        var json = "{\"location\":\"local\",\"properties\":{\"hardwareProfile\":{\"vmSize\":\"Standard_B1s\"},\"availabilitySet\":{\"id\":\"/" + set.Split('?')[0] + "\"},\"storageProfile\":{"
+            + "\"imageReference\":{\"publisher\":\"Canonical\",\"offer\":\"0001-com-ubuntu-server-jammy\",\"sku\":\"22_04-lts-gen2\",\"version\":\"latest\"},"
+            + "\"dataDisks\":[" + AttachDisk(0, DiskId("d1")) + "," + EmptyDisk(1, 8) + "]}}}";
+        Assert.Equal(HttpStatusCode.Created, (await _server.SendAsync(HttpMethod.Put, _server.VmPath("rg", "vm1"), ComputeTestServer.Json(json))).Status);
+        await _server.WaitTerminalAsync(_server.VmPath("rg", "vm1"));
+
+        var groupPath = $"subscriptions/{_server.Subscription}/resourcegroups/rg?api-version=2022-09-01";
+        Assert.Equal(HttpStatusCode.Accepted, (await _server.SendAsync(HttpMethod.Delete, groupPath)).Status);
+        await _server.WaitGoneAsync(groupPath);
+
+        var left = await _server.Store.RangeAsync(new Holdfast.State.RangeRequest(Holdfast.Providers.Framework.ResourceKeys.ResourcesOfGroup(_server.Subscription, "rg")), _server.Ct);
+        Assert.Empty(left.Items);
+        Assert.Empty(await _server.InstancesAsync());
+    }
+
     private static string AttachDisk(int lun, string id) => "{\"lun\":" + lun + ",\"createOption\":\"Attach\",\"managedDisk\":{\"id\":\"" + id + "\"}}";
 
     private static string EmptyDisk(int lun, int sizeGb) => "{\"lun\":" + lun + ",\"createOption\":\"Empty\",\"diskSizeGB\":" + sizeGb + "}";
