@@ -155,6 +155,11 @@ internal sealed partial class VirtualMachineHandler(CapacityService capacity, Qu
         }
 
         var instance = FabricJson.Deserialize<InstanceDocument>(stored.Value.Span);
+        if (intent.RedeployFromEpoch is { } redeployFrom)
+        {
+            return await RedeployAsync(context, instance, redeployFrom, intentStored!, cancellationToken).ConfigureAwait(false);
+        }
+
         if (instance.Observed is { } observed && observed.Epoch == instance.Epoch && instance.Host is not null)
         {
             if (observed.Error is not null)
@@ -319,6 +324,34 @@ internal sealed partial class VirtualMachineHandler(CapacityService capacity, Qu
 
         LogPlaced(logger, context.Id, result.Host!);
         return ProvisionOutcome.NotYet(RunningPoll);
+    }
+
+    /// <summary>
+    /// A redeploy's step: while the instance is still at the epoch the redeploy saw, move it to another host
+    /// (<see cref="CapacityService.MoveAsync"/>, staying put when nothing else fits: <c>AllocationFailed</c>); once its
+    /// epoch is past that, the move is done and the intent is cleared, and the VM succeeds when its new host reports it.
+    /// </summary>
+    private async Task<ProvisionOutcome> RedeployAsync(ResourceReconcileContext context, InstanceDocument instance, long redeployFrom, KeyValue intentStored, CancellationToken cancellationToken)
+    {
+        if (instance.Epoch <= redeployFrom)
+        {
+            var from = instance.Host;
+            var moved = await capacity.MoveAsync(instance.Id, unplaceIfNoRoom: false, r => store.TxnAsync(r, cancellationToken), cancellationToken).ConfigureAwait(false);
+            if (!moved.Placed)
+            {
+                await store.TxnAsync(new TxnRequest([Compare.ModRevisionIs(intentStored.Key, intentStored.ModRevision)], [TxnOp.Delete(intentStored.Key)]), cancellationToken).ConfigureAwait(false);
+                var why = moved.Explanation?.Summary ?? "no other host fits";
+                LogAllocationFailed(logger, context.Id, instance.Size ?? "?", why);
+                return ProvisionOutcome.Failed("AllocationFailed", $"Allocation failed. The VM could not be redeployed: no other host has sufficient capacity for the VM size {instance.Size} ({why}). The VM keeps running where it is; retry later.");
+            }
+
+            LogRedeployed(logger, context.Id, from ?? "(none)", moved.Host!);
+            return ProvisionOutcome.NotYet(TimeSpan.Zero);
+        }
+
+        // Moved: clear the intent; then wait for the new host's report like any provisioning.
+        await store.TxnAsync(new TxnRequest([Compare.ModRevisionIs(intentStored.Key, intentStored.ModRevision)], [TxnOp.Delete(intentStored.Key)]), cancellationToken).ConfigureAwait(false);
+        return ProvisionOutcome.NotYet(TimeSpan.Zero);
     }
 
     /// <summary>
@@ -506,6 +539,9 @@ internal sealed partial class VirtualMachineHandler(CapacityService capacity, Qu
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Placed {ResourceId} on {Host}")]
     private static partial void LogPlaced(ILogger logger, ResourceId resourceId, string host);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Redeployed {ResourceId} from {From} to {To}")]
+    private static partial void LogRedeployed(ILogger logger, ResourceId resourceId, string from, string to);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Allocation of {ResourceId} ({Size}) failed: {Reason}")]
     private static partial void LogAllocationFailed(ILogger logger, ResourceId resourceId, string size, string reason);
