@@ -56,9 +56,9 @@ internal sealed partial class VirtualMachineHandler(CapacityService capacity, Qu
         if (existing is not null)
         {
             var before = SizeOf(existing);
-            if (sizeName is not null && before is not null && !string.Equals(before, sizeName, StringComparison.OrdinalIgnoreCase))
+            if (sizeName is not null && before is not null && !string.Equals(before, sizeName, StringComparison.OrdinalIgnoreCase) && ReservationGroupOf(existing) is not null)
             {
-                context.AddError(ArmErrorCodes.PropertyChangeNotAllowed, "Changing property 'hardwareProfile.vmSize' is not allowed: resizing is not supported yet. Delete and re-create the VM with the new size.", "vmSize");
+                context.AddError(ArmErrorCodes.PropertyChangeNotAllowed, "Changing property 'hardwareProfile.vmSize' of a VM in a capacity reservation group is not supported. Delete and re-create the VM with the new size.", "vmSize");
             }
 
             if (!string.Equals(ReservationGroupOf(existing), ReservationGroupOf(properties), StringComparison.OrdinalIgnoreCase))
@@ -84,15 +84,28 @@ internal sealed partial class VirtualMachineHandler(CapacityService capacity, Qu
         }
 
         var network = await AttachNetworkInterfacesAsync(context, cancellationToken).ConfigureAwait(false);
+        var size = VmSizeCatalog.Find(SizeOf(context.Properties))!;
         if (context.Kind != AdmissionKind.Create)
         {
-            return network;
+            // A resize: the new size must be offered, and its added vCPUs charged, in this write's transaction.
+            var previous = VmSizeCatalog.Find((context.Previous?["properties"] as JsonObject) is { } p ? SizeOf(p) : null);
+            if (previous is null || string.Equals(previous.Name, size.Name, StringComparison.OrdinalIgnoreCase))
+            {
+                return network;
+            }
+
+            if (!FleetCanHost(size))
+            {
+                throw SkuNotAvailable(context.Id, size);
+            }
+
+            var delta = await quotas.ResizeAsync(context.Id.SubscriptionId!, previous, size, location, check: true, cancellationToken).ConfigureAwait(false);
+            return new Admission([.. delta.Compares, .. network.Compares], [.. delta.Ops, .. network.Ops]);
         }
 
-        var size = VmSizeCatalog.Find(SizeOf(context.Properties))!;
         if (!FleetCanHost(size))
         {
-            throw new ApiException(HttpStatusCode.Conflict, "SkuNotAvailable", $"The requested size for resource '{context.Id}' is currently not available in location '{location}'. Please try another size or deploy to a different location. Sizes offered here are listed by GET /subscriptions/{context.Id.SubscriptionId}/providers/Microsoft.Compute/locations/{location}/vmSizes.");
+            throw SkuNotAvailable(context.Id, size);
         }
 
         if (ReservationGroupOf(context.Properties) is { } group)
@@ -155,6 +168,24 @@ internal sealed partial class VirtualMachineHandler(CapacityService capacity, Qu
         }
 
         var instance = FabricJson.Deserialize<InstanceDocument>(stored.Value.Span);
+        var wanted = VmSizeCatalog.Find(SizeOf(context.Properties))!;
+        if (intent.ResizeError is { } resizeError)
+        {
+            // A resize found no room and was undone (size and quota back): fail this operation with why.
+            await store.TxnAsync(new TxnRequest([Compare.ModRevisionIs(intentStored!.Key, intentStored.ModRevision)], [TxnOp.Delete(intentStored.Key)]), cancellationToken).ConfigureAwait(false);
+            if (string.Equals(instance.Size, wanted.Name, StringComparison.OrdinalIgnoreCase))
+            {
+                return ProvisionOutcome.Failed("AllocationFailed", resizeError);
+            }
+
+            return ProvisionOutcome.NotYet(TimeSpan.Zero);
+        }
+
+        if (!string.Equals(instance.Size, wanted.Name, StringComparison.OrdinalIgnoreCase))
+        {
+            return await ResizeAsync(context, instance, wanted, intentStored, cancellationToken).ConfigureAwait(false);
+        }
+
         if (intent.RedeployFromEpoch is { } redeployFrom)
         {
             return await RedeployAsync(context, instance, redeployFrom, intentStored!, cancellationToken).ConfigureAwait(false);
@@ -325,6 +356,52 @@ internal sealed partial class VirtualMachineHandler(CapacityService capacity, Qu
         LogPlaced(logger, context.Id, result.Host!);
         return ProvisionOutcome.NotYet(RunningPoll);
     }
+
+    /// <summary>
+    /// A resize's step: the instance takes the new size on its host when it fits there, else on another host
+    /// (<see cref="CapacityService.ResizeAsync"/>; either way its host re-creates it: a restart, as Azure's resize). No
+    /// host fits: one transaction, guarded by the VM's revision, puts the VM back to its old size, gives the quota back
+    /// and records the error for the next pass to fail the operation with <c>AllocationFailed</c>.
+    /// </summary>
+    private async Task<ProvisionOutcome> ResizeAsync(ResourceReconcileContext context, InstanceDocument instance, VmSize wanted, KeyValue? intentStored, CancellationToken cancellationToken)
+    {
+        var result = await capacity.ResizeAsync(instance.Id, wanted.Demand, wanted.Name, r => store.TxnAsync(r, cancellationToken), cancellationToken).ConfigureAwait(false);
+        if (result.Placed || result.Host is null)
+        {
+            return ProvisionOutcome.NotYet(TimeSpan.Zero);
+        }
+
+        var old = VmSizeCatalog.Find(instance.Size) ?? throw new InvalidOperationException($"Instance '{instance.Id}' has an unknown size '{instance.Size}'.");
+        var key = ResourceKeys.Resource(context.Id);
+        var current = await store.GetAsync(key, cancellationToken).ConfigureAwait(false);
+        if (current is null)
+        {
+            return ProvisionOutcome.NotYet(TimeSpan.Zero);
+        }
+
+        var resource = ResourceDocument.Parse(current.Value);
+        if (!string.Equals(SizeOf((JsonObject)resource["properties"]!), wanted.Name, StringComparison.OrdinalIgnoreCase))
+        {
+            return ProvisionOutcome.NotYet(TimeSpan.Zero);
+        }
+
+        ((JsonObject)resource["properties"]!["hardwareProfile"]!)["vmSize"] = old.Name;
+        var restore = await quotas.ResizeAsync(context.Id.SubscriptionId!, wanted, old, location, check: false, cancellationToken).ConfigureAwait(false);
+        var why = result.Explanation?.Summary ?? "no host fits";
+        var message = $"Allocation failed. We do not have sufficient capacity for the requested VM size {wanted.Name} in this region ({why}). The VM keeps its size {old.Name} and its host. Please try another size or retry later.";
+        var intentKey = VmPowerIntent.Key(instance.Id);
+        var intent = (intentStored is null ? new VmPowerIntent() : VmPowerIntent.Parse(intentStored.Value)) with { ResizeError = message };
+        await store.TxnAsync(
+            new TxnRequest(
+                [Compare.ModRevisionIs(key, current.ModRevision), intentStored is null ? Compare.Absent(intentKey) : Compare.ModRevisionIs(intentKey, intentStored.ModRevision), .. restore.Compares],
+                [TxnOp.Put(key, ResourceDocument.Serialize(resource)), TxnOp.Put(intentKey, intent.Serialize()), .. restore.Ops]),
+            cancellationToken).ConfigureAwait(false);
+        LogAllocationFailed(logger, context.Id, wanted.Name, why);
+        return ProvisionOutcome.NotYet(TimeSpan.Zero);
+    }
+
+    private ApiException SkuNotAvailable(ResourceId id, VmSize size) =>
+        new(HttpStatusCode.Conflict, "SkuNotAvailable", $"The requested size {size.Name} for resource '{id}' is currently not available in location '{location}'. Please try another size or deploy to a different location. Sizes offered here are listed by GET /subscriptions/{id.SubscriptionId}/providers/Microsoft.Compute/locations/{location}/vmSizes.");
 
     /// <summary>
     /// A redeploy's step: while the instance is still at the epoch the redeploy saw, move it to another host
