@@ -93,6 +93,18 @@ public sealed class VirtualMachineResizeTests : IAsyncLifetime
         Assert.Equal((before.Host, before.Epoch, "Standard_D4s_v3"), (after.Host, after.Epoch, after.Size));
         Assert.Equal(28, (await _server.RecordAsync(before.Host!)).Used.VCpus);
         Assert.Empty((await _server.Store.RangeAsync(new RangeRequest("/capacity/vmpower/"), _server.Ct)).Items);
+        var (_, view) = await _server.SendAsync(HttpMethod.Get, $"subscriptions/{_server.Subscription}/resourceGroups/rg/providers/Microsoft.Compute/virtualMachines/vm1/instanceView?api-version=2023-07-01");
+        var provisioning = view["statuses"]![0]!;
+        Assert.Equal(("ProvisioningState/failed/AllocationFailed", "Error", "Provisioning failed"), (provisioning["code"]!.GetValue<string>(), provisioning["level"]!.GetValue<string>(), provisioning["displayStatus"]!.GetValue<string>()));
+        Assert.Contains("Standard_D16s_v3", provisioning["message"]!.GetValue<string>(), StringComparison.Ordinal);
+        Assert.Equal("PowerState/running", view["statuses"]![1]!["code"]!.GetValue<string>());
+
+        // A retry that fits clears the failure from the instance view.
+        var (retry, _) = await _server.SendAsync(HttpMethod.Put, _server.VmPath("rg", "vm1"), ComputeTestServer.VmBody("Standard_D4s_v3"));
+        Assert.Equal(HttpStatusCode.OK, retry);
+        Assert.Equal("Succeeded", (await _server.WaitTerminalAsync(_server.VmPath("rg", "vm1")))!["properties"]!["provisioningState"]!.GetValue<string>());
+        (_, view) = await _server.SendAsync(HttpMethod.Get, $"subscriptions/{_server.Subscription}/resourceGroups/rg/providers/Microsoft.Compute/virtualMachines/vm1/instanceView?api-version=2023-07-01");
+        Assert.Equal("ProvisioningState/succeeded", view["statuses"]![0]!["code"]!.GetValue<string>());
     }
 
     [Fact]

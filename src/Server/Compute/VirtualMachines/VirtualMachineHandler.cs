@@ -128,6 +128,7 @@ internal sealed partial class VirtualMachineHandler(CapacityService capacity, Qu
         if (properties?["vmId"] is not null)
         {
             ops.Add(TxnOp.Delete(VmPowerIntent.Key(InstanceIdOf(properties))));
+            ops.Add(TxnOp.Delete(FailureKey(InstanceIdOf(properties))));
         }
 
         var vmId = context.Resource["id"]!.GetValue<string>();
@@ -144,7 +145,23 @@ internal sealed partial class VirtualMachineHandler(CapacityService capacity, Qu
         return new Admission(compares, ops);
     }
 
+    /// <summary>Where a VM's last provisioning failure is kept (code and message) for its instance view; removed with the VM.</summary>
+    public static string FailureKey(string instanceId) => "/capacity/vmfailure/" + instanceId.ToLowerInvariant();
+
     public override async ValueTask<ProvisionOutcome> ProvisionAsync(ResourceReconcileContext context, CancellationToken cancellationToken)
+    {
+        var outcome = await ProvisionCoreAsync(context, cancellationToken).ConfigureAwait(false);
+        if (outcome.Error is { } error && context.Properties["vmId"] is not null)
+        {
+            // Written before the framework marks the VM Failed, so a Failed VM's instance view can name the code.
+            var failure = new JsonObject { ["code"] = error.Code, ["message"] = error.Message };
+            await store.PutAsync(FailureKey(InstanceIdOf(context.Properties)), JsonSerializer.SerializeToUtf8Bytes(failure), null, cancellationToken).ConfigureAwait(false);
+        }
+
+        return outcome;
+    }
+
+    private async ValueTask<ProvisionOutcome> ProvisionCoreAsync(ResourceReconcileContext context, CancellationToken cancellationToken)
     {
         var instanceId = InstanceIdOf(context.Properties);
         var instanceKey = FabricKeys.Instance(instanceId);
@@ -256,20 +273,27 @@ internal sealed partial class VirtualMachineHandler(CapacityService capacity, Qu
         var properties = resource["properties"] as JsonObject ?? [];
         var state = ResourceDocument.GetProvisioningState(resource) ?? ProvisioningStates.Succeeded;
         var failed = string.Equals(state, ProvisioningStates.Failed, StringComparison.OrdinalIgnoreCase);
-        var statuses = new JsonArray
+        var provisioning = new JsonObject
         {
-            new JsonObject
+            ["code"] = "ProvisioningState/" + state.ToLowerInvariant(),
+            ["level"] = failed ? "Error" : "Info",
+            ["displayStatus"] = state switch
             {
-                ["code"] = "ProvisioningState/" + state.ToLowerInvariant(),
-                ["level"] = failed ? "Error" : "Info",
-                ["displayStatus"] = state switch
-                {
-                    ProvisioningStates.Succeeded => "Provisioning succeeded",
-                    ProvisioningStates.Failed => "Provisioning failed",
-                    _ => state,
-                },
+                ProvisioningStates.Succeeded => "Provisioning succeeded",
+                ProvisioningStates.Failed => "Provisioning failed",
+                _ => state,
             },
         };
+        if (failed && properties["vmId"] is not null
+            && await store.GetAsync(FailureKey(InstanceIdOf(properties)), cancellationToken).ConfigureAwait(false) is { } failure
+            && JsonNode.Parse(failure.Value.Span) is JsonObject error && error["code"] is JsonValue code)
+        {
+            // As Azure writes a failed VM's status: ProvisioningState/failed/{code}, with the error's message.
+            provisioning["code"] = "ProvisioningState/failed/" + code.GetValue<string>();
+            provisioning["message"] = error["message"]?.DeepClone();
+        }
+
+        var statuses = new JsonArray { provisioning };
 
         var power = PowerState.Deallocated;
         if (properties["vmId"] is not null
