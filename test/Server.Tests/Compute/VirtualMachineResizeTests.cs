@@ -108,6 +108,23 @@ public sealed class VirtualMachineResizeTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Patch_OfADeallocatedVm_TakesTheNewSizeWhenStartedAgain()
+    {
+        await ActAsync("deallocate");
+
+        var (status, _) = await _server.SendAsync(HttpMethod.Patch, _server.VmPath("rg", "vm1"), ComputeTestServer.Json("""{"properties":{"hardwareProfile":{"vmSize":"Standard_D8s_v3"}}}"""));
+
+        Assert.Equal(HttpStatusCode.OK, status);
+        Assert.Equal("Succeeded", (await _server.WaitTerminalAsync(_server.VmPath("rg", "vm1")))!["properties"]!["provisioningState"]!.GetValue<string>());
+        Assert.Empty(await _server.InstancesAsync());
+        Assert.Equal(8, (await _server.UsagesAsync())["cores"].Current);
+        await ActAsync("start");
+        var instance = Assert.Single(await _server.InstancesAsync());
+        Assert.Equal(("Standard_D8s_v3", 8), (instance.Size, (await _server.RecordAsync(instance.Host!)).Used.VCpus));
+        Assert.Equal(PowerState.Running, instance.Observed!.PowerState);
+    }
+
+    [Fact]
     public async Task Put_WithASizeBeyondQuota_IsRefusedAndChangesNothing()
     {
         var (quota, _) = await _server.SendAsync(HttpMethod.Put, $"providers/Holdfast.Capacity/quotas/{_server.Subscription}?api-version=2025-01-01", ComputeTestServer.Json("""{"properties":{"totalRegionalVCpus":8}}"""));
@@ -131,6 +148,25 @@ public sealed class VirtualMachineResizeTests : IAsyncLifetime
         Assert.Equal(HttpStatusCode.Conflict, status);
         Assert.Equal("SkuNotAvailable", body["error"]!["code"]!.GetValue<string>());
         Assert.Equal(4, (await _server.UsagesAsync())["cores"].Current);
+    }
+
+    /// <summary>Posts a power action and polls its Azure-AsyncOperation monitor to Succeeded.</summary>
+    private async Task ActAsync(string action)
+    {
+        using var response = await _server.Admin.PostAsync($"subscriptions/{_server.Subscription}/resourceGroups/rg/providers/Microsoft.Compute/virtualMachines/vm1/{action}?api-version=2023-07-01", null, _server.Ct);
+        Assert.Equal(HttpStatusCode.Accepted, response.StatusCode);
+        var monitor = response.Headers.GetValues("Azure-AsyncOperation").Single();
+        while (true)
+        {
+            var (_, status) = await _server.SendAsync(HttpMethod.Get, monitor);
+            if (status["status"]!.GetValue<string>() != "InProgress")
+            {
+                Assert.Equal("Succeeded", status["status"]!.GetValue<string>());
+                return;
+            }
+
+            await Task.Delay(25, _server.Ct);
+        }
     }
 
     /// <summary>Simulates another tenant's VM on <paramref name="host"/>: an allocation of <paramref name="vcpus"/> written into its record.</summary>
