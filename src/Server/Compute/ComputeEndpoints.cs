@@ -18,7 +18,8 @@ namespace Holdfast.Server.Compute;
 /// <summary>
 /// Microsoft.Compute's non-resource reads, in Azure's shapes: the location's <c>usages</c> (quota limits and current
 /// values: <c>cores</c>, <c>virtualMachines</c> and every VM family), <c>vmSizes</c> (the catalog's sizes some in-service
-/// host could hold) and a VM's <c>instanceView</c>. Each authorizes its own action before reading anything.
+/// host could hold), <c>skus</c> (<see cref="ResourceSkus"/>) and a VM's <c>instanceView</c>. Each authorizes its own
+/// action before reading anything.
 /// </summary>
 internal static class ComputeEndpoints
 {
