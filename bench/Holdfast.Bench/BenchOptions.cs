@@ -29,6 +29,10 @@ internal sealed record BenchOptions
           --value-bytes N    value size for the raw store run (default 500, like a resource-group document)
           --server-env K=V   set an environment variable for the server process only (repeatable), e.g. to try a
                              runtime knob: --server-env DOTNET_ThreadPool_UnfairSemaphoreSpinLimit=0
+          --vms N            instead of the load matrix: create N VMs end to end (PUT, then poll to Succeeded) on a
+                             simulated fleet, with the largest --concurrency level as workers (max 20000)
+          --hosts N          simulated hosts for --vms (default 1000, max 10000)
+          --heartbeat N      the simulated hosts' heartbeat seconds for --vms (default 1)
           --holdfast PATH    the server's holdfast.dll (default src/Holdfast/bin/Release/net10.0/holdfast.dll under the repo root)
           --help             this text
 
@@ -56,6 +60,13 @@ internal sealed record BenchOptions
     public IReadOnlyList<KeyValuePair<string, string>> ServerEnvironment { get; init; } = [];
 
     public bool Help { get; init; }
+
+    /// <summary>VMs to create end to end; 0 runs the HTTP load matrix instead.</summary>
+    public int Vms { get; init; }
+
+    public int Hosts { get; init; } = 1000;
+
+    public int HeartbeatSeconds { get; init; } = 1;
 
     /// <summary>Parses <paramref name="args"/>; a problem is returned as <paramref name="error"/> and the result is null.</summary>
     public static BenchOptions? Parse(IReadOnlyList<string> args, out string? error)
@@ -99,6 +110,15 @@ internal sealed record BenchOptions
                     break;
                 case "--value-bytes":
                     options = options with { ValueBytes = (int)ParseNumber(name, value, 1, 1 << 20, ref error) };
+                    break;
+                case "--vms":
+                    options = options with { Vms = (int)ParseNumber(name, value, 1, 20000, ref error) };
+                    break;
+                case "--hosts":
+                    options = options with { Hosts = (int)ParseNumber(name, value, 1, 10000, ref error) };
+                    break;
+                case "--heartbeat":
+                    options = options with { HeartbeatSeconds = (int)ParseNumber(name, value, 1, 60, ref error) };
                     break;
                 case "--holdfast":
                     options = options with { HoldfastPath = value };

@@ -65,7 +65,7 @@ internal sealed class ServerProcess : IAsyncDisposable
 
     /// <summary>Starts the server and waits (up to <paramref name="readyTimeout"/>) for its ready line.</summary>
     public static async Task<ServerProcess> StartAsync(
-        string holdfastDll, IEnumerable<KeyValuePair<string, string>> environment, TimeSpan readyTimeout, CancellationToken cancellationToken)
+        string holdfastDll, IEnumerable<KeyValuePair<string, string>> environment, TimeSpan readyTimeout, CancellationToken cancellationToken, params string[] extraArguments)
     {
         var dataDirectory = Directory.CreateTempSubdirectory("holdfast-bench-server-").FullName;
         var port = FreeLoopbackPort();
@@ -85,8 +85,8 @@ internal sealed class ServerProcess : IAsyncDisposable
         foreach (var argument in new[]
         {
             holdfastDll, "serve", "--data-dir", dataDirectory, "--port", port.ToString(System.Globalization.CultureInfo.InvariantCulture),
-            "--listen", "127.0.0.1", "--throttle", "off",
-        })
+            "--listen", "127.0.0.1", "--throttle", "off", "--agent-port", "0",
+        }.Concat(extraArguments))
         {
             start.ArgumentList.Add(argument);
         }

@@ -18,7 +18,8 @@ namespace Holdfast.Server.Compute;
 /// <summary>
 /// Microsoft.Compute's non-resource reads, in Azure's shapes: the location's <c>usages</c> (quota limits and current
 /// values: <c>cores</c>, <c>virtualMachines</c> and every VM family), <c>vmSizes</c> (the catalog's sizes some in-service
-/// host could hold) and a VM's <c>instanceView</c>. Each authorizes its own action before reading anything.
+/// host could hold), <c>skus</c> (<see cref="ResourceSkus"/>) and a VM's <c>instanceView</c>. Each authorizes its own
+/// action before reading anything.
 /// </summary>
 internal static class ComputeEndpoints
 {
@@ -29,6 +30,7 @@ internal static class ComputeEndpoints
         var metadata = new ArmEndpointMetadata(ApiVersions: ComputeProvider.ApiVersions);
         routes.MapGet(Locations + "/usages", UsagesAsync).WithMetadata(metadata);
         routes.MapGet(Locations + "/vmSizes", VmSizesAsync).WithMetadata(metadata);
+        routes.MapGet("/subscriptions/{subscriptionId}/providers/Microsoft.Compute/skus", ResourceSkus.ListAsync).WithMetadata(new ArmEndpointMetadata(ApiVersions: ResourceSkus.ApiVersions));
         routes.MapGet("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Compute/virtualMachines/{vmName}/instanceView", InstanceViewAsync).WithMetadata(metadata);
         Images.ImageEndpoints.Map(routes);
     }
@@ -89,7 +91,7 @@ internal static class ComputeEndpoints
         await ArmResponses.WriteJsonAsync(context, StatusCodes.Status200OK, view).ConfigureAwait(false);
     }
 
-    private static async Task<(ArmData Data, string SubscriptionId)> AuthorizeAsync(HttpContext context, string subscriptionId, string action)
+    internal static async Task<(ArmData Data, string SubscriptionId)> AuthorizeAsync(HttpContext context, string subscriptionId, string action)
     {
         var data = context.RequestServices.GetRequiredService<ArmData>();
         var subscription = await data.GetSubscriptionAsync(subscriptionId, ArmRequest.Of(context).RequirePrincipal(), context.RequestAborted).ConfigureAwait(false);
@@ -105,7 +107,7 @@ internal static class ComputeEndpoints
         }
     }
 
-    private static VirtualMachineHandler VirtualMachines(ArmData data) =>
+    internal static VirtualMachineHandler VirtualMachines(ArmData data) =>
         (VirtualMachineHandler)data.Registry.FindType(ComputeProvider.VirtualMachinesType)!.Handler;
 
     private static JsonObject Usage(string name, string localizedName, int currentValue, int limit) => new()

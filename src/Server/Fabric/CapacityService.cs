@@ -300,6 +300,111 @@ internal sealed partial class CapacityService(IStateStore store, ILogger<Capacit
     }
 
     /// <summary>
+    /// Resizes an existing instance to <paramref name="demand"/>: on its own host when that host (without the instance)
+    /// has room, else on another host that fits; one transaction rewrites the record(s) and the instance with its epoch
+    /// bumped, so its host re-creates it at the new size (a restart, as Azure's resize). Nothing fits: nothing is
+    /// written and the answer is not placed, with the explanation. An instance waiting for room just takes the new size.
+    /// </summary>
+    public async Task<PlaceResult> ResizeAsync(string instanceId, CapacityVector demand, string size, CommitFn commit, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(commit);
+        await WaitLoadedAsync(cancellationToken).ConfigureAwait(false);
+        var instanceKey = FabricKeys.Instance(instanceId);
+        for (var attempt = 0; attempt < MaxAttempts; attempt++)
+        {
+            var existing = await store.GetAsync(instanceKey, cancellationToken).ConfigureAwait(false)
+                ?? throw new KeyNotFoundException($"Instance '{instanceId}' does not exist.");
+            var instance = FabricJson.Deserialize<InstanceDocument>(existing.Value.Span);
+            var resized = instance with { Demand = demand, Size = size };
+            if (instance.Host is null)
+            {
+                var waiting = await commit(new TxnRequest([Compare.ModRevisionIs(instanceKey, existing.ModRevision)], [TxnOp.Put(instanceKey, FabricJson.Serialize(resized))], [])).ConfigureAwait(false);
+                if (waiting.Succeeded)
+                {
+                    return new PlaceResult(false, null, waiting.Revision, null);
+                }
+
+                continue;
+            }
+
+            HostAllocationRecord? current = null;
+            HostAllocationRecord? inPlace = null;
+            long hostRevision = 0;
+            lock (_lock)
+            {
+                if (_index.FindHost(instance.Host) is { } host && host.Description.State == HostState.InService
+                    && host.Allocations.Allocations.FirstOrDefault(a => string.Equals(a.Id, instanceId, StringComparison.Ordinal)) is { } allocation)
+                {
+                    current = host.Allocations;
+                    inPlace = current.WithoutAllocation(instanceId).WithAllocation(allocation with { Demand = demand }, host.Description.Capacity);
+                    hostRevision = _hostRevisions.GetValueOrDefault(instance.Host);
+                }
+            }
+
+            if (inPlace is not null)
+            {
+                var key = FabricKeys.Allocations(instance.Host);
+                var hostKey = FabricKeys.Host(instance.Host);
+                var result = await commit(new TxnRequest(
+                    [Compare.ModRevisionIs(instanceKey, existing.ModRevision), RecordIs(key, current!.Version), RecordIs(hostKey, hostRevision)],
+                    [TxnOp.Put(key, AllocationRecordCodec.Encode(inPlace)), TxnOp.Put(instanceKey, FabricJson.Serialize(resized with { Epoch = instance.Epoch + 1, Error = null }))],
+                    [TxnOp.Get(key), TxnOp.Get(hostKey)])).ConfigureAwait(false);
+                if (result.Succeeded)
+                {
+                    Apply(inPlace.AtVersion(result.Revision));
+                    return new PlaceResult(true, instance.Host, result.Revision, null);
+                }
+
+                Refresh(result.Results[0], key, current.Version);
+                RefreshHost(result.Results[1], hostKey, hostRevision, result.Revision);
+                LogConflict(logger, instanceId, instance.Host, attempt + 1);
+                continue;
+            }
+
+            var (fromCompare, fromOps, freed) = await WithoutAsync(instance, cancellationToken).ConfigureAwait(false);
+            PlacementDecision decision;
+            lock (_lock)
+            {
+                decision = _index.DecideMove(resized.ToRequest());
+                hostRevision = decision.IsPlaced ? _hostRevisions.GetValueOrDefault(decision.HostName!) : 0;
+            }
+
+            if (!decision.IsPlaced)
+            {
+                return new PlaceResult(false, instance.Host, existing.ModRevision, decision.Explanation);
+            }
+
+            if (await IsStaleAsync(decision, cancellationToken).ConfigureAwait(false))
+            {
+                continue;
+            }
+
+            var toKey = FabricKeys.Allocations(decision.HostName!);
+            var toHostKey = FabricKeys.Host(decision.HostName!);
+            var moved = await commit(new TxnRequest(
+                [Compare.ModRevisionIs(instanceKey, existing.ModRevision), .. fromCompare, RecordIs(toKey, decision.ExpectedVersion), RecordIs(toHostKey, hostRevision)],
+                [.. fromOps, TxnOp.Put(toKey, AllocationRecordCodec.Encode(decision.ProposedRecord!)), TxnOp.Put(instanceKey, FabricJson.Serialize(resized with { Host = decision.HostName, Epoch = instance.Epoch + 1, Error = null }))],
+                [TxnOp.Get(toKey), TxnOp.Get(toHostKey)])).ConfigureAwait(false);
+            if (moved.Succeeded)
+            {
+                if (freed is not null)
+                {
+                    Apply(freed.AtVersion(moved.Revision));
+                }
+
+                Apply(decision.ProposedRecord!.AtVersion(moved.Revision));
+                return new PlaceResult(true, decision.HostName, moved.Revision, null);
+            }
+
+            Refresh(moved.Results[0], toKey, decision.ExpectedVersion);
+            RefreshHost(moved.Results[1], toHostKey, hostRevision, moved.Revision);
+            LogConflict(logger, instanceId, decision.HostName!, attempt + 1);
+        }
+
+        throw new StateStoreException($"Resizing instance '{instanceId}' kept conflicting with concurrent changes; retry.");
+    }
+
+    /// <summary>
     /// Holds capacity for <paramref name="count"/> instances of <paramref name="unit"/> for a capacity reservation, on
     /// the InService hosts with the most room first (one CAS per host, each its own transaction through
     /// <paramref name="commit"/>). Holds what fits; the shortfall says why the rest did not.

@@ -11,7 +11,8 @@ namespace Holdfast.Server.IntegrationTests.Compute;
 /// <summary>
 /// A VM's lifecycle as an SDK user writes it, with the official Azure.ResourceManager.Compute 1.2.0 against the real
 /// server process, whose VMs run on its simulated fleet (<c>--simulated-hosts</c>: simulated hardware behind the real
-/// agent-side logic): sizes, create (placed, Succeeded once running), instance view, usages, power actions, delete.
+/// agent-side logic): sizes, resource SKUs, create (placed, Succeeded once running), instance view, usages, power
+/// actions, redeploy, resize, delete.
 /// </summary>
 [Collection(ServerCollection.Name)]
 public sealed class VirtualMachineSdkTests(ServerFixture fixture)
@@ -59,6 +60,51 @@ public sealed class VirtualMachineSdkTests(ServerFixture fixture)
 
         Assert.Equal(409, unavailable.Status);
         Assert.Equal("SkuNotAvailable", unavailable.ErrorCode);
+        await group.DeleteAsync(WaitUntil.Completed);
+    }
+
+    [Fact]
+    public async Task ResourceSkus_ListEveryCatalogSize_RestrictingWhatTheFleetCannotHold()
+    {
+        var subscription = await fixture.Arm.GetDefaultSubscriptionAsync();
+
+        var skus = await ToListAsync(subscription.GetComputeResourceSkusAsync(filter: "location eq 'local'"));
+
+        var d2s = Assert.Single(skus, s => s.Name == "Standard_D2s_v3");
+        Assert.Equal("virtualMachines", d2s.ResourceType);
+        Assert.Equal("Standard", d2s.Tier);
+        Assert.Equal("standardDSv3Family", d2s.Family);
+        Assert.Equal(Local, Assert.Single(d2s.Locations));
+        Assert.Contains(d2s.Capabilities, c => c.Name == "vCPUs" && c.Value == "2");
+        Assert.Contains(d2s.Capabilities, c => c.Name == "MemoryGB" && c.Value == "8");
+        Assert.Empty(d2s.Restrictions);
+        var tooBig = Assert.Single(skus, s => s.Name == "Standard_D64s_v3");
+        var restriction = Assert.Single(tooBig.Restrictions);
+        Assert.Equal(ComputeResourceSkuRestrictionsReasonCode.NotAvailableForSubscription, restriction.ReasonCode);
+        Assert.Equal(ComputeResourceSkuRestrictionsType.Location, restriction.RestrictionsType);
+        Assert.Empty(await ToListAsync(subscription.GetComputeResourceSkusAsync(filter: "location eq 'westus'")));
+    }
+
+    [Fact]
+    public async Task VirtualMachine_RedeployAndResize_WithSdkDefaults()
+    {
+        var subscription = await fixture.Arm.GetDefaultSubscriptionAsync();
+        var group = await CreateGroupAsync(subscription);
+        var vm = (await group.GetVirtualMachines().CreateOrUpdateAsync(WaitUntil.Completed, "vm1", VmData("Standard_D2s_v3"))).Value;
+
+        await vm.RedeployAsync(WaitUntil.Completed);
+
+        vm = (await vm.GetAsync()).Value;
+        Assert.Equal("Succeeded", vm.Data.ProvisioningState);
+        Assert.Contains((await vm.InstanceViewAsync()).Value.Statuses, s => s.Code == "PowerState/running");
+
+        var coresBefore = await CoresInUseAsync(subscription);
+        vm = (await vm.UpdateAsync(WaitUntil.Completed, new VirtualMachinePatch { HardwareProfile = new VirtualMachineHardwareProfile { VmSize = VirtualMachineSizeType.StandardD4SV3 } })).Value;
+
+        Assert.Equal(VirtualMachineSizeType.StandardD4SV3, vm.Data.HardwareProfile.VmSize);
+        Assert.Equal("Succeeded", vm.Data.ProvisioningState);
+        Assert.Contains((await vm.InstanceViewAsync()).Value.Statuses, s => s.Code == "PowerState/running");
+        Assert.True(await CoresInUseAsync(subscription) >= coresBefore + 2);
         await group.DeleteAsync(WaitUntil.Completed);
     }
 

@@ -140,6 +140,8 @@ public sealed class BadInputSweepTests(ServerFixture fixture)
             $"subscriptions/{sub}/providers/Microsoft.Compute/locations/local/publishers/Canonical/artifacttypes/vmimage/offers/x/skus/y/versions/z",
             $"subscriptions/{sub}/providers/Microsoft.Compute/locations/local/usages",
             $"subscriptions/{sub}/providers/Microsoft.Compute/locations/local/vmSizes",
+            $"subscriptions/{sub}/providers/Microsoft.Compute/skus",
+            $"subscriptions/{sub}/resourceGroups/{group}/providers/Microsoft.Compute/virtualMachines/vm1/redeploy",
             $"subscriptions/{sub}/providers/Microsoft.Compute/locations/nowhere/usages",
             $"providers/Holdfast.Capacity/quotas/{sub}",
             "providers/Holdfast.Capacity/quotas/not-a-guid",

@@ -78,6 +78,18 @@ public sealed class CapacityReservationTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Vm_InAReservationGroup_CannotBeResized()
+    {
+        Assert.Equal("Succeeded", await ReserveAsync("r1", "Standard_D8s_v3", 1));
+        Assert.Equal("Succeeded", await CreateVmAsync("reserved", "Standard_D8s_v3", GroupId));
+
+        var (status, body) = await _server.SendAsync(HttpMethod.Put, _server.VmPath("rg", "reserved"), ComputeTestServer.VmBody("Standard_D4s_v3", GroupId));
+
+        Assert.Equal(HttpStatusCode.BadRequest, status);
+        Assert.Equal("PropertyChangeNotAllowed", body["error"]!["code"]!.GetValue<string>());
+    }
+
+    [Fact]
     public async Task Group_WithReservations_CannotBeDeleted()
     {
         Assert.Equal("Succeeded", await ReserveAsync("r1", "Standard_D2s_v3", 1));

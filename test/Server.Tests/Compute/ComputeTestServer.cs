@@ -40,6 +40,8 @@ public sealed class ComputeTestServer : IAsyncDisposable
 
     internal CapacityService Capacity => _server.Services.GetRequiredService<CapacityService>();
 
+    internal Holdfast.Server.Agents.FleetSimulator Simulator => _server.Services.GetRequiredService<Holdfast.Server.Agents.FleetSimulator>();
+
     /// <summary>The first simulated host's name.</summary>
     public const string SimHost = "sim-0001";
 

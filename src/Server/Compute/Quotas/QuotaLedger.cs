@@ -77,6 +77,34 @@ internal sealed class QuotaLedger(IStateStore store)
         return Rewrite(subscriptionId, usage.With(size, +1), limitsStored, usageStored);
     }
 
+    /// <summary>
+    /// Moves one VM from <paramref name="from"/> to <paramref name="to"/> (a resize): with <paramref name="check"/>, throws
+    /// Azure's refusal when the added vCPUs would exceed the family or regional limit; without it (undoing a failed
+    /// resize) never refuses. Returns the compares and the usage rewrite to commit with the VM.
+    /// </summary>
+    public async ValueTask<Admission> ResizeAsync(string subscriptionId, VmSize from, VmSize to, string location, bool check, CancellationToken cancellationToken)
+    {
+        var (limits, limitsStored) = await ReadLimitsAsync(subscriptionId, cancellationToken).ConfigureAwait(false);
+        var (usage, usageStored) = await ReadUsageAsync(subscriptionId, cancellationToken).ConfigureAwait(false);
+        var next = usage.With(from, -1).With(to, +1);
+        if (check)
+        {
+            var familyAdded = next.FamilyVCpus(to.Family) - usage.FamilyVCpus(to.Family);
+            if (familyAdded > 0 && next.FamilyVCpus(to.Family) > limits.FamilyLimit(to.Family))
+            {
+                throw QuotaExceeded($"{VmSizeCatalog.FindFamily(to.Family)!.Name} Cores", location, limits.FamilyLimit(to.Family), usage.FamilyVCpus(to.Family), familyAdded);
+            }
+
+            var added = next.VCpus - usage.VCpus;
+            if (added > 0 && next.VCpus > limits.EffectiveTotalRegionalVCpus)
+            {
+                throw QuotaExceeded("Total Regional Cores", location, limits.EffectiveTotalRegionalVCpus, usage.VCpus, added);
+            }
+        }
+
+        return Rewrite(subscriptionId, next with { VirtualMachines = usage.VirtualMachines }, limitsStored, usageStored, compareLimits: check);
+    }
+
     /// <summary>Credits one VM of <paramref name="size"/> back (never below zero), to commit with the VM's removal.</summary>
     public async ValueTask<Admission> CreditAsync(string subscriptionId, VmSize size, CancellationToken cancellationToken)
     {

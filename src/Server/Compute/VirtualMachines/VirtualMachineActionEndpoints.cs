@@ -17,13 +17,13 @@ namespace Holdfast.Server.Compute.VirtualMachines;
 /// <summary>
 /// A VM's power actions, as long-running operations (202 with <c>Azure-AsyncOperation</c> and <c>Location</c>):
 /// <c>start</c>, <c>powerOff</c> (stopped, capacity kept), <c>deallocate</c> (capacity freed; <c>start</c> places it
-/// again) and <c>restart</c> (stop, then start). The request commits, in one transaction guarded by the VM's,
+/// again), <c>restart</c> (stop, then start) and <c>redeploy</c> (moved to another host). The request commits, in one transaction guarded by the VM's,
 /// the instance's and the intent's revisions: the instance's desired power state, the <see cref="VmPowerIntent"/>, the VM
 /// in <c>Updating</c> and the operation. The reconcile loop finishes it when the host reports the wanted state.
 /// </summary>
 internal static class VirtualMachineActionEndpoints
 {
-    public static readonly IReadOnlyList<string> Actions = ["start", "powerOff", "deallocate", "restart"];
+    public static readonly IReadOnlyList<string> Actions = ["start", "powerOff", "deallocate", "restart", "redeploy"];
     private const int MaxAttempts = 8;
 
     public static void Map(IEndpointRouteBuilder routes)
@@ -92,6 +92,14 @@ internal static class VirtualMachineActionEndpoints
                     break;
                 case "deallocate":
                     ops.Add(TxnOp.Put(intentKey, new VmPowerIntent(Deallocated: true).Serialize()));
+                    break;
+                case "redeploy":
+                    if (instance?.Host is null || intent.Deallocated)
+                    {
+                        throw new ApiException(HttpStatusCode.Conflict, "OperationNotAllowed", $"Operation 'redeploy' is not allowed on VM '{vmName}' since the VM is deallocated or not allocated to a host. Start it instead.");
+                    }
+
+                    ops.Add(TxnOp.Put(intentKey, new VmPowerIntent(RedeployFromEpoch: instance.Epoch).Serialize()));
                     break;
                 default:
                     if (instance is null || intent.Deallocated)

@@ -58,9 +58,9 @@ internal sealed partial class VirtualMachineHandler(CapacityService capacity, Qu
         if (existing is not null)
         {
             var before = SizeOf(existing);
-            if (sizeName is not null && before is not null && !string.Equals(before, sizeName, StringComparison.OrdinalIgnoreCase))
+            if (sizeName is not null && before is not null && !string.Equals(before, sizeName, StringComparison.OrdinalIgnoreCase) && ReservationGroupOf(existing) is not null)
             {
-                context.AddError(ArmErrorCodes.PropertyChangeNotAllowed, "Changing property 'hardwareProfile.vmSize' is not allowed: resizing is not supported yet. Delete and re-create the VM with the new size.", "vmSize");
+                context.AddError(ArmErrorCodes.PropertyChangeNotAllowed, "Changing property 'hardwareProfile.vmSize' of a VM in a capacity reservation group is not supported. Delete and re-create the VM with the new size.", "vmSize");
             }
 
             if (!string.Equals(ReservationGroupOf(existing), ReservationGroupOf(properties), StringComparison.OrdinalIgnoreCase))
@@ -90,15 +90,28 @@ internal sealed partial class VirtualMachineHandler(CapacityService capacity, Qu
         var network = await AttachNetworkInterfacesAsync(context, cancellationToken).ConfigureAwait(false);
         var disks = await VmDisks.AdmitAsync(context, cancellationToken).ConfigureAwait(false);
         network = new Admission([.. network.Compares, .. disks.Compares], [.. network.Ops, .. disks.Ops]);
+        var size = VmSizeCatalog.Find(SizeOf(context.Properties))!;
         if (context.Kind != AdmissionKind.Create)
         {
-            return network;
+            // A resize: the new size must be offered, and its added vCPUs charged, in this write's transaction.
+            var previous = VmSizeCatalog.Find((context.Previous?["properties"] as JsonObject) is { } p ? SizeOf(p) : null);
+            if (previous is null || string.Equals(previous.Name, size.Name, StringComparison.OrdinalIgnoreCase))
+            {
+                return network;
+            }
+
+            if (!FleetCanHost(size))
+            {
+                throw SkuNotAvailable(context.Id, size);
+            }
+
+            var delta = await quotas.ResizeAsync(context.Id.SubscriptionId!, previous, size, location, check: true, cancellationToken).ConfigureAwait(false);
+            return new Admission([.. delta.Compares, .. network.Compares], [.. delta.Ops, .. network.Ops]);
         }
 
-        var size = VmSizeCatalog.Find(SizeOf(context.Properties))!;
         if (!FleetCanHost(size))
         {
-            throw new ApiException(HttpStatusCode.Conflict, "SkuNotAvailable", $"The requested size for resource '{context.Id}' is currently not available in location '{location}'. Please try another size or deploy to a different location. Sizes offered here are listed by GET /subscriptions/{context.Id.SubscriptionId}/providers/Microsoft.Compute/locations/{location}/vmSizes.");
+            throw SkuNotAvailable(context.Id, size);
         }
 
         if (ReservationGroupOf(context.Properties) is { } group)
@@ -128,6 +141,7 @@ internal sealed partial class VirtualMachineHandler(CapacityService capacity, Qu
         if (properties?["vmId"] is not null)
         {
             ops.Add(TxnOp.Delete(VmPowerIntent.Key(InstanceIdOf(properties))));
+            ops.Add(TxnOp.Delete(FailureKey(InstanceIdOf(properties))));
         }
 
         var vmId = context.Resource["id"]!.GetValue<string>();
@@ -144,7 +158,23 @@ internal sealed partial class VirtualMachineHandler(CapacityService capacity, Qu
         return new Admission(compares, ops);
     }
 
+    /// <summary>Where a VM's last provisioning failure is kept (code and message) for its instance view; removed with the VM.</summary>
+    public static string FailureKey(string instanceId) => "/capacity/vmfailure/" + instanceId.ToLowerInvariant();
+
     public override async ValueTask<ProvisionOutcome> ProvisionAsync(ResourceReconcileContext context, CancellationToken cancellationToken)
+    {
+        var outcome = await ProvisionCoreAsync(context, cancellationToken).ConfigureAwait(false);
+        if (outcome.Error is { } error && context.Properties["vmId"] is not null)
+        {
+            // Written before the framework marks the VM Failed, so a Failed VM's instance view can name the code.
+            var failure = new JsonObject { ["code"] = error.Code, ["message"] = error.Message };
+            await store.PutAsync(FailureKey(InstanceIdOf(context.Properties)), JsonSerializer.SerializeToUtf8Bytes(failure), null, cancellationToken).ConfigureAwait(false);
+        }
+
+        return outcome;
+    }
+
+    private async ValueTask<ProvisionOutcome> ProvisionCoreAsync(ResourceReconcileContext context, CancellationToken cancellationToken)
     {
         var instanceId = InstanceIdOf(context.Properties);
         var instanceKey = FabricKeys.Instance(instanceId);
@@ -168,6 +198,29 @@ internal sealed partial class VirtualMachineHandler(CapacityService capacity, Qu
         }
 
         var instance = FabricJson.Deserialize<InstanceDocument>(stored.Value.Span);
+        var wanted = VmSizeCatalog.Find(SizeOf(context.Properties))!;
+        if (intent.ResizeError is { } resizeError)
+        {
+            // A resize found no room and was undone (size and quota back): fail this operation with why.
+            await store.TxnAsync(new TxnRequest([Compare.ModRevisionIs(intentStored!.Key, intentStored.ModRevision)], [TxnOp.Delete(intentStored.Key)]), cancellationToken).ConfigureAwait(false);
+            if (string.Equals(instance.Size, wanted.Name, StringComparison.OrdinalIgnoreCase))
+            {
+                return ProvisionOutcome.Failed("AllocationFailed", resizeError);
+            }
+
+            return ProvisionOutcome.NotYet(TimeSpan.Zero);
+        }
+
+        if (!string.Equals(instance.Size, wanted.Name, StringComparison.OrdinalIgnoreCase))
+        {
+            return await ResizeAsync(context, instance, wanted, intentStored, cancellationToken).ConfigureAwait(false);
+        }
+
+        if (intent.RedeployFromEpoch is { } redeployFrom)
+        {
+            return await RedeployAsync(context, instance, redeployFrom, intentStored!, cancellationToken).ConfigureAwait(false);
+        }
+
         if (instance.Observed is { } observed && observed.Epoch == instance.Epoch && instance.Host is not null)
         {
             if (observed.Error is not null)
@@ -233,20 +286,27 @@ internal sealed partial class VirtualMachineHandler(CapacityService capacity, Qu
         var properties = resource["properties"] as JsonObject ?? [];
         var state = ResourceDocument.GetProvisioningState(resource) ?? ProvisioningStates.Succeeded;
         var failed = string.Equals(state, ProvisioningStates.Failed, StringComparison.OrdinalIgnoreCase);
-        var statuses = new JsonArray
+        var provisioning = new JsonObject
         {
-            new JsonObject
+            ["code"] = "ProvisioningState/" + state.ToLowerInvariant(),
+            ["level"] = failed ? "Error" : "Info",
+            ["displayStatus"] = state switch
             {
-                ["code"] = "ProvisioningState/" + state.ToLowerInvariant(),
-                ["level"] = failed ? "Error" : "Info",
-                ["displayStatus"] = state switch
-                {
-                    ProvisioningStates.Succeeded => "Provisioning succeeded",
-                    ProvisioningStates.Failed => "Provisioning failed",
-                    _ => state,
-                },
+                ProvisioningStates.Succeeded => "Provisioning succeeded",
+                ProvisioningStates.Failed => "Provisioning failed",
+                _ => state,
             },
         };
+        if (failed && properties["vmId"] is not null
+            && await store.GetAsync(FailureKey(InstanceIdOf(properties)), cancellationToken).ConfigureAwait(false) is { } failure
+            && JsonNode.Parse(failure.Value.Span) is JsonObject error && error["code"] is JsonValue code)
+        {
+            // As Azure writes a failed VM's status: ProvisioningState/failed/{code}, with the error's message.
+            provisioning["code"] = "ProvisioningState/failed/" + code.GetValue<string>();
+            provisioning["message"] = error["message"]?.DeepClone();
+        }
+
+        var statuses = new JsonArray { provisioning };
 
         var power = PowerState.Deallocated;
         if (properties["vmId"] is not null
@@ -333,6 +393,80 @@ internal sealed partial class VirtualMachineHandler(CapacityService capacity, Qu
 
         LogPlaced(logger, context.Id, result.Host!);
         return ProvisionOutcome.NotYet(RunningPoll);
+    }
+
+    /// <summary>
+    /// A resize's step: the instance takes the new size on its host when it fits there, else on another host
+    /// (<see cref="CapacityService.ResizeAsync"/>; either way its host re-creates it: a restart, as Azure's resize). No
+    /// host fits: one transaction, guarded by the VM's revision, puts the VM back to its old size, gives the quota back
+    /// and records the error for the next pass to fail the operation with <c>AllocationFailed</c>.
+    /// </summary>
+    private async Task<ProvisionOutcome> ResizeAsync(ResourceReconcileContext context, InstanceDocument instance, VmSize wanted, KeyValue? intentStored, CancellationToken cancellationToken)
+    {
+        var result = await capacity.ResizeAsync(instance.Id, wanted.Demand, wanted.Name, r => store.TxnAsync(r, cancellationToken), cancellationToken).ConfigureAwait(false);
+        if (result.Placed || result.Host is null)
+        {
+            return ProvisionOutcome.NotYet(TimeSpan.Zero);
+        }
+
+        var old = VmSizeCatalog.Find(instance.Size) ?? throw new InvalidOperationException($"Instance '{instance.Id}' has an unknown size '{instance.Size}'.");
+        var key = ResourceKeys.Resource(context.Id);
+        var current = await store.GetAsync(key, cancellationToken).ConfigureAwait(false);
+        if (current is null)
+        {
+            return ProvisionOutcome.NotYet(TimeSpan.Zero);
+        }
+
+        var resource = ResourceDocument.Parse(current.Value);
+        if (!string.Equals(SizeOf((JsonObject)resource["properties"]!), wanted.Name, StringComparison.OrdinalIgnoreCase))
+        {
+            return ProvisionOutcome.NotYet(TimeSpan.Zero);
+        }
+
+        ((JsonObject)resource["properties"]!["hardwareProfile"]!)["vmSize"] = old.Name;
+        var restore = await quotas.ResizeAsync(context.Id.SubscriptionId!, wanted, old, location, check: false, cancellationToken).ConfigureAwait(false);
+        var why = result.Explanation?.Summary ?? "no host fits";
+        var message = $"Allocation failed. We do not have sufficient capacity for the requested VM size {wanted.Name} in this region ({why}). The VM keeps its size {old.Name} and its host. Please try another size or retry later.";
+        var intentKey = VmPowerIntent.Key(instance.Id);
+        var intent = (intentStored is null ? new VmPowerIntent() : VmPowerIntent.Parse(intentStored.Value)) with { ResizeError = message };
+        await store.TxnAsync(
+            new TxnRequest(
+                [Compare.ModRevisionIs(key, current.ModRevision), intentStored is null ? Compare.Absent(intentKey) : Compare.ModRevisionIs(intentKey, intentStored.ModRevision), .. restore.Compares],
+                [TxnOp.Put(key, ResourceDocument.Serialize(resource)), TxnOp.Put(intentKey, intent.Serialize()), .. restore.Ops]),
+            cancellationToken).ConfigureAwait(false);
+        LogAllocationFailed(logger, context.Id, wanted.Name, why);
+        return ProvisionOutcome.NotYet(TimeSpan.Zero);
+    }
+
+    private ApiException SkuNotAvailable(ResourceId id, VmSize size) =>
+        new(HttpStatusCode.Conflict, "SkuNotAvailable", $"The requested size {size.Name} for resource '{id}' is currently not available in location '{location}'. Please try another size or deploy to a different location. Sizes offered here are listed by GET /subscriptions/{id.SubscriptionId}/providers/Microsoft.Compute/locations/{location}/vmSizes.");
+
+    /// <summary>
+    /// A redeploy's step: while the instance is still at the epoch the redeploy saw, move it to another host
+    /// (<see cref="CapacityService.MoveAsync"/>, staying put when nothing else fits: <c>AllocationFailed</c>); once its
+    /// epoch is past that, the move is done and the intent is cleared, and the VM succeeds when its new host reports it.
+    /// </summary>
+    private async Task<ProvisionOutcome> RedeployAsync(ResourceReconcileContext context, InstanceDocument instance, long redeployFrom, KeyValue intentStored, CancellationToken cancellationToken)
+    {
+        if (instance.Epoch <= redeployFrom)
+        {
+            var from = instance.Host;
+            var moved = await capacity.MoveAsync(instance.Id, unplaceIfNoRoom: false, r => store.TxnAsync(r, cancellationToken), cancellationToken).ConfigureAwait(false);
+            if (!moved.Placed)
+            {
+                await store.TxnAsync(new TxnRequest([Compare.ModRevisionIs(intentStored.Key, intentStored.ModRevision)], [TxnOp.Delete(intentStored.Key)]), cancellationToken).ConfigureAwait(false);
+                var why = moved.Explanation?.Summary ?? "no other host fits";
+                LogAllocationFailed(logger, context.Id, instance.Size ?? "?", why);
+                return ProvisionOutcome.Failed("AllocationFailed", $"Allocation failed. The VM could not be redeployed: no other host has sufficient capacity for the VM size {instance.Size} ({why}). The VM keeps running where it is; retry later.");
+            }
+
+            LogRedeployed(logger, context.Id, from ?? "(none)", moved.Host!);
+            return ProvisionOutcome.NotYet(TimeSpan.Zero);
+        }
+
+        // Moved: clear the intent; then wait for the new host's report like any provisioning.
+        await store.TxnAsync(new TxnRequest([Compare.ModRevisionIs(intentStored.Key, intentStored.ModRevision)], [TxnOp.Delete(intentStored.Key)]), cancellationToken).ConfigureAwait(false);
+        return ProvisionOutcome.NotYet(TimeSpan.Zero);
     }
 
     /// <summary>
@@ -520,6 +654,9 @@ internal sealed partial class VirtualMachineHandler(CapacityService capacity, Qu
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Placed {ResourceId} on {Host}")]
     private static partial void LogPlaced(ILogger logger, ResourceId resourceId, string host);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Redeployed {ResourceId} from {From} to {To}")]
+    private static partial void LogRedeployed(ILogger logger, ResourceId resourceId, string from, string to);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Allocation of {ResourceId} ({Size}) failed: {Reason}")]
     private static partial void LogAllocationFailed(ILogger logger, ResourceId resourceId, string size, string reason);
