@@ -72,6 +72,23 @@ public sealed class DiskTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Patch_GrowsADisk_ButNeverShrinksIt()
+    {
+        await CreateEmptyDiskAsync("d1");
+
+        var (grown, body) = await _server.SendAsync(HttpMethod.Patch, DiskPath("d1"), ComputeTestServer.Json("""{"properties":{"diskSizeGB":128}}"""));
+        Assert.Equal(HttpStatusCode.OK, grown);
+        Assert.Equal(128, body["properties"]!["diskSizeGB"]!.GetValue<int>());
+        await _server.WaitTerminalAsync(DiskPath("d1"));
+
+        var (shrunk, error) = await _server.SendAsync(HttpMethod.Patch, DiskPath("d1"), ComputeTestServer.Json("""{"properties":{"diskSizeGB":16}}"""));
+        Assert.Equal(HttpStatusCode.BadRequest, shrunk);
+        Assert.Equal("InvalidParameter", error["error"]!["code"]!.GetValue<string>());
+        Assert.Equal(128, (await GetDiskAsync("d1"))["properties"]!["diskSizeGB"]!.GetValue<int>());
+        Assert.Equal(128L * 1024 * 1024 * 1024, (await GetDiskAsync("d1"))["properties"]!["diskSizeBytes"]!.GetValue<long>());
+    }
+
+    [Fact]
     public async Task Put_CopyOfADisk_TakesItsSize()
     {
         await CreateEmptyDiskAsync("d1");
