@@ -34,6 +34,9 @@ public sealed record InstanceDocument
 
     public string? Cluster { get; init; }
 
+    /// <summary>The availability zone the VM is pinned to (its <c>zones</c>), or null for any.</summary>
+    public string? Zone { get; init; }
+
     public IReadOnlyList<string> RequiredTraits { get; init; } = [];
 
     public PowerState DesiredPowerState { get; init; } = PowerState.Running;
@@ -47,6 +50,7 @@ public sealed record InstanceDocument
     public PlacementRequest ToRequest() => new(Id, Demand)
     {
         Cluster = Cluster,
+        Zone = Zone,
         RequiredTraits = RequiredTraits,
         ReservationId = ReservationId,
         AvailabilitySet = AvailabilitySet,

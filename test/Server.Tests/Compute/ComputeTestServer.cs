@@ -84,9 +84,9 @@ public sealed class ComputeTestServer : IAsyncDisposable
     }
 
     /// <summary>Writes an InService host and waits until placement sees it.</summary>
-    public async Task AddHostAsync(string name, CapacityVector capacity, HostState state = HostState.InService)
+    public async Task AddHostAsync(string name, CapacityVector capacity, HostState state = HostState.InService, string? zone = null)
     {
-        var host = new HostDocument { Name = name, Site = "s1", Cluster = "c1", Rack = "r-" + name, Capacity = capacity, State = state };
+        var host = new HostDocument { Name = name, Site = "s1", Cluster = "c1", Zone = zone, Rack = "r-" + name, Capacity = capacity, State = state };
         var revision = (await _store.PutAsync(FabricKeys.Host(name), FabricJson.Serialize(host), null, Ct)).Revision;
         await Capacity.WaitLoadedAsync(Ct);
         await Capacity.WaitForRevisionAsync(revision, Ct);

@@ -87,6 +87,13 @@ internal sealed partial class VirtualMachineHandler(CapacityService capacity, Qu
             return Admission.None;
         }
 
+        var zone = ZoneOf(context.Resource);
+        var previousZone = context.Previous is null ? null : ZoneOf(context.Previous);
+        if (context.Kind == AdmissionKind.Update && !string.Equals(zone, previousZone, StringComparison.OrdinalIgnoreCase))
+        {
+            throw new ApiException(System.Net.HttpStatusCode.BadRequest, ArmErrorCodes.PropertyChangeNotAllowed, "Changing property 'zones' is not allowed.", "zones");
+        }
+
         var network = await AttachNetworkInterfacesAsync(context, cancellationToken).ConfigureAwait(false);
         var disks = await VmDisks.AdmitAsync(context, cancellationToken).ConfigureAwait(false);
         network = new Admission([.. network.Compares, .. disks.Compares], [.. network.Ops, .. disks.Ops]);
@@ -338,6 +345,25 @@ internal sealed partial class VirtualMachineHandler(CapacityService capacity, Qu
     /// <summary>The fabric instance id of a VM: its <c>vmId</c>, lower-cased.</summary>
     public static string InstanceIdOf(JsonObject properties) => properties["vmId"]!.GetValue<string>().ToLowerInvariant();
 
+    /// <summary>
+    /// The zone a VM asks for: Azure takes <c>zones</c> as an array of one zone name (a VM lives in one zone); anything
+    /// else is refused in the request.
+    /// </summary>
+    internal static string? ZoneOf(JsonObject resource)
+    {
+        switch (resource["zones"])
+        {
+            case null:
+                return null;
+            case JsonArray { Count: 0 }:
+                return null;
+            case JsonArray { Count: 1 } zones when zones[0] is JsonValue value && value.GetValueKind() == JsonValueKind.String && value.GetValue<string>() is { Length: > 0 and <= 64 } zone:
+                return zone;
+            default:
+                throw new ApiException(System.Net.HttpStatusCode.BadRequest, ArmErrorCodes.InvalidParameter, "The 'zones' property of a virtual machine must be an array of one zone name, e.g. [\"1\"].", "zones");
+        }
+    }
+
     /// <summary>True when some in-service host's whole capacity could hold <paramref name="size"/> (what <c>vmSizes</c> offers).</summary>
     public bool FleetCanHost(VmSize size) =>
         capacity.Hosts().Any(h => h.Description.State == HostState.InService && h.Description.Capacity.Fits(size.Demand));
@@ -374,6 +400,7 @@ internal sealed partial class VirtualMachineHandler(CapacityService capacity, Qu
             Size = size.Name,
             ReservationId = reservationId,
             AvailabilitySet = AvailabilitySetReferences.PlacementKey(context.Properties),
+            Zone = ZoneOf(context.Resource),
             DesiredPowerState = PowerState.Running,
         };
 
@@ -388,6 +415,11 @@ internal sealed partial class VirtualMachineHandler(CapacityService capacity, Qu
         {
             var why = result.Explanation?.Summary ?? "no host fits";
             LogAllocationFailed(logger, context.Id, size.Name, why);
+            if (instance.Zone is { } zone)
+            {
+                return ProvisionOutcome.Failed("ZonalAllocationFailed", $"Allocation failed. We do not have sufficient capacity for the requested VM size {size.Name} in zone '{zone}' ({why}). Please try another size, another zone or no zone, or retry later.");
+            }
+
             return ProvisionOutcome.Failed("AllocationFailed", $"Allocation failed. We do not have sufficient capacity for the requested VM size {size.Name} in this region ({why}). Please try another size or retry later.");
         }
 
