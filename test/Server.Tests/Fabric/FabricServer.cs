@@ -1,8 +1,4 @@
 using System.Net;
-using System.Net.Http.Headers;
-using System.Net.Security;
-using System.Net.Sockets;
-using System.Security.Cryptography.X509Certificates;
 using System.Text;
 using System.Text.Json.Nodes;
 using Holdfast.Capacity.Inventory;
@@ -145,46 +141,9 @@ public sealed class FabricServer : IAsyncLifetime, IDisposable
 
     public async Task<KeyValue?> GetAsync(string key) => await Store.GetAsync(key, Timeout);
 
-    private HttpClientHandler Handler()
-    {
-        var ca = X509Certificate2.CreateFromPem(File.ReadAllText(_server.DataDirectory.CaCertificatePath));
-        return new HttpClientHandler
-        {
-            ServerCertificateCustomValidationCallback = (_, certificate, _, errors) =>
-            {
-                if (certificate is null)
-                {
-                    return false;
-                }
+    private HttpClientHandler Handler() => InProcessClients.TrustingHandler(_server);
 
-                using var chain = new X509Chain();
-                chain.ChainPolicy.TrustMode = X509ChainTrustMode.CustomRootTrust;
-                chain.ChainPolicy.CustomTrustStore.Add(ca);
-                chain.ChainPolicy.RevocationMode = X509RevocationMode.NoCheck;
-                return chain.Build(certificate) && (errors & SslPolicyErrors.RemoteCertificateNameMismatch) == 0;
-            },
-        };
-    }
+    private Task<HttpClient> SignedInAsync(string clientId, string secret) => InProcessClients.SignedInAsync(_server, clientId, secret);
 
-    private async Task<HttpClient> SignedInAsync(string clientId, string secret)
-    {
-        var http = new HttpClient(Handler()) { BaseAddress = _server.Options.ResolvedEndpoint, Timeout = TimeSpan.FromSeconds(60) };
-        using var token = await http.PostAsync($"{_server.Bootstrap.TenantId}/oauth2/v2.0/token", new FormUrlEncodedContent(new Dictionary<string, string>
-        {
-            ["grant_type"] = "client_credentials",
-            ["client_id"] = clientId,
-            ["client_secret"] = secret,
-            ["scope"] = _server.Options.Audience + ".default",
-        }));
-        var accessToken = JsonNode.Parse(await token.Content.ReadAsStringAsync())!["access_token"]!.GetValue<string>();
-        http.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", accessToken);
-        return http;
-    }
-
-    private static int FreePort()
-    {
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        return ((IPEndPoint)listener.LocalEndpoint).Port;
-    }
+    private static int FreePort() => InProcessClients.FreePort();
 }

@@ -1,0 +1,59 @@
+using System.Net;
+using System.Net.Http.Headers;
+using System.Net.Security;
+using System.Net.Sockets;
+using System.Security.Cryptography.X509Certificates;
+using System.Text.Json.Nodes;
+using Holdfast.Server.Hosting;
+
+namespace Holdfast.Server.Tests;
+
+/// <summary>
+/// Clients of a server started in-process: HTTPS trusting only the server's own CA (custom root trust, name checked),
+/// signed in with client credentials at its token endpoint; and a free loopback port to start one on.
+/// </summary>
+internal static class InProcessClients
+{
+    public static HttpClientHandler TrustingHandler(RunningServer server)
+    {
+        var ca = X509Certificate2.CreateFromPem(File.ReadAllText(server.DataDirectory.CaCertificatePath));
+        return new HttpClientHandler
+        {
+            ServerCertificateCustomValidationCallback = (_, certificate, _, errors) =>
+            {
+                if (certificate is null)
+                {
+                    return false;
+                }
+
+                using var chain = new X509Chain();
+                chain.ChainPolicy.TrustMode = X509ChainTrustMode.CustomRootTrust;
+                chain.ChainPolicy.CustomTrustStore.Add(ca);
+                chain.ChainPolicy.RevocationMode = X509RevocationMode.NoCheck;
+                return chain.Build(certificate) && (errors & SslPolicyErrors.RemoteCertificateNameMismatch) == 0;
+            },
+        };
+    }
+
+    public static async Task<HttpClient> SignedInAsync(RunningServer server, string clientId, string secret)
+    {
+        var http = new HttpClient(TrustingHandler(server)) { BaseAddress = server.Options.ResolvedEndpoint, Timeout = TimeSpan.FromSeconds(60) };
+        using var token = await http.PostAsync($"{server.Bootstrap.TenantId}/oauth2/v2.0/token", new FormUrlEncodedContent(new Dictionary<string, string>
+        {
+            ["grant_type"] = "client_credentials",
+            ["client_id"] = clientId,
+            ["client_secret"] = secret,
+            ["scope"] = server.Options.Audience + ".default",
+        }));
+        var accessToken = JsonNode.Parse(await token.Content.ReadAsStringAsync())!["access_token"]!.GetValue<string>();
+        http.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", accessToken);
+        return http;
+    }
+
+    public static int FreePort()
+    {
+        using var listener = new TcpListener(IPAddress.Loopback, 0);
+        listener.Start();
+        return ((IPEndPoint)listener.LocalEndpoint).Port;
+    }
+}
