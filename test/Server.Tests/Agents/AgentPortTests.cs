@@ -1,5 +1,4 @@
 using System.Net;
-using System.Net.Sockets;
 using System.Security.Cryptography.X509Certificates;
 using Holdfast.Agent;
 using Holdfast.Agent.Drivers.Simulated;
@@ -118,10 +117,5 @@ public sealed class AgentPortTests : IAsyncLifetime, IDisposable
         return new HttpClient(handler);
     }
 
-    private static int FreePort()
-    {
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        return ((IPEndPoint)listener.LocalEndpoint).Port;
-    }
+    private static int FreePort() => InProcessClients.FreePort();
 }

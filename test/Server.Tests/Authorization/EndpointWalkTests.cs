@@ -1,8 +1,4 @@
 using System.Net;
-using System.Net.Http.Headers;
-using System.Net.Security;
-using System.Net.Sockets;
-using System.Security.Cryptography.X509Certificates;
 using System.Text;
 using System.Text.Json.Nodes;
 using Holdfast.Server.Arm;
@@ -174,44 +170,9 @@ public sealed class EndpointWalkTests : IAsyncLifetime, IDisposable
         }
     }
 
-    private async Task<HttpClient> SignedInAsync(string clientId, string secret)
-    {
-        var ca = X509Certificate2.CreateFromPem(await File.ReadAllTextAsync(_server.DataDirectory.CaCertificatePath));
-        var handler = new HttpClientHandler
-        {
-            ServerCertificateCustomValidationCallback = (_, certificate, _, errors) =>
-            {
-                if (certificate is null)
-                {
-                    return false;
-                }
-
-                using var chain = new X509Chain();
-                chain.ChainPolicy.TrustMode = X509ChainTrustMode.CustomRootTrust;
-                chain.ChainPolicy.CustomTrustStore.Add(ca);
-                chain.ChainPolicy.RevocationMode = X509RevocationMode.NoCheck;
-                return chain.Build(certificate) && (errors & SslPolicyErrors.RemoteCertificateNameMismatch) == 0;
-            },
-        };
-        var http = new HttpClient(handler) { BaseAddress = _server.Options.ResolvedEndpoint, Timeout = TimeSpan.FromSeconds(60) };
-        using var token = await http.PostAsync($"{_server.Bootstrap.TenantId}/oauth2/v2.0/token", new FormUrlEncodedContent(new Dictionary<string, string>
-        {
-            ["grant_type"] = "client_credentials",
-            ["client_id"] = clientId,
-            ["client_secret"] = secret,
-            ["scope"] = _server.Options.Audience + ".default",
-        }));
-        var accessToken = JsonNode.Parse(await token.Content.ReadAsStringAsync())!["access_token"]!.GetValue<string>();
-        http.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", accessToken);
-        return http;
-    }
+    private Task<HttpClient> SignedInAsync(string clientId, string secret) => InProcessClients.SignedInAsync(_server, clientId, secret);
 
     private static StringContent Json(string body) => new(body, Encoding.UTF8, "application/json");
 
-    private static int FreePort()
-    {
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        return ((IPEndPoint)listener.LocalEndpoint).Port;
-    }
+    private static int FreePort() => InProcessClients.FreePort();
 }

@@ -1,5 +1,3 @@
-using System.Net;
-using System.Net.Sockets;
 using Holdfast.Server.Bootstrap;
 using Holdfast.Server.Hosting;
 using Holdfast.State;
@@ -34,10 +32,5 @@ public sealed class SecondServerTests : IDisposable
     private HoldfastServerOptions Options() =>
         new() { DataDirectory = _directory.Path, Port = FreePort(), Throttle = new ThrottleOptions { Enabled = false } };
 
-    private static int FreePort()
-    {
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        return ((IPEndPoint)listener.LocalEndpoint).Port;
-    }
+    private static int FreePort() => InProcessClients.FreePort();
 }
