@@ -5,6 +5,7 @@ using Azure.Core;
 using Azure.ResourceManager.Compute;
 using Azure.ResourceManager.Compute.Models;
 using Azure.ResourceManager.Resources;
+using Holdfast.Server.IntegrationTests.Agents;
 using Holdfast.Server.IntegrationTests.Infrastructure;
 using Holdfast.Testing;
 
@@ -89,6 +90,38 @@ public sealed class ReplicaSetTests : IDisposable
         var handedOver = Stopwatch.StartNew();
         Assert.Equal("r2", await WaitForLeaderAsync(second, except: "r1"));
         Assert.True(handedOver.Elapsed < TimeSpan.FromSeconds(20), $"Leadership moved after {handedOver.Elapsed}, not at once on the revoke (lease: 30 s).");
+    }
+
+    [Fact]
+    public async Task ReplicaSet_AgentSyncingWithAFollower_StaysInServiceOnTheLeaderAndThroughAFailover()
+    {
+        await using var etcd = await EtcdProcess.StartSingleAsync(_directory.Path);
+        // Failed after 6 s of silence: without relayed heartbeats the leader would fail the host within the watch below.
+        string[] common = ["--store", $"etcd://127.0.0.1:{etcd.ClientPort}", "--heartbeat-seconds", "1", "--unreachable-after-seconds", "3", "--failed-after-seconds", "6"];
+        await using var first = await ServerProcess.StartAsync(null, [.. common, "--replica-id", "r1"]);
+        Assert.Equal("r1", await WaitForLeaderAsync(first, except: null));
+        await using var second = await ServerProcess.StartAsync(CopyDataDirectory(first.DataDirectory), [.. common, "--replica-id", "r2"]);
+        using var fleet = await FleetApi.ConnectAsync(second);
+        await fleet.CreateFleetAsync("h1");
+        await using var agent = await AgentProcess.StartAsync(second, "h1", await fleet.CreateJoinTokenAsync("h1"));
+        await fleet.WaitForStateAsync("h1", "InService", Patience);
+
+        await AssertStaysAsync(fleet, "h1", "InService", TimeSpan.FromSeconds(9));
+
+        // The follower becomes leader: its monitor starts with the host heard (its own agent), never declaring it dead.
+        first.Kill();
+        Assert.Equal("r2", await WaitForLeaderAsync(second, except: "r1"));
+        await AssertStaysAsync(fleet, "h1", "InService", TimeSpan.FromSeconds(9));
+    }
+
+    private static async Task AssertStaysAsync(FleetApi fleet, string host, string state, TimeSpan period)
+    {
+        var watched = Stopwatch.StartNew();
+        while (watched.Elapsed < period)
+        {
+            Assert.Equal(state, await fleet.StateOfAsync(host));
+            await Task.Delay(250);
+        }
     }
 
     /// <summary>A copy of a replica's data directory without its store file and lock: the same CA, keys and credentials.</summary>
