@@ -114,6 +114,18 @@ public sealed class ReplicaSetTests : IDisposable
         await AssertStaysAsync(fleet, "h1", "InService", TimeSpan.FromSeconds(9));
     }
 
+    [Theory]
+    [InlineData("--replica-id", "two words", "--replica-id must be 1 to 63")]
+    [InlineData("--leader-lease-seconds", "1", "--leader-lease-seconds must be between 2 and 60, not 1.")]
+    public async Task Serve_BadReplicaFlag_IsRefusedNamingTheFlag(string flag, string value, string message)
+    {
+        var (exitCode, output) = await ServerProcess.RunToExitAsync("serve", "--data-dir", Path.Combine(_directory.Path, "refused"), flag, value);
+
+        Assert.NotEqual(0, exitCode);
+        Assert.Contains(message, output, StringComparison.Ordinal);
+        Assert.False(Directory.Exists(Path.Combine(_directory.Path, "refused", "tls")), "The refused start prepared the data directory.");
+    }
+
     private static async Task AssertStaysAsync(FleetApi fleet, string host, string state, TimeSpan period)
     {
         var watched = Stopwatch.StartNew();
