@@ -106,6 +106,7 @@ public sealed class SqliteStateStore : IStateStore
         ArgumentNullException.ThrowIfNull(request);
         ArgumentNullException.ThrowIfNull(request.Prefix, nameof(request));
         ArgumentOutOfRangeException.ThrowIfNegative(request.Limit, nameof(request));
+        ArgumentOutOfRangeException.ThrowIfNegative(request.Revision, nameof(request));
         cancellationToken.ThrowIfCancellationRequested();
         return ValueTask.FromResult(Read(request, static (connection, request) => connection.RangePage(request), "Reading a range"));
     }
