@@ -19,7 +19,7 @@ public sealed record SnapshotRestoreOptions
 public sealed class SnapshotTargetNotEmptyException(string message) : InvalidOperationException(message);
 
 /// <summary>
-/// Reads snapshot files: <see cref="VerifyAsync"/> checks the whole file (structure, counts, SHA-256 trailer) without
+/// Reads snapshot files: <see cref="VerifyAsync(Stream, CancellationToken)"/> checks the whole file (structure, counts, SHA-256 trailer) without
 /// writing anything; <see cref="RestoreAsync"/> verifies first, refuses a store that is not empty, then writes the
 /// files through a callback and the keys in batched transactions, each key guarded by a compare that it is absent,
 /// so a restore never overwrites anything. Damage is an <see cref="InvalidDataException"/>.
@@ -27,13 +27,20 @@ public sealed class SnapshotTargetNotEmptyException(string message) : InvalidOpe
 public static class SnapshotRestore
 {
     /// <summary>Reads the whole snapshot and checks it; returns its header. The stream must be seekable (a file).</summary>
-    public static async Task<SnapshotHeader> VerifyAsync(Stream input, CancellationToken cancellationToken)
+    public static Task<SnapshotHeader> VerifyAsync(Stream input, CancellationToken cancellationToken) => VerifyAsync(input, null, cancellationToken);
+
+    /// <summary>As <see cref="VerifyAsync(Stream, CancellationToken)"/>, adding the path of every file the snapshot holds to <paramref name="filePaths"/>.</summary>
+    public static async Task<SnapshotHeader> VerifyAsync(Stream input, ICollection<string>? filePaths, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(input);
         using var reader = SnapshotReader.Open(input);
         var header = await reader.ReadHeaderAsync(cancellationToken).ConfigureAwait(false);
-        while (await reader.ReadRecordAsync(cancellationToken).ConfigureAwait(false) is not null)
+        while (await reader.ReadRecordAsync(cancellationToken).ConfigureAwait(false) is { } record)
         {
+            if (record.File is { } file)
+            {
+                filePaths?.Add(file.Path);
+            }
         }
 
         await reader.CheckTrailerAsync(cancellationToken).ConfigureAwait(false);
