@@ -1,0 +1,300 @@
+using System.Collections.Concurrent;
+using System.Diagnostics;
+using System.Net;
+using System.Text;
+using System.Text.Json.Nodes;
+using Holdfast.Testing.Linearizability;
+
+namespace Holdfast.Server.HaTests.Workload;
+
+/// <summary>
+/// Continuous API writes against the real server, recorded as a register history: each of a few resource groups is a
+/// register whose value is its tag <c>v</c>. Writes are PATCH with a unique value, reads are GET, compare-and-set is
+/// GET then PATCH with <c>If-Match</c> (412, or 409 "modified concurrently", is a definite failure). Every worker also
+/// creates new resource groups so that each acknowledged create can be read back afterwards. A 2xx or a definite 4xx
+/// is a known outcome; 5xx (503 while the store has no leader), a timeout or a broken connection is unknown: the
+/// operation may or may not have happened, and the checker is told so. Nothing is retried by the workload.
+/// </summary>
+public sealed class RegisterWorkload
+{
+    private const string ApiVersion = "api-version=2021-04-01";
+    private static readonly TimeSpan RequestTimeout = TimeSpan.FromSeconds(5);
+    private readonly HttpClient _http;
+    private readonly string _subscriptionId;
+    private readonly string _prefix = "ha" + Guid.NewGuid().ToString("N")[..6];
+    private readonly ConcurrentQueue<RegisterOperation> _history = new();
+    private readonly ConcurrentQueue<string> _acknowledgedCreates = new();
+    private readonly ConcurrentQueue<string> _unexpected = new();
+    private readonly Dictionary<string, string?> _initial = [];
+    private int _sequence;
+    private int _unknown;
+
+    public RegisterWorkload(HttpClient http, string subscriptionId, int registers = 4)
+    {
+        _http = http;
+        _subscriptionId = subscriptionId;
+        Keys = [.. Enumerable.Range(0, registers).Select(i => $"{_prefix}-reg{i}")];
+    }
+
+    public IReadOnlyList<string> Keys { get; }
+
+    public IReadOnlyCollection<RegisterOperation> History => _history;
+
+    public IReadOnlyDictionary<string, string?> InitialValues => _initial;
+
+    public IReadOnlyCollection<string> AcknowledgedCreates => _acknowledgedCreates;
+
+    /// <summary>Answers no correct server gives (e.g. 400, 404, 500 with a body other than the store's): listed, so the test can fail on them.</summary>
+    public IReadOnlyCollection<string> Unexpected => _unexpected;
+
+    public int UnknownOutcomes => _unknown;
+
+    public int AcknowledgedWrites => _history.Count(op => op.Kind != RegisterOperationKind.Read && op.Return is not null && op.Succeeded != false);
+
+    /// <summary>Creates the registers with their initial values (retried until the deadline: setup, not history).</summary>
+    public async Task InitializeAsync()
+    {
+        foreach (string key in Keys)
+        {
+            var deadline = Stopwatch.StartNew();
+            while (true)
+            {
+                using var timeout = new CancellationTokenSource(RequestTimeout);
+                try
+                {
+                    using var response = await _http.PutAsync(GroupUri(key), Json(new JsonObject { ["location"] = "local", ["tags"] = new JsonObject { ["v"] = "init" } }), timeout.Token);
+                    if (response.IsSuccessStatusCode)
+                    {
+                        _initial[key] = "init";
+                        break;
+                    }
+
+                    if ((int)response.StatusCode < 500 || deadline.Elapsed > TimeSpan.FromSeconds(30))
+                    {
+                        throw new InvalidOperationException($"Creating register {key} failed: {(int)response.StatusCode} {await response.Content.ReadAsStringAsync()}");
+                    }
+                }
+                catch (Exception exception) when (exception is HttpRequestException or OperationCanceledException && deadline.Elapsed < TimeSpan.FromSeconds(30))
+                {
+                    // Retried: the initial value is written before the history starts.
+                }
+
+                await Task.Delay(200);
+            }
+        }
+    }
+
+    /// <summary>Runs <paramref name="workers"/> clients until <paramref name="stop"/> is cancelled.</summary>
+    public Task RunAsync(int workers, CancellationToken stop) =>
+        Task.WhenAll(Enumerable.Range(0, workers).Select(w => Task.Run(() => WorkerAsync(w, stop), CancellationToken.None)));
+
+    /// <summary>A last read of every register after the faults are over (recorded in the history like any other), bounded.</summary>
+    public async Task FinalReadsAsync()
+    {
+        foreach (string key in Keys)
+        {
+            var deadline = Stopwatch.StartNew();
+            while (await ReadAsync(key) is null)
+            {
+                if (deadline.Elapsed > TimeSpan.FromSeconds(30))
+                {
+                    throw new TimeoutException($"Register {key} could not be read within 30 s after the faults.");
+                }
+
+                await Task.Delay(200);
+            }
+        }
+    }
+
+    /// <summary>The acknowledged creates that a GET does not find now (bounded retries for transient answers).</summary>
+    public async Task<IReadOnlyList<string>> MissingCreatesAsync()
+    {
+        var missing = new ConcurrentBag<string>();
+        await Parallel.ForEachAsync(_acknowledgedCreates, new ParallelOptions { MaxDegreeOfParallelism = 8 }, async (name, cancellationToken) =>
+        {
+            var deadline = Stopwatch.StartNew();
+            while (true)
+            {
+                using var timeout = new CancellationTokenSource(RequestTimeout);
+                try
+                {
+                    using var response = await _http.GetAsync(GroupUri(name), timeout.Token);
+                    if (response.StatusCode == HttpStatusCode.OK)
+                    {
+                        return;
+                    }
+
+                    if (response.StatusCode == HttpStatusCode.NotFound || deadline.Elapsed > TimeSpan.FromSeconds(30))
+                    {
+                        missing.Add($"{name}: {(int)response.StatusCode}");
+                        return;
+                    }
+                }
+                catch (Exception exception) when (exception is HttpRequestException or OperationCanceledException && deadline.Elapsed < TimeSpan.FromSeconds(30))
+                {
+                    // Retried until the deadline.
+                }
+
+                await Task.Delay(200, cancellationToken);
+            }
+        });
+        return [.. missing];
+    }
+
+    private async Task WorkerAsync(int worker, CancellationToken stop)
+    {
+        var random = new Random(worker * 7919);
+        while (!stop.IsCancellationRequested)
+        {
+            string key = Keys[random.Next(Keys.Count)];
+            int dice = random.Next(100);
+            if (dice < 35)
+            {
+                await WriteAsync(key, NextValue(worker));
+            }
+            else if (dice < 65)
+            {
+                await ReadAsync(key);
+            }
+            else if (dice < 85)
+            {
+                if (await ReadWithETagAsync(key) is { } seen)
+                {
+                    await CompareAndSetAsync(key, seen.Value, seen.ETag, NextValue(worker));
+                }
+            }
+            else
+            {
+                await CreateAsync($"{_prefix}-w{worker}-{Interlocked.Increment(ref _sequence)}");
+            }
+        }
+    }
+
+    private string NextValue(int worker) => $"w{worker}-{Interlocked.Increment(ref _sequence)}";
+
+    private async Task<string?> ReadAsync(string key) => (await ReadWithETagAsync(key))?.Value;
+
+    private async Task<(string? Value, string ETag)?> ReadWithETagAsync(string key)
+    {
+        long call = Stopwatch.GetTimestamp();
+        var (status, body, etag) = await SendAsync(HttpMethod.Get, key, null, null);
+        long done = Stopwatch.GetTimestamp();
+        if (status == HttpStatusCode.OK && body is not null)
+        {
+            string? value = JsonNode.Parse(body)?["tags"]?["v"]?.GetValue<string>();
+            _history.Enqueue(RegisterOperation.Read(key, call, done, value));
+            return (value, etag!);
+        }
+
+        // A read without an answer tells nothing; an unexpected answer is kept for the test to fail on.
+        Classify(status, body, $"GET {key}");
+        return null;
+    }
+
+    private async Task WriteAsync(string key, string value)
+    {
+        long call = Stopwatch.GetTimestamp();
+        var (status, body, _) = await SendAsync(HttpMethod.Patch, key, Tags(value), null);
+        long done = Stopwatch.GetTimestamp();
+        switch (Classify(status, body, $"PATCH {key}"))
+        {
+            case Outcome.Applied:
+                _history.Enqueue(RegisterOperation.Write(key, call, done, value) with { Note = "200" });
+                break;
+            case Outcome.Unknown:
+                _history.Enqueue(RegisterOperation.Write(key, call, null, value) with { Note = status is null ? "no answer" : ((int)status).ToString(System.Globalization.CultureInfo.InvariantCulture) });
+                break;
+            default:
+                // A definite refusal (409 after the server's own retries) changed nothing: not part of the history.
+                break;
+        }
+    }
+
+    private async Task CompareAndSetAsync(string key, string? expected, string etag, string value)
+    {
+        long call = Stopwatch.GetTimestamp();
+        var (status, body, _) = await SendAsync(HttpMethod.Patch, key, Tags(value), etag);
+        long done = Stopwatch.GetTimestamp();
+        switch (Classify(status, body, $"PATCH If-Match {key}"))
+        {
+            case Outcome.Applied:
+                _history.Enqueue(RegisterOperation.CompareAndSet(key, call, done, expected, value, succeeded: true));
+                break;
+            case Outcome.Refused:
+                _history.Enqueue(RegisterOperation.CompareAndSet(key, call, done, expected, value, succeeded: false) with { Note = ((int)status!).ToString(System.Globalization.CultureInfo.InvariantCulture) });
+                break;
+            default:
+                _history.Enqueue(RegisterOperation.UnknownCompareAndSet(key, call, expected, value));
+                break;
+        }
+    }
+
+    private async Task CreateAsync(string name)
+    {
+        var (status, body, _) = await SendAsync(HttpMethod.Put, name, new JsonObject { ["location"] = "local", ["tags"] = new JsonObject { ["v"] = name } }, null);
+        if (Classify(status, body, $"PUT {name}") == Outcome.Applied)
+        {
+            _acknowledgedCreates.Enqueue(name);
+        }
+    }
+
+    private Outcome Classify(HttpStatusCode? status, string? body, string request)
+    {
+        switch (status)
+        {
+            case null:
+            case HttpStatusCode.ServiceUnavailable:
+            case HttpStatusCode.GatewayTimeout:
+                Interlocked.Increment(ref _unknown);
+                return Outcome.Unknown;
+            case HttpStatusCode.OK or HttpStatusCode.Created:
+                return Outcome.Applied;
+            case HttpStatusCode.PreconditionFailed or HttpStatusCode.Conflict:
+                return Outcome.Refused;
+            default:
+                // Anything else (a 500, a 400) is a bug to report; for the history it is still an unknown outcome.
+                _unexpected.Enqueue($"{request}: {(int)status} {body}");
+                Interlocked.Increment(ref _unknown);
+                return Outcome.Unknown;
+        }
+    }
+
+    private async Task<(HttpStatusCode? Status, string? Body, string? ETag)> SendAsync(HttpMethod method, string group, JsonObject? body, string? ifMatch)
+    {
+        using var request = new HttpRequestMessage(method, GroupUri(group));
+        if (body is not null)
+        {
+            request.Content = Json(body);
+        }
+
+        if (ifMatch is not null)
+        {
+            request.Headers.TryAddWithoutValidation("If-Match", ifMatch);
+        }
+
+        using var timeout = new CancellationTokenSource(RequestTimeout);
+        try
+        {
+            using var response = await _http.SendAsync(request, timeout.Token);
+            string text = await response.Content.ReadAsStringAsync(timeout.Token);
+            return (response.StatusCode, text, response.Headers.ETag?.ToString());
+        }
+        catch (Exception exception) when (exception is HttpRequestException or OperationCanceledException or IOException)
+        {
+            return (null, exception.Message, null);
+        }
+    }
+
+    private Uri GroupUri(string group) => new($"subscriptions/{_subscriptionId}/resourcegroups/{group}?{ApiVersion}", UriKind.Relative);
+
+    private static JsonObject Tags(string value) => new() { ["tags"] = new JsonObject { ["v"] = value } };
+
+    private static StringContent Json(JsonObject body) => new(body.ToJsonString(), Encoding.UTF8, "application/json");
+
+    private enum Outcome
+    {
+        Applied,
+        Refused,
+        Unknown,
+    }
+}
