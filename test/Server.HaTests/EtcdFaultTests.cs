@@ -104,6 +104,15 @@ public sealed class EtcdFaultTests(ITestOutputHelper output)
         Assert.True(ackedBefore > 0, "No write was acknowledged before the fault: the workload did not run.");
         Assert.True(ackedAfter > 0, "No write was acknowledged after the fault: the service did not come back.");
         Assert.True(result.Verdict == LinearizabilityVerdict.Linearizable, result.ToString());
+
+        // The same history with its last read turned stale (the initial value, overwritten by acknowledged writes
+        // before that read began) must be rejected: the check above is not vacuous on histories of this size.
+        var last = history.Where(op => op.Kind == RegisterOperationKind.Read).MaxBy(op => op.Call)!;
+        Assert.Contains(history, op => op.Key == last.Key && IsAckedWrite(op) && op.Return < last.Call);
+        var stale = history.Select(op => ReferenceEquals(op, last) ? RegisterOperation.Read(last.Key, last.Call, last.Return!.Value, workload.InitialValues[last.Key]) : op);
+        var staleResult = RegisterChecker.Check(stale, workload.InitialValues);
+        output.WriteLine($"checker on the stale copy: {staleResult}");
+        Assert.Equal(LinearizabilityVerdict.NotLinearizable, staleResult.Verdict);
     }
 
     private static bool IsAckedWrite(RegisterOperation op) =>

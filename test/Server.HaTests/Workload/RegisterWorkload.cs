@@ -1,6 +1,7 @@
 using System.Collections.Concurrent;
 using System.Diagnostics;
 using System.Net;
+using System.Net.Sockets;
 using System.Text;
 using System.Text.Json.Nodes;
 using Holdfast.Testing.Linearizability;
@@ -18,7 +19,9 @@ namespace Holdfast.Server.HaTests.Workload;
 public sealed class RegisterWorkload
 {
     private const string ApiVersion = "api-version=2021-04-01";
+    private const HttpStatusCode NotSent = 0;
     private static readonly TimeSpan RequestTimeout = TimeSpan.FromSeconds(5);
+    private static readonly TimeSpan Backoff = TimeSpan.FromMilliseconds(100);
     private readonly HttpClient _http;
     private readonly string _subscriptionId;
     private readonly string _prefix = "ha" + Guid.NewGuid().ToString("N")[..6];
@@ -205,7 +208,7 @@ public sealed class RegisterWorkload
                 _history.Enqueue(RegisterOperation.Write(key, call, null, value) with { Note = status is null ? "no answer" : ((int)status).ToString(System.Globalization.CultureInfo.InvariantCulture) });
                 break;
             default:
-                // A definite refusal (409 after the server's own retries) changed nothing: not part of the history.
+                // A definite refusal (409 after the server's own retries, or never sent) changed nothing: not part of the history.
                 break;
         }
     }
@@ -223,8 +226,10 @@ public sealed class RegisterWorkload
             case Outcome.Refused:
                 _history.Enqueue(RegisterOperation.CompareAndSet(key, call, done, expected, value, succeeded: false) with { Note = ((int)status!).ToString(System.Globalization.CultureInfo.InvariantCulture) });
                 break;
-            default:
+            case Outcome.Unknown:
                 _history.Enqueue(RegisterOperation.UnknownCompareAndSet(key, call, expected, value));
+                break;
+            default:
                 break;
         }
     }
@@ -242,6 +247,8 @@ public sealed class RegisterWorkload
     {
         switch (status)
         {
+            case NotSent:
+                return Outcome.NotSent;
             case null:
             case HttpStatusCode.ServiceUnavailable:
             case HttpStatusCode.GatewayTimeout:
@@ -277,10 +284,23 @@ public sealed class RegisterWorkload
         {
             using var response = await _http.SendAsync(request, timeout.Token);
             string text = await response.Content.ReadAsStringAsync(timeout.Token);
+            if ((int)response.StatusCode >= 500)
+            {
+                // No spinning while the store elects a leader; the outcome is unknown whatever its timing.
+                await Task.Delay(Backoff, CancellationToken.None);
+            }
+
             return (response.StatusCode, text, response.Headers.ETag?.ToString());
+        }
+        catch (HttpRequestException exception) when (exception.InnerException is SocketException { SocketErrorCode: SocketError.ConnectionRefused })
+        {
+            // Nothing listened (the server is down): the request was never sent, so it changed nothing.
+            await Task.Delay(Backoff, CancellationToken.None);
+            return (NotSent, exception.Message, null);
         }
         catch (Exception exception) when (exception is HttpRequestException or OperationCanceledException or IOException)
         {
+            await Task.Delay(Backoff, CancellationToken.None);
             return (null, exception.Message, null);
         }
     }
@@ -296,5 +316,6 @@ public sealed class RegisterWorkload
         Applied,
         Refused,
         Unknown,
+        NotSent,
     }
 }
