@@ -39,7 +39,8 @@ public sealed class HaCluster : IAsyncDisposable
         try
         {
             string store = "etcd://" + string.Join(',', members.Select(m => $"127.0.0.1:{m.ClientPort}"));
-            var server = await ServerProcess.StartAsync(Path.Combine(directory.Path, "server"), "--store", store, "--throttle", "off");
+            // Simulated hosts (simulated hardware) so VMs are placed.
+            var server = await ServerProcess.StartAsync(Path.Combine(directory.Path, "server"), "--store", store, "--throttle", "off", "--simulated-hosts", "4", "--heartbeat-seconds", "1");
             return new HaCluster(directory, members, server);
         }
         catch
@@ -88,6 +89,49 @@ public sealed class HaCluster : IAsyncDisposable
 
             await Task.Delay(100);
         }
+    }
+
+    /// <summary>Every key under <paramref name="prefix"/> and its value as stored (a linearizable read from any live member), bounded.</summary>
+    public async Task<IReadOnlyList<(string Key, string Value)>> ReadStoreAsync(string prefix)
+    {
+        byte[] start = Encoding.UTF8.GetBytes(prefix);
+        byte[] end = [.. start];
+        end[^1]++;
+        string body = JsonSerializer.Serialize(new Dictionary<string, string> { ["key"] = Convert.ToBase64String(start), ["range_end"] = Convert.ToBase64String(end) });
+        var deadline = System.Diagnostics.Stopwatch.StartNew();
+        while (true)
+        {
+            foreach (var member in Members)
+            {
+                try
+                {
+                    using var content = new StringContent(body, Encoding.UTF8, "application/json");
+                    using var response = await EtcdHttp.PostAsync(new Uri(member.ClientUrl, "v3/kv/range"), content);
+                    if (!response.IsSuccessStatusCode)
+                    {
+                        continue;
+                    }
+
+                    using var document = JsonDocument.Parse(await response.Content.ReadAsStringAsync());
+                    return document.RootElement.TryGetProperty("kvs", out var kvs)
+                        ? [.. kvs.EnumerateArray().Select(kv => (Decode(kv.GetProperty("key")), kv.TryGetProperty("value", out var value) ? Decode(value) : string.Empty))]
+                        : [];
+                }
+                catch (Exception exception) when (exception is HttpRequestException or TaskCanceledException)
+                {
+                    // Down: the next member.
+                }
+            }
+
+            if (deadline.Elapsed > TimeSpan.FromSeconds(15))
+            {
+                throw new TimeoutException($"No etcd member answered a range read of {prefix}.");
+            }
+
+            await Task.Delay(100);
+        }
+
+        static string Decode(JsonElement base64) => Encoding.UTF8.GetString(Convert.FromBase64String(base64.GetString() ?? string.Empty));
     }
 
     /// <summary>

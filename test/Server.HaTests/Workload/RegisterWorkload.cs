@@ -27,6 +27,7 @@ public sealed class RegisterWorkload
     private readonly string _prefix = "ha" + Guid.NewGuid().ToString("N")[..6];
     private readonly ConcurrentQueue<RegisterOperation> _history = new();
     private readonly ConcurrentQueue<string> _acknowledgedCreates = new();
+    private readonly ConcurrentQueue<string> _acknowledgedVms = new();
     private readonly ConcurrentQueue<string> _unexpected = new();
     private readonly Dictionary<string, string?> _initial = [];
     private int _sequence;
@@ -47,6 +48,12 @@ public sealed class RegisterWorkload
 
     public IReadOnlyCollection<string> AcknowledgedCreates => _acknowledgedCreates;
 
+    /// <summary>The resource group every VM is created in.</summary>
+    public string VmGroup => _prefix + "-vms";
+
+    /// <summary>Names of the VMs whose PUT was acknowledged (201 or 200).</summary>
+    public IReadOnlyCollection<string> AcknowledgedVms => _acknowledgedVms;
+
     /// <summary>Answers no correct server gives (e.g. 400, 404, 500 with a body other than the store's): listed, so the test can fail on them.</summary>
     public IReadOnlyCollection<string> Unexpected => _unexpected;
 
@@ -54,42 +61,57 @@ public sealed class RegisterWorkload
 
     public int AcknowledgedWrites => _history.Count(op => op.Kind != RegisterOperationKind.Read && op.Return is not null && op.Succeeded != false);
 
-    /// <summary>Creates the registers with their initial values (retried until the deadline: setup, not history).</summary>
+    /// <summary>
+    /// Creates the registers with their initial values, raises the subscription's VM quota and creates the VM group
+    /// (each retried until a deadline: setup, not history).
+    /// </summary>
     public async Task InitializeAsync()
     {
         foreach (string key in Keys)
         {
-            var deadline = Stopwatch.StartNew();
-            while (true)
+            await SetUpAsync(GroupUri(key), new JsonObject { ["location"] = "local", ["tags"] = new JsonObject { ["v"] = "init" } });
+            _initial[key] = "init";
+        }
+
+        await SetUpAsync(
+            new Uri($"providers/Holdfast.Capacity/quotas/{_subscriptionId}?api-version=2025-01-01", UriKind.Relative),
+            new JsonObject { ["properties"] = new JsonObject { ["totalRegionalVCpus"] = 1000, ["virtualMachines"] = 1000, ["families"] = new JsonObject { ["standardBSFamily"] = 1000 } } });
+        await SetUpAsync(GroupUri(VmGroup), new JsonObject { ["location"] = "local" });
+    }
+
+    private async Task SetUpAsync(Uri uri, JsonObject body)
+    {
+        var deadline = Stopwatch.StartNew();
+        while (true)
+        {
+            using var timeout = new CancellationTokenSource(RequestTimeout);
+            try
             {
-                using var timeout = new CancellationTokenSource(RequestTimeout);
-                try
+                using var response = await _http.PutAsync(uri, Json(body), timeout.Token);
+                if (response.IsSuccessStatusCode)
                 {
-                    using var response = await _http.PutAsync(GroupUri(key), Json(new JsonObject { ["location"] = "local", ["tags"] = new JsonObject { ["v"] = "init" } }), timeout.Token);
-                    if (response.IsSuccessStatusCode)
-                    {
-                        _initial[key] = "init";
-                        break;
-                    }
-
-                    if ((int)response.StatusCode < 500 || deadline.Elapsed > TimeSpan.FromSeconds(30))
-                    {
-                        throw new InvalidOperationException($"Creating register {key} failed: {(int)response.StatusCode} {await response.Content.ReadAsStringAsync()}");
-                    }
-                }
-                catch (Exception exception) when (exception is HttpRequestException or OperationCanceledException && deadline.Elapsed < TimeSpan.FromSeconds(30))
-                {
-                    // Retried: the initial value is written before the history starts.
+                    return;
                 }
 
-                await Task.Delay(200);
+                if ((int)response.StatusCode < 500 || deadline.Elapsed > TimeSpan.FromSeconds(30))
+                {
+                    throw new InvalidOperationException($"PUT {uri} failed: {(int)response.StatusCode} {await response.Content.ReadAsStringAsync()}");
+                }
             }
+            catch (Exception exception) when (exception is HttpRequestException or OperationCanceledException && deadline.Elapsed < TimeSpan.FromSeconds(30))
+            {
+                // Retried until the deadline.
+            }
+
+            await Task.Delay(200);
         }
     }
 
     /// <summary>Runs <paramref name="workers"/> clients until <paramref name="stop"/> is cancelled.</summary>
+    /// <summary>Runs <paramref name="workers"/> register clients and one client creating VMs until <paramref name="stop"/> is cancelled.</summary>
     public Task RunAsync(int workers, CancellationToken stop) =>
-        Task.WhenAll(Enumerable.Range(0, workers).Select(w => Task.Run(() => WorkerAsync(w, stop), CancellationToken.None)));
+        Task.WhenAll(Enumerable.Range(0, workers).Select(w => Task.Run(() => WorkerAsync(w, stop), CancellationToken.None))
+            .Append(Task.Run(() => VmWorkerAsync(stop), CancellationToken.None)));
 
     /// <summary>A last read of every register after the faults are over (recorded in the history like any other), bounded.</summary>
     public async Task FinalReadsAsync()
@@ -172,6 +194,48 @@ public sealed class RegisterWorkload
             }
         }
     }
+
+    /// <summary>One VM after another (a few per second: placement, not throughput, is under test).</summary>
+    private async Task VmWorkerAsync(CancellationToken stop)
+    {
+        for (int i = 0; !stop.IsCancellationRequested; i++)
+        {
+            string name = $"vm{i:D4}";
+            var body = new JsonObject
+            {
+                ["location"] = "local",
+                ["properties"] = new JsonObject
+                {
+                    ["hardwareProfile"] = new JsonObject { ["vmSize"] = "Standard_B1s" },
+                    ["osProfile"] = new JsonObject { ["computerName"] = name, ["adminUsername"] = "azureuser", ["adminPassword"] = "Ha-Passw0rd!" },
+                },
+            };
+            using var request = new HttpRequestMessage(HttpMethod.Put, VmUri(name)) { Content = Json(body) };
+            using var timeout = new CancellationTokenSource(RequestTimeout);
+            try
+            {
+                using var response = await _http.SendAsync(request, timeout.Token);
+                string text = await response.Content.ReadAsStringAsync(timeout.Token);
+                if (response.IsSuccessStatusCode)
+                {
+                    _acknowledgedVms.Enqueue(name);
+                }
+                else
+                {
+                    Classify(response.StatusCode, text, $"PUT VM {name}");
+                }
+            }
+            catch (Exception exception) when (exception is HttpRequestException or OperationCanceledException or IOException)
+            {
+                // Unknown outcome: the VM may exist; it is not counted as acknowledged.
+            }
+
+            await Task.Delay(Backoff * 3, CancellationToken.None);
+        }
+    }
+
+    /// <summary>A VM's ARM id path (relative to the endpoint).</summary>
+    public Uri VmUri(string name) => new($"subscriptions/{_subscriptionId}/resourceGroups/{VmGroup}/providers/Microsoft.Compute/virtualMachines/{name}?api-version=2023-07-01", UriKind.Relative);
 
     private string NextValue(int worker) => $"w{worker}-{Interlocked.Increment(ref _sequence)}";
 
