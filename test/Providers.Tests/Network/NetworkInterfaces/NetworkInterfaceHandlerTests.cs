@@ -212,8 +212,8 @@ public sealed class NetworkInterfaceHandlerTests : IAsyncLifetime
     }
 
     [Theory]
-    [InlineData("""{}""", "NetworkInterfaceMustHaveAtLeastOneIpConfiguration")]
-    [InlineData("""{"ipConfigurations":[]}""", "NetworkInterfaceMustHaveAtLeastOneIpConfiguration")]
+    [InlineData("""{}""", "InvalidIPConfigCount")]
+    [InlineData("""{"ipConfigurations":[]}""", "InvalidIPConfigCount")]
     [InlineData("""{"ipConfigurations":[{"name":"a","properties":{}}]}""", "LinkedInvalidPropertyId")]
     [InlineData("""{"ipConfigurations":[{"name":"a","properties":{"subnet":{"id":"not-an-id"}}}]}""", "LinkedInvalidPropertyId")]
     [InlineData("""{"ipConfigurations":[{"name":"a","properties":{"subnet":{"id":"/subscriptions/sub1/resourceGroups/rg1/providers/Microsoft.Network/virtualNetworks/v1"}}}]}""", "InvalidResourceReference")]
@@ -221,7 +221,7 @@ public sealed class NetworkInterfaceHandlerTests : IAsyncLifetime
     [InlineData("""{"ipConfigurations":[{"name":"a","properties":{"subnet":{"id":"/subscriptions/sub1/resourceGroups/rg1/providers/Microsoft.Network/virtualNetworks/v1/subnets/small"},"privateIPAllocationMethod":"Static","privateIPAddress":"10.0.0"}}]}""", "InvalidPrivateIPAddressFormat")]
     [InlineData("""{"ipConfigurations":[{"name":"a","properties":{"subnet":{"id":"/subscriptions/sub1/resourceGroups/rg1/providers/Microsoft.Network/virtualNetworks/v1/subnets/small"},"privateIPAllocationMethod":"Sometimes"}}]}""", "InvalidRequestFormat")]
     [InlineData("""{"ipConfigurations":[{"name":"a","properties":{"subnet":{"id":"/subscriptions/sub1/resourceGroups/rg1/providers/Microsoft.Network/virtualNetworks/v1/subnets/small"},"privateIPAddressVersion":"IPv6"}}]}""", "InvalidParameter")]
-    [InlineData("""{"ipConfigurations":[{"name":"a","properties":{"subnet":{"id":"/subscriptions/sub1/resourceGroups/rg1/providers/Microsoft.Network/virtualNetworks/v1/subnets/small"}}},{"name":"b","properties":{"subnet":{"id":"/subscriptions/sub1/resourceGroups/rg1/providers/Microsoft.Network/virtualNetworks/v1/subnets/small"}}}]}""", "NoPrimaryIpConfigurationSpecified")]
+    [InlineData("""{"ipConfigurations":[{"name":"a","properties":{"subnet":{"id":"/subscriptions/sub1/resourceGroups/rg1/providers/Microsoft.Network/virtualNetworks/v1/subnets/small"}}},{"name":"b","properties":{"subnet":{"id":"/subscriptions/sub1/resourceGroups/rg1/providers/Microsoft.Network/virtualNetworks/v1/subnets/small"}}}]}""", "NetworkInterfaceMustHaveOneOneIPConfigAsPrimary")]
     [InlineData("""{"ipConfigurations":[{"name":"a","properties":{"primary":true,"subnet":{"id":"/subscriptions/sub1/resourceGroups/rg1/providers/Microsoft.Network/virtualNetworks/v1/subnets/small"}}},{"name":"A","properties":{"primary":true,"subnet":{"id":"/subscriptions/sub1/resourceGroups/rg1/providers/Microsoft.Network/virtualNetworks/v1/subnets/small"}}}]}""", "DuplicateResourceName")]
     [InlineData("""{"ipConfigurations":[null]}""", "InvalidRequestFormat")]
     [InlineData("""{"ipConfigurations":[{"name":"a","properties":{"subnet":{"id":"/subscriptions/sub1/resourceGroups/rg1/providers/Microsoft.Network/virtualNetworks/v1/subnets/small"}}}],"dnsSettings":"x"}""", "InvalidRequestFormat")]
