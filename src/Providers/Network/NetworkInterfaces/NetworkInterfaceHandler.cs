@@ -145,7 +145,7 @@ internal sealed class NetworkInterfaceHandler(TimeProvider timeProvider) : Resou
                 var address = properties["privateIPAddress"] is JsonValue a && a.TryGetValue<string>(out var s) ? s : null;
                 if (address is null)
                 {
-                    context.AddError("PrivateIPAddressRequired", $"IP configuration '{name}' uses static allocation and needs properties.privateIPAddress.", target + ".properties.privateIPAddress");
+                    context.AddError("PrivateIPAddressMissing", $"Private IP address is required when privateIPAllocationMethod is Static in IP configuration {context.Id}/ipConfigurations/{name}.", target + ".properties.privateIPAddress");
                 }
                 else if (!Ipv4Prefix.TryParseAddress(address, out _))
                 {
