@@ -471,7 +471,7 @@ internal sealed partial class VirtualMachineHandler(CapacityService capacity, Qu
     }
 
     private ApiException SkuNotAvailable(ResourceId id, VmSize size) =>
-        new(HttpStatusCode.Conflict, "SkuNotAvailable", $"The requested size {size.Name} for resource '{id}' is currently not available in location '{location}'. Please try another size or deploy to a different location. Sizes offered here are listed by GET /subscriptions/{id.SubscriptionId}/providers/Microsoft.Compute/locations/{location}/vmSizes.");
+        new(HttpStatusCode.Conflict, "SkuNotAvailable", $"The requested size {size.Name} for resource '{id}' is currently not available in location '{location}' for subscription '{id.SubscriptionId}'. Please try another size or deploy to a different location. Sizes offered here are listed by GET /subscriptions/{id.SubscriptionId}/providers/Microsoft.Compute/locations/{location}/vmSizes.");
 
     /// <summary>
     /// A redeploy's step: while the instance is still at the epoch the redeploy saw, move it to another host
@@ -603,6 +603,7 @@ internal sealed partial class VirtualMachineHandler(CapacityService capacity, Qu
         var references = profile["networkInterfaces"] as JsonArray ?? [];
         var seen = new HashSet<string>(StringComparer.OrdinalIgnoreCase);
         var primaries = 0;
+        string? unset = null;
         for (var i = 0; i < references.Count; i++)
         {
             var target = $"networkProfile.networkInterfaces[{i}]";
@@ -622,6 +623,7 @@ internal sealed partial class VirtualMachineHandler(CapacityService capacity, Qu
             }
 
             var primary = reference["properties"]?["primary"];
+            unset ??= primary is null ? text : null;
             if (primary is not null && primary.GetValueKind() is not (JsonValueKind.True or JsonValueKind.False))
             {
                 context.AddError(ArmErrorCodes.InvalidParameter, "The 'primary' property must be a boolean.", target + ".properties.primary");
@@ -632,7 +634,12 @@ internal sealed partial class VirtualMachineHandler(CapacityService capacity, Qu
             }
         }
 
-        if (references.Count > 1 && primaries != 1)
+        // Azure's compute refuses a NIC of several without 'primary' under its own code, before counting the primaries.
+        if (references.Count > 1 && unset is not null)
+        {
+            context.AddError("NetworkInterfaceMustHavePrimaryPropertySet", $"Network interface {unset} must have Primary property set.", "networkProfile.networkInterfaces");
+        }
+        else if (references.Count > 1 && primaries != 1)
         {
             context.AddError(ArmErrorCodes.InvalidParameter, "Virtual machine with multiple network interfaces must have exactly one network interface marked as primary.", "networkProfile.networkInterfaces");
         }
