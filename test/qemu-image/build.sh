@@ -61,7 +61,7 @@ for i in 1 2 3 4 5 6 7 8 9 10; do
     [ -b "$d" ] || continue
     if mount -t iso9660 -o ro "$d" /mnt/seed 2>/dev/null; then
       if [ -f /mnt/seed/meta-data ]; then
-        NAME=$(sed -n 's/^local-hostname: *//p' /mnt/seed/meta-data | head -1)
+        NAME=$(sed -n 's/^local-hostname: *//p' /mnt/seed/meta-data | head -1 | tr -d '"')
         HASH=$(sha256sum /mnt/seed/user-data | cut -d' ' -f1)
         umount /mnt/seed; break 2
       fi
