@@ -9,15 +9,17 @@ set -euo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
 OUT=${1:-$HERE/out}
 STAMP=$(sha256sum "$0" | cut -c1-16)
+mkdir -p "$OUT"
+exec 9>"$OUT/.lock"; flock 9   # parallel test projects may ask for it at once
 if [[ -f "$OUT/vmlinuz" && -f "$OUT/initrd.cpio.gz" && "$(cat "$OUT/.stamp" 2>/dev/null)" == "$STAMP" ]]; then
   echo "qemu test image up to date in $OUT"; exit 0
 fi
 mkdir -p "$OUT"
 WORK=$(mktemp -d); trap 'rm -rf "$WORK"' EXIT
 cd "$WORK"
-apt-get download linux-image-cloud-amd64 >/dev/null
+apt-get download linux-image-cloud-amd64 >/dev/null 2> >(grep -v 'unsandboxed' >&2)
 KPKG=$(dpkg -I linux-image-cloud-amd64_*.deb | grep -oE 'linux-image-[0-9][^ ,]*-cloud-amd64' | head -1)
-apt-get download "$KPKG" >/dev/null
+apt-get download "$KPKG" >/dev/null 2> >(grep -v 'unsandboxed' >&2)
 dpkg -x "$KPKG"_*.deb kernel
 KVER=$(ls kernel/lib/modules)
 busybox depmod -b kernel "$KVER"   # the .deb ships no modules.dep

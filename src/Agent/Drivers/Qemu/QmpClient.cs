@@ -34,10 +34,19 @@ internal sealed class QmpClient : IAsyncDisposable
         using var deadline = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         deadline.CancelAfter(timeout);
         var socket = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
-        var client = new QmpClient(socket);
         try
         {
             await socket.ConnectAsync(new UnixDomainSocketEndPoint(socketPath), deadline.Token).ConfigureAwait(false);
+        }
+        catch
+        {
+            socket.Dispose();
+            throw;
+        }
+
+        var client = new QmpClient(socket);
+        try
+        {
             var greeting = await client.ReadAsync(deadline.Token).ConfigureAwait(false);
             if (greeting["QMP"] is null)
             {
