@@ -9,4 +9,5 @@ root.Subcommands.Add(AuditCommand.Create());
 root.Subcommands.Add(AgentCommand.Create());
 root.Subcommands.Add(Holdfast.Commands.Backup.BackupCommand.Create());
 root.Subcommands.Add(Holdfast.Commands.Backup.RestoreCommand.Create());
+root.Subcommands.Add(ImageCommand.Create());
 return await root.Parse(args).InvokeAsync().ConfigureAwait(false);
