@@ -69,7 +69,7 @@ internal sealed class NetworkSecurityGroupHandler(IStateStore? store = null) : R
             var direction = OneOf(context, ruleProperties, "direction", Directions, p);
             if (ruleProperties["priority"] is not JsonValue priorityValue || !priorityValue.TryGetValue<int>(out var priority) || priority is < 100 or > 4096)
             {
-                context.AddError("SecurityRuleInvalidPriority", $"Security rule '{name}' has an invalid priority. Value provided: {ruleProperties["priority"]?.ToJsonString() ?? "null"}. Allowed range 100-4096.", p + ".priority");
+                context.AddError("SecurityRuleInvalidPriority", $"Security rule has invalid Priority. Value provided: {ruleProperties["priority"]?.ToJsonString() ?? "null"} Allowed range 100-4096.", p + ".priority");
             }
             else if (direction is not null && !priorities.TryAdd((direction, priority), name))
             {

@@ -95,6 +95,13 @@ internal sealed partial class VirtualMachineHandler(CapacityService capacity, Qu
             return Admission.None;
         }
 
+        // 2024-11-01 added automatic zone placement (placement.zonePlacementPolicy, includeZones, excludeZones); it is
+        // refused rather than ignored, so no VM lands outside the zones it asked for.
+        if (context.Resource["placement"] is JsonObject { Count: > 0 })
+        {
+            throw new ApiException(HttpStatusCode.BadRequest, ArmErrorCodes.InvalidParameter, "Automatic zone placement ('placement') is not supported in this cloud; name the VM's zone in 'zones' instead.", "placement");
+        }
+
         var zone = ZoneOf(context.Resource);
         var previousZone = context.Previous is null ? null : ZoneOf(context.Previous);
         if (context.Kind == AdmissionKind.Update && !string.Equals(zone, previousZone, StringComparison.OrdinalIgnoreCase))
