@@ -175,8 +175,8 @@ public static class HoldfastServer
         services.AddSingleton(new RequestThrottle(options.Throttle, timeProvider));
         services.AddSingleton<ResourceReconciler>();
         services.AddSingleton<ResourceReconcileHost>();
-        services.AddHostedService(sp => LeaderOnly(sp, ActivatorUtilities.CreateInstance<ReconcileService>(sp)));
-        services.AddHostedService(sp => LeaderOnly(sp, ActivatorUtilities.CreateInstance<StoreCompactionService>(sp)));
+        services.AddSingleton<IHostedService>(sp => LeaderOnly(sp, ActivatorUtilities.CreateInstance<ReconcileService>(sp)));
+        services.AddSingleton<IHostedService>(sp => LeaderOnly(sp, ActivatorUtilities.CreateInstance<StoreCompactionService>(sp)));
         services.AddRouting();
 
         // Activity log
@@ -186,15 +186,15 @@ public static class HoldfastServer
         services.AddSingleton<Audit.AuditChainSignal>();
         services.AddSingleton<Audit.AuditRecorder>();
         services.AddSingleton<Audit.AuditChainer>();
-        services.AddHostedService(sp => LeaderOnly(sp, sp.GetRequiredService<Audit.AuditChainer>()));
+        services.AddSingleton<IHostedService>(sp => LeaderOnly(sp, sp.GetRequiredService<Audit.AuditChainer>()));
 
         // Capacity
         services.AddSingleton<Fabric.CapacityService>();
         services.AddHostedService(sp => sp.GetRequiredService<Fabric.CapacityService>());
         services.AddSingleton<Fabric.DrainController>();
-        services.AddHostedService(sp => LeaderOnly(sp, sp.GetRequiredService<Fabric.DrainController>()));
+        services.AddSingleton<IHostedService>(sp => LeaderOnly(sp, sp.GetRequiredService<Fabric.DrainController>()));
         services.AddSingleton<Fabric.UsageSampler>();
-        services.AddHostedService(sp => LeaderOnly(sp, sp.GetRequiredService<Fabric.UsageSampler>()));
+        services.AddSingleton<IHostedService>(sp => LeaderOnly(sp, sp.GetRequiredService<Fabric.UsageSampler>()));
         services.AddSingleton<Fabric.UsageHistory>();
 
         // Agents
@@ -202,12 +202,12 @@ public static class HoldfastServer
         services.AddSingleton<Agents.FleetView>();
         services.AddHostedService(sp => sp.GetRequiredService<Agents.FleetView>());
         services.AddSingleton<Agents.HostHealthMonitor>();
-        services.AddHostedService(sp => LeaderOnly(sp, sp.GetRequiredService<Agents.HostHealthMonitor>()));
+        services.AddSingleton<IHostedService>(sp => LeaderOnly(sp, sp.GetRequiredService<Agents.HostHealthMonitor>()));
         services.AddSingleton<Agents.AgentService>();
         if (options.SimulatedHosts > 0)
         {
             services.AddSingleton<Agents.FleetSimulator>();
-            services.AddHostedService(sp => LeaderOnly(sp, sp.GetRequiredService<Agents.FleetSimulator>()));
+            services.AddSingleton<IHostedService>(sp => LeaderOnly(sp, sp.GetRequiredService<Agents.FleetSimulator>()));
         }
 
         var app = builder.Build();
@@ -275,7 +275,11 @@ public static class HoldfastServer
         }
     }
 
-    /// <summary>A singleton that runs only while this replica leads (docs/designs/0007-replicas-and-leadership.md).</summary>
+    /// <summary>
+    /// A singleton that runs only while this replica leads (docs/designs/0007-replicas-and-leadership.md). Registered
+    /// with AddSingleton, not AddHostedService: that one adds a factory's implementation type once, and every wrapper is
+    /// the same type.
+    /// </summary>
     private static Cluster.LeaderOnlyService LeaderOnly(IServiceProvider services, IHostedService singleton) =>
         new(singleton, services.GetRequiredService<Cluster.LeaderElection>(), services.GetRequiredService<ILogger<Cluster.LeaderOnlyService>>());
 
