@@ -46,6 +46,10 @@ internal static class ServeCommand
         command.Options.Add(unreachableAfter);
         command.Options.Add(failedAfter);
         command.Options.Add(simulatedHosts);
+        var replicaId = new Option<string?>("--replica-id") { Description = "This replica's name among replicas sharing one store (default: machine name and --port)." };
+        var leaderLeaseSeconds = new Option<int>("--leader-lease-seconds") { Description = "TTL of the lease that holds leadership; a dead leader is replaced after about this long.", DefaultValueFactory = _ => 4 };
+        command.Options.Add(replicaId);
+        command.Options.Add(leaderLeaseSeconds);
         command.SetAction(async (parse, cancellationToken) =>
         {
             if (parse.GetValue(port) is var portNumber && (portNumber < 1 || portNumber > 65535))
@@ -133,10 +137,18 @@ internal static class ServeCommand
                 UnreachableAfterSeconds = parse.GetValue(unreachableAfter),
                 FailedAfterSeconds = parse.GetValue(failedAfter),
                 SimulatedHosts = parse.GetValue(simulatedHosts),
+                ReplicaId = parse.GetValue(replicaId),
+                LeaderLeaseSeconds = parse.GetValue(leaderLeaseSeconds),
+                StoreKind = etcd is null ? "sqlite" : "etcd",
             };
             if (Holdfast.Server.Agents.AgentTimingCheck.Errors(options) is { Count: > 0 } agentErrors)
             {
                 return Fail(string.Join(" ", agentErrors));
+            }
+
+            if (Holdfast.Server.Cluster.ReplicaOptionsCheck.Errors(options) is { Count: > 0 } replicaErrors)
+            {
+                return Fail(string.Join(" ", replicaErrors));
             }
 
             return await RunAsync(options, etcd, cancellationToken).ConfigureAwait(false);

@@ -68,6 +68,11 @@ public static class HoldfastServer
             throw new StartupException(string.Join(" ", timingErrors));
         }
 
+        if (Cluster.ReplicaOptionsCheck.Errors(options) is { Count: > 0 } replicaErrors)
+        {
+            throw new StartupException(string.Join(" ", replicaErrors));
+        }
+
         var dnsNames = new List<string> { "localhost" };
         var endpointHost = options.ResolvedEndpoint.Host;
         if (Uri.CheckHostName(endpointHost) == UriHostNameType.Dns && !dnsNames.Contains(endpointHost, StringComparer.OrdinalIgnoreCase))
@@ -124,12 +129,19 @@ public static class HoldfastServer
         var services = builder.Services;
         services.AddSingleton(options);
         services.AddSingleton(timeProvider);
-        services.AddSingleton(store);
+        // Replicas: every component gets the fencing store; leader-only singletons' writes carry the term's fence.
+        var fencedStore = new Cluster.FencedStateStore(store);
+        services.AddSingleton<IStateStore>(fencedStore);
+        services.AddSingleton<Cluster.LeaderElection>();
+        services.AddSingleton<Cluster.ILeadership>(sp => sp.GetRequiredService<Cluster.LeaderElection>());
+        services.AddHostedService(sp => sp.GetRequiredService<Cluster.LeaderElection>());
+        services.AddSingleton<Cluster.HeartbeatRelay>();
+        services.AddHostedService(sp => sp.GetRequiredService<Cluster.HeartbeatRelay>());
         // Providers (a factory, so a provider's handlers may take the server's services)
         services.AddSingleton(sp => new ProviderRegistry(
         [
             ResourcesProvider.Create(),
-            NetworkProvider.Create(store, timeProvider),
+            NetworkProvider.Create(fencedStore, timeProvider),
             DirectoryApi.Provider(),
             Audit.InsightsProvider.Create(),
             Providers.Authorization.AuthorizationProvider.Create(),
@@ -163,8 +175,8 @@ public static class HoldfastServer
         services.AddSingleton(new RequestThrottle(options.Throttle, timeProvider));
         services.AddSingleton<ResourceReconciler>();
         services.AddSingleton<ResourceReconcileHost>();
-        services.AddHostedService<ReconcileService>();
-        services.AddHostedService<StoreCompactionService>();
+        services.AddHostedService(sp => LeaderOnly(sp, ActivatorUtilities.CreateInstance<ReconcileService>(sp)));
+        services.AddHostedService(sp => LeaderOnly(sp, ActivatorUtilities.CreateInstance<StoreCompactionService>(sp)));
         services.AddRouting();
 
         // Activity log
@@ -174,15 +186,15 @@ public static class HoldfastServer
         services.AddSingleton<Audit.AuditChainSignal>();
         services.AddSingleton<Audit.AuditRecorder>();
         services.AddSingleton<Audit.AuditChainer>();
-        services.AddHostedService(sp => sp.GetRequiredService<Audit.AuditChainer>());
+        services.AddHostedService(sp => LeaderOnly(sp, sp.GetRequiredService<Audit.AuditChainer>()));
 
         // Capacity
         services.AddSingleton<Fabric.CapacityService>();
         services.AddHostedService(sp => sp.GetRequiredService<Fabric.CapacityService>());
         services.AddSingleton<Fabric.DrainController>();
-        services.AddHostedService(sp => sp.GetRequiredService<Fabric.DrainController>());
+        services.AddHostedService(sp => LeaderOnly(sp, sp.GetRequiredService<Fabric.DrainController>()));
         services.AddSingleton<Fabric.UsageSampler>();
-        services.AddHostedService(sp => sp.GetRequiredService<Fabric.UsageSampler>());
+        services.AddHostedService(sp => LeaderOnly(sp, sp.GetRequiredService<Fabric.UsageSampler>()));
         services.AddSingleton<Fabric.UsageHistory>();
 
         // Agents
@@ -190,12 +202,12 @@ public static class HoldfastServer
         services.AddSingleton<Agents.FleetView>();
         services.AddHostedService(sp => sp.GetRequiredService<Agents.FleetView>());
         services.AddSingleton<Agents.HostHealthMonitor>();
-        services.AddHostedService(sp => sp.GetRequiredService<Agents.HostHealthMonitor>());
+        services.AddHostedService(sp => LeaderOnly(sp, sp.GetRequiredService<Agents.HostHealthMonitor>()));
         services.AddSingleton<Agents.AgentService>();
         if (options.SimulatedHosts > 0)
         {
             services.AddSingleton<Agents.FleetSimulator>();
-            services.AddHostedService(sp => sp.GetRequiredService<Agents.FleetSimulator>());
+            services.AddHostedService(sp => LeaderOnly(sp, sp.GetRequiredService<Agents.FleetSimulator>()));
         }
 
         var app = builder.Build();
@@ -233,6 +245,9 @@ public static class HoldfastServer
 
         // Activity log
         Audit.ActivityLogEndpoints.Map(app);
+
+        // Replicas
+        Cluster.ClusterStatusEndpoints.Map(app);
         app.Services.GetRequiredService<Audit.DataDirectoryLock>();
 
         try
@@ -246,6 +261,7 @@ public static class HoldfastServer
         }
 
         var agentEndpoint = new Uri($"https://{(options.ListenAddress.Equals(System.Net.IPAddress.Any) || options.ListenAddress.Equals(System.Net.IPAddress.IPv6Any) ? options.ResolvedEndpoint.Host : options.ListenAddress.ToString())}:{agentListener!.IPEndPoint!.Port}/");
+        app.Services.GetRequiredService<Cluster.LeaderElection>().AgentEndpoint = agentEndpoint;
         return new RunningServer(app, dataDirectory, bootstrap, options) { AgentEndpoint = agentEndpoint };
     }
 
@@ -258,6 +274,10 @@ public static class HoldfastServer
             SecureFiles.WriteAtomic(dataDirectory.AdminCredentialsPath, (credentials with { Endpoint = endpoint, Audience = options.Audience, CaCertificatePath = dataDirectory.CaCertificatePath }).ToJson(), isPrivate: true);
         }
     }
+
+    /// <summary>A singleton that runs only while this replica leads (docs/designs/0007-replicas-and-leadership.md).</summary>
+    private static Cluster.LeaderOnlyService LeaderOnly(IServiceProvider services, IHostedService singleton) =>
+        new(singleton, services.GetRequiredService<Cluster.LeaderElection>(), services.GetRequiredService<ILogger<Cluster.LeaderOnlyService>>());
 
     private sealed class ReconcileService(ResourceReconcileHost host) : BackgroundService
     {
