@@ -56,7 +56,7 @@ public static class HoldfastServer
     {
         // Cluster: a replica takes the shared CA, keys and admin credential from the store (published by the first)
         Cluster.SecretBox? secretBox = options.ClusterToken is { } clusterToken ? new Cluster.SecretBox(clusterToken) : null;
-        var cluster = secretBox is null ? null : await Cluster.ClusterSecrets.EnsureAsync(store, secretBox, timeProvider, cancellationToken).ConfigureAwait(false);
+        var cluster = secretBox is null ? null : await Cluster.ClusterSecrets.EnsureAsync(store, secretBox, dataDirectory, timeProvider, cancellationToken).ConfigureAwait(false);
         if (cluster is not null)
         {
             Cluster.ClusterSecrets.PrepareDataDirectory(dataDirectory, cluster, options);
