@@ -52,7 +52,7 @@ internal static class RestoreCommand
             {
                 return Refuse(ex.Message);
             }
-            catch (Exception ex) when (ex is StateStoreException or IOException or UnauthorizedAccessException or FormatException or ArgumentException or Holdfast.Server.Bootstrap.StartupException)
+            catch (Exception ex) when (ex is StateStoreException or IOException or UnauthorizedAccessException or FormatException or ArgumentException)
             {
                 return Fail(ex.Message);
             }
@@ -60,28 +60,8 @@ internal static class RestoreCommand
         return command;
     }
 
-    /// <summary>True once this build can publish a data directory's secrets into /cluster/secrets (see <see cref="PublishClusterSecretsAsync"/>).</summary>
-    private static bool CanPublishClusterSecrets => false;
-
-    /// <summary>
-    /// Encrypts the restored data directory's CA, signing keys, checkpoint keys and admin credential under the cluster
-    /// token into <c>/cluster/secrets/*</c>, so replicas on the restored store carry on the install's identity.
-    /// </summary>
-    private static Task PublishClusterSecretsAsync(IStateStore store, string dataDirectory, string tokenFile, CancellationToken cancellationToken)
-    {
-        // With the cluster-secrets work merged (Holdfast.Server.Cluster), this is, and CanPublishClusterSecrets is true:
-        //   return ClusterSecrets.PublishFromDataDirectoryAsync(store, DataDirectory.Open(dataDirectory), ClusterToken.Resolve(tokenFile)!, cancellationToken);
-        _ = (store, dataDirectory, tokenFile, cancellationToken);
-        throw new InvalidOperationException("This build cannot publish cluster secrets.");
-    }
-
     private static async Task<int> RunAsync(string inputPath, string storeText, bool etcd, string? dataDirectory, string? tokenFile, CancellationToken cancellationToken)
     {
-        if (tokenFile is not null && !CanPublishClusterSecrets)
-        {
-            return Fail("this build cannot publish a data directory's secrets to /cluster/secrets yet; restore without --cluster-token-file and copy the data directory's secrets to each replica (docs/operations.md).");
-        }
-
         await using var input = new FileStream(inputPath, FileMode.Open, FileAccess.Read, FileShare.Read);
         var filePaths = new List<string>();
         var header = await SnapshotRestore.VerifyAsync(input, filePaths, cancellationToken).ConfigureAwait(false);
@@ -124,7 +104,10 @@ internal static class RestoreCommand
 
             if (tokenFile is not null)
             {
-                await PublishClusterSecretsAsync(store, dataDirectory!, tokenFile, cancellationToken).ConfigureAwait(false);
+                // Where the cluster's shared material enters the store (helper "clusterstate"):
+                //   await ClusterSecrets.PublishFromDataDirectoryAsync(store, DataDirectory.Open(dataDirectory!), ClusterToken.Resolve(tokenFile)!, cancellationToken);
+                // Until that is merged, the restored keys stay and the secrets are only in --data-dir.
+                return Fail("this build cannot publish a data directory's secrets to /cluster/secrets yet; the keys are restored, the secrets are in --data-dir only.");
             }
 
             var revision = await store.GetRevisionAsync(cancellationToken).ConfigureAwait(false);
