@@ -239,6 +239,20 @@ public sealed class VirtualMachineTests : IAsyncLifetime
         Assert.Equal(0, (await _server.UsagesAsync())["cores"].Current);
     }
 
+    [Fact]
+    public async Task Put_WithAutomaticZonePlacement_IsInvalidParameterAndWritesNothing()
+    {
+        var body = """{"location":"local","placement":{"zonePlacementPolicy":"Any"},"properties":{"hardwareProfile":{"vmSize":"Standard_B1s"}}}""";
+
+        var (status, error) = await _server.SendAsync(HttpMethod.Put, _server.VmPath("rg", "placed", "2025-04-01"), ComputeTestServer.Json(body));
+
+        Assert.Equal(HttpStatusCode.BadRequest, status);
+        Assert.Equal("InvalidParameter", error["error"]!["code"]!.GetValue<string>());
+        Assert.Equal("placement", error["error"]!["target"]!.GetValue<string>());
+        Assert.Equal(HttpStatusCode.NotFound, (await _server.SendAsync(HttpMethod.Get, _server.VmPath("rg", "placed", "2025-04-01"))).Status);
+        Assert.Equal(0, (await _server.UsagesAsync())["cores"].Current);
+    }
+
     [Theory]
     [InlineData("""{"location":"local","properties":{"hardwareProfile":{"vmSize":"Standard_Bogus"}}}""", "InvalidParameter", "vmSize")]
     [InlineData("""{"location":"local","properties":{}}""", "InvalidParameter", "hardwareProfile")]
