@@ -1,5 +1,7 @@
 using System.CommandLine;
 using Holdfast.Server.Audit;
+using Holdfast.Server.Bootstrap;
+using Holdfast.Server.Cluster;
 using Holdfast.State;
 using Holdfast.State.Etcd;
 using Holdfast.State.Snapshots;
@@ -104,10 +106,24 @@ internal static class RestoreCommand
 
             if (tokenFile is not null)
             {
-                // Where the cluster's shared material enters the store (helper "clusterstate"):
-                //   await ClusterSecrets.PublishFromDataDirectoryAsync(store, DataDirectory.Open(dataDirectory!), ClusterToken.Resolve(tokenFile)!, cancellationToken);
-                // Until that is merged, the restored keys stay and the secrets are only in --data-dir.
-                return Fail("this build cannot publish a data directory's secrets to /cluster/secrets yet; the keys are restored, the secrets are in --data-dir only.");
+                // The install's shared material enters the store, sealed under the cluster token (docs/designs/0008-cluster-material.md).
+                if (await store.GetAsync(ClusterSecrets.CaKey, cancellationToken).ConfigureAwait(false) is not null)
+                {
+                    Console.Out.WriteLine($"The snapshot carries its cluster secrets ({ClusterSecrets.Prefix}); replicas open them with that cluster's token.");
+                }
+                else
+                {
+                    try
+                    {
+                        await ClusterSecrets.PublishFromDataDirectoryAsync(store, DataDirectory.Open(dataDirectory!), ClusterToken.Resolve(tokenFile)!, cancellationToken).ConfigureAwait(false);
+                    }
+                    catch (StartupException ex)
+                    {
+                        return Fail($"the keys are restored but the data directory's secrets were not published to {ClusterSecrets.Prefix}: {ex.Message}");
+                    }
+
+                    Console.Out.WriteLine($"Published the data directory's CA, signing keys, checkpoint keys and admin credential to {ClusterSecrets.Prefix}, sealed under the cluster token.");
+                }
             }
 
             var revision = await store.GetRevisionAsync(cancellationToken).ConfigureAwait(false);
