@@ -10,4 +10,6 @@ root.Subcommands.Add(AgentCommand.Create());
 root.Subcommands.Add(Holdfast.Commands.Backup.BackupCommand.Create());
 root.Subcommands.Add(Holdfast.Commands.Backup.RestoreCommand.Create());
 root.Subcommands.Add(ImageCommand.Create());
-return await root.Parse(args).InvokeAsync().ConfigureAwait(false);
+root.Subcommands.Add(Holdfast.Commands.Cluster.ClusterCommand.Create());
+var parsed = root.Parse(args);
+return await parsed.InvokeAsync(Holdfast.Commands.Cluster.ClusterCommand.InvocationFor(parsed)).ConfigureAwait(false);

@@ -30,6 +30,8 @@ public sealed class BackupFixture : IAsyncLifetime
 
     public string SnapshotPath => Directory.Combine("install.snapshot");
 
+    public string LiveSnapshotPath => Directory.Combine("live.snapshot");
+
     public ServerCredentials SourceCredentials { get; private set; } = null!;
 
     public string BackupOutput { get; private set; } = "";
@@ -49,6 +51,12 @@ public sealed class BackupFixture : IAsyncLifetime
         // The writes' activity-log records are chained before the stop, so the restored log has entries to verify.
         using var http = await Clients.AuthenticatedHttpAsync(server.Credentials);
         await ActivityLog.WaitForAsync(http, ActivityLog.Url(server.Credentials.SubscriptionId, ActivityLog.Filter()), events => events.Count >= 3);
+
+        // One backup while the server runs (and writes: another group goes in as it is taken).
+        var writing = subscription.GetResourceGroups().CreateOrUpdateAsync(WaitUntil.Completed, "during-backup", new ResourceGroupData(Local));
+        var (liveExit, liveOutput) = await ServerProcess.RunToExitAsync("backup", "--data-dir", SourceDataDirectory, "--out", LiveSnapshotPath);
+        Assert.True(liveExit == 0, liveOutput);
+        await writing;
         server.Kill();
 
         var (exit, output) = await ServerProcess.RunToExitAsync("backup", "--data-dir", SourceDataDirectory, "--out", SnapshotPath);
@@ -105,6 +113,12 @@ public sealed class BackupRestoreTests(BackupFixture fixture) : IClassFixture<Ba
             Assert.True(again == 1, refusal);
             Assert.Contains("not empty", refusal, StringComparison.Ordinal);
 
+            // So is writing secrets over a data directory that has them.
+            var (over, overOutput) = await ServerProcess.RunToExitAsync("restore", "--in", fixture.SnapshotPath, "--data-dir", target, "--store", Path.Combine(target, "other.db"));
+            Assert.True(over == 1, overOutput);
+            Assert.Contains("already holds", overOutput, StringComparison.Ordinal);
+            Assert.False(File.Exists(Path.Combine(target, "other.db")));
+
             var (verify, verified) = await ServerProcess.RunToExitAsync("audit", "verify", "--data-dir", target);
             Assert.True(verify == 0, verified);
             Assert.Contains("intact", verified, StringComparison.Ordinal);
@@ -138,6 +152,20 @@ public sealed class BackupRestoreTests(BackupFixture fixture) : IClassFixture<Ba
         await using var server = await ServerProcess.StartAsync(target, ["--throttle", "off", "--store", store, .. token]);
         Assert.False(File.Exists(Path.Combine(target, "state.db")));
         await AssertResourcesAsync(server.Credentials with { Endpoint = new Uri($"https://localhost:{server.Port}/") });
+    }
+
+    [Fact]
+    public async Task Backup_WhileServerRuns_RestoresTheStateAsOfOneRevision()
+    {
+        var restored = fixture.Directory.Combine("live-" + Guid.NewGuid().ToString("N")[..6] + ".db");
+        var (exit, output) = await ServerProcess.RunToExitAsync("restore", "--in", fixture.LiveSnapshotPath, "--store", restored);
+        Assert.True(exit == 0, output);
+
+        var keys = (await ReadAllAsync(restored)).Select(kv => kv.Key).ToList();
+        string groups = $"/groups/{fixture.SourceCredentials.SubscriptionId}/";
+        Assert.Contains(groups + "backup-rg", keys);
+        Assert.Contains($"/resources/{fixture.SourceCredentials.SubscriptionId}/backup-rg/microsoft.compute/availabilitysets/as1", keys);
+        Assert.Contains("/bootstrap", keys);
     }
 
     [Fact]
