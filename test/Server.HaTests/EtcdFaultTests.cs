@@ -1,5 +1,3 @@
-using System.Diagnostics;
-using System.Text.Json.Nodes;
 using Holdfast.Server.HaTests.Infrastructure;
 using Holdfast.Server.HaTests.Workload;
 using Xunit.Abstractions;
@@ -65,66 +63,8 @@ public sealed class EtcdFaultTests(ITestOutputHelper output)
         var workload = new RegisterWorkload(http, cluster.Server.Credentials.SubscriptionId);
         await workload.InitializeAsync();
         await UnderLoad.RunAndCheckAsync(workload, () => fault(cluster), output);
-        await AssertEachVmPlacedOnceAsync(cluster, workload);
+        await Placement.AssertEachVmPlacedOnceAsync(cluster.ReadStoreAsync, workload, output);
     }
-
-    /// <summary>
-    /// No instance on two hosts (or twice on one) in the stored allocation records, and every acknowledged VM has
-    /// exactly one instance, placed on exactly one host, once placement has caught up (bounded).
-    /// </summary>
-    private async Task AssertEachVmPlacedOnceAsync(HaCluster cluster, RegisterWorkload workload)
-    {
-        Assert.NotEmpty(workload.AcknowledgedVms);
-        var deadline = Stopwatch.StartNew();
-        while (true)
-        {
-            var hostsOf = new Dictionary<string, List<string>>(StringComparer.OrdinalIgnoreCase);
-            foreach (var (_, value) in await cluster.ReadStoreAsync("/fabric/allocations/"))
-            {
-                var record = JsonNode.Parse(value)!;
-                foreach (var allocation in record["allocations"]!.AsArray())
-                {
-                    string id = allocation!["id"]!.GetValue<string>();
-                    hostsOf.TryAdd(id, []);
-                    hostsOf[id].Add(record["host"]!.GetValue<string>());
-                }
-            }
-
-            var instancesOf = new Dictionary<string, List<string>>(StringComparer.OrdinalIgnoreCase);
-            foreach (var (_, value) in await cluster.ReadStoreAsync("/fabric/instances/"))
-            {
-                var instance = JsonNode.Parse(value)!;
-                if (instance["resourceId"]?.GetValue<string>() is { } resourceId)
-                {
-                    instancesOf.TryAdd(resourceId, []);
-                    instancesOf[resourceId].Add(instance["id"]!.GetValue<string>());
-                }
-            }
-
-            var twice = hostsOf.Where(p => p.Value.Count > 1).Select(p => $"{p.Key} on {string.Join(", ", p.Value)}").ToList();
-            Assert.True(twice.Count == 0, "Placed more than once: " + string.Join("; ", twice));
-            var wrong = new List<string>();
-            foreach (string vm in workload.AcknowledgedVms)
-            {
-                string resourceId = "/" + workload.VmUri(vm).OriginalString.Split('?')[0];
-                var instances = instancesOf.GetValueOrDefault(resourceId) ?? [];
-                if (instances.Count != 1 || hostsOf.GetValueOrDefault(instances[0])?.Count != 1)
-                {
-                    wrong.Add($"{vm}: instances [{string.Join(", ", instances)}], hosts [{string.Join(", ", instances.SelectMany(i => hostsOf.GetValueOrDefault(i) ?? []))}]");
-                }
-            }
-
-            if (wrong.Count == 0)
-            {
-                output.WriteLine($"{workload.AcknowledgedVms.Count} acknowledged VMs, each placed exactly once; {hostsOf.Count} allocations in the store");
-                return;
-            }
-
-            Assert.True(deadline.Elapsed < TimeSpan.FromSeconds(45), $"Acknowledged VMs not placed exactly once after 45 s: {string.Join("; ", wrong.Take(10))}");
-            await Task.Delay(500);
-        }
-    }
-
 }
 
 /// <summary>One fault test at a time: each runs its own etcd cluster and server, and the machine is small.</summary>

@@ -105,6 +105,7 @@ public sealed class NetworkPartitionTests(ITestOutputHelper output)
                 lab.Heal(leader);
                 output.WriteLine($"healed {leader}; leader now {await FindLeaderAsync(lab)}");
             }, output);
+            await Placement.AssertEachVmPlacedOnceAsync(prefix => ReadStoreAsync(lab, prefix), workload, output);
             Assert.False(server.HasExited, "The server exited during the partition.");
         }
         catch
@@ -142,6 +143,35 @@ public sealed class NetworkPartitionTests(ITestOutputHelper output)
         {
             return null;
         }
+    }
+
+    /// <summary>Every key under <paramref name="prefix"/> and its value, read from any member that answers (bounded).</summary>
+    private static async Task<IReadOnlyList<(string Key, string Value)>> ReadStoreAsync(NetnsLab lab, string prefix)
+    {
+        byte[] start = Encoding.UTF8.GetBytes(prefix);
+        byte[] end = [.. start];
+        end[^1]++;
+        string body = JsonSerializer.Serialize(new Dictionary<string, string> { ["key"] = Convert.ToBase64String(start), ["range_end"] = Convert.ToBase64String(end) });
+        IReadOnlyList<(string Key, string Value)>? result = null;
+        await WaitUntilAsync(async () =>
+        {
+            foreach (string role in EtcdRoles)
+            {
+                using var answer = await EtcdAsync(lab, role, "v3/kv/range", body);
+                if (answer is not null)
+                {
+                    result = answer.RootElement.TryGetProperty("kvs", out var kvs)
+                        ? [.. kvs.EnumerateArray().Select(kv => (Decode(kv.GetProperty("key")), kv.TryGetProperty("value", out var value) ? Decode(value) : string.Empty))]
+                        : [];
+                    return true;
+                }
+            }
+
+            return false;
+        }, "etcd member answering a range read");
+        return result!;
+
+        static string Decode(JsonElement base64) => Encoding.UTF8.GetString(Convert.FromBase64String(base64.GetString() ?? string.Empty));
     }
 
     private static async Task<string> FindLeaderAsync(NetnsLab lab)
