@@ -7,4 +7,7 @@ root.Subcommands.Add(VersionCommand.Create());
 root.Subcommands.Add(Holdfast.Commands.Bench.BenchCommand.Create());
 root.Subcommands.Add(AuditCommand.Create());
 root.Subcommands.Add(AgentCommand.Create());
+root.Subcommands.Add(Holdfast.Commands.Backup.BackupCommand.Create());
+root.Subcommands.Add(Holdfast.Commands.Backup.RestoreCommand.Create());
+root.Subcommands.Add(ImageCommand.Create());
 return await root.Parse(args).InvokeAsync().ConfigureAwait(false);

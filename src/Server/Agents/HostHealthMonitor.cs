@@ -14,23 +14,33 @@ namespace Holdfast.Server.Agents;
 /// <see cref="HoldfastServerOptions.FailedAfterSeconds"/> (longer than an agent's self-fence time, so its VMs are
 /// already stopped) they become Failed and every instance on them is moved with
 /// <see cref="CapacityService.MoveAsync"/> (those that find no room wait, host-less, and are retried). A host never
-/// heard from since this server started counts from the start: every host gets the full Failed time of grace.
+/// heard from since this server started counts from the start: every host gets the full Failed time of grace. With
+/// replicas the monitor runs on the leader only: heartbeats that reached another replica arrive through the
+/// <see cref="Cluster.HeartbeatRelay"/>, and each term starts every host's timer afresh (the same grace).
 /// </summary>
-internal sealed partial class HostHealthMonitor(IStateStore store, CapacityService capacity, FleetView fleet, HoldfastServerOptions options, TimeProvider time, ILogger<HostHealthMonitor> logger) : BackgroundService
+internal sealed partial class HostHealthMonitor(IStateStore store, CapacityService capacity, FleetView fleet, HoldfastServerOptions options, TimeProvider time, ILogger<HostHealthMonitor> logger, Cluster.HeartbeatRelay? relay = null) : BackgroundService
 {
     private static readonly HostState[] Watched = [HostState.InService, HostState.Draining];
     private static readonly HostState[] Failable = [HostState.InService, HostState.Draining, HostState.Unreachable];
     private readonly ConcurrentDictionary<string, DateTimeOffset> _lastSeen = new(StringComparer.OrdinalIgnoreCase);
-    private readonly DateTimeOffset _startedAt = time.GetUtcNow();
+    private DateTimeOffset _startedAt = time.GetUtcNow();
     private DateTimeOffset _lastWaitingRetry;
 
     /// <summary>How often waiting instances are offered placement again.</summary>
     public static TimeSpan WaitingRetryInterval { get; } = TimeSpan.FromSeconds(5);
 
-    public void RecordHeartbeat(string hostName) => _lastSeen[hostName] = time.GetUtcNow();
+    public void RecordHeartbeat(string hostName)
+    {
+        _lastSeen[hostName] = time.GetUtcNow();
+        relay?.Heard(hostName);
+    }
 
-    /// <summary>When the host was last heard from; the server's start when never (the grace).</summary>
-    public DateTimeOffset LastHeard(string hostName) => _lastSeen.TryGetValue(hostName, out var at) && at > _startedAt ? at : _startedAt;
+    /// <summary>When the host was last heard from (here or through another replica); the monitor's start when never (the grace).</summary>
+    public DateTimeOffset LastHeard(string hostName)
+    {
+        var heard = _lastSeen.TryGetValue(hostName, out var at) && at > _startedAt ? at : _startedAt;
+        return relay?.RelayedAt(hostName) is { } relayed && relayed > heard ? relayed : heard;
+    }
 
     /// <summary>One pass over the fleet: state changes for silent hosts, healing of Failed ones, retries of waiting instances.</summary>
     public async Task SweepAsync(CancellationToken cancellationToken)
@@ -81,6 +91,7 @@ internal sealed partial class HostHealthMonitor(IStateStore store, CapacityServi
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
         var interval = TimeSpan.FromSeconds(Math.Clamp(options.HeartbeatSeconds / 2.0, 0.25, 1));
+        _startedAt = time.GetUtcNow();
         while (!stoppingToken.IsCancellationRequested)
         {
             try

@@ -54,10 +54,23 @@ public static class HoldfastServer
 
     private static async Task<RunningServer> StartLockedAsync(HoldfastServerOptions options, DataDirectory dataDirectory, IStateStore store, TimeProvider timeProvider, Action<ILoggingBuilder>? configureLogging, Audit.DataDirectoryLock auditLock, CancellationToken cancellationToken)
     {
-        using var ca = dataDirectory.LoadOrCreateCertificateAuthority(timeProvider);
+        // Cluster: a replica takes the shared CA, keys and admin credential from the store (published by the first)
+        Cluster.SecretBox? secretBox = options.ClusterToken is { } clusterToken ? new Cluster.SecretBox(clusterToken) : null;
+        var cluster = secretBox is null ? null : await Cluster.ClusterSecrets.EnsureAsync(store, secretBox, timeProvider, cancellationToken).ConfigureAwait(false);
+        if (cluster is not null)
+        {
+            Cluster.ClusterSecrets.PrepareDataDirectory(dataDirectory, cluster, options);
+        }
+
+        using var ca = cluster?.CreateCertificateAuthority() ?? dataDirectory.LoadOrCreateCertificateAuthority(timeProvider);
         if (Agents.AgentTiming.Validate(options) is { Count: > 0 } timingErrors)
         {
             throw new StartupException(string.Join(" ", timingErrors));
+        }
+
+        if (Cluster.ReplicaOptionsCheck.Errors(options) is { Count: > 0 } replicaErrors)
+        {
+            throw new StartupException(string.Join(" ", replicaErrors));
         }
 
         var dnsNames = new List<string> { "localhost" };
@@ -74,7 +87,7 @@ public static class HoldfastServer
         }
 
         var certificate = dataDirectory.LoadOrIssueServerCertificate(ca, dnsNames, addresses, timeProvider);
-        var signingKeys = dataDirectory.LoadOrCreateSigningKeys();
+        var signingKeys = cluster is null ? dataDirectory.LoadOrCreateSigningKeys() : null;
         var bootstrap = await BootstrapSeeder.EnsureAsync(store, dataDirectory, options, timeProvider, cancellationToken).ConfigureAwait(false);
 
         // Authorization
@@ -116,12 +129,19 @@ public static class HoldfastServer
         var services = builder.Services;
         services.AddSingleton(options);
         services.AddSingleton(timeProvider);
-        services.AddSingleton(store);
+        // Replicas: every component gets the fencing store; leader-only singletons' writes carry the term's fence.
+        var fencedStore = new Cluster.FencedStateStore(store);
+        services.AddSingleton<IStateStore>(fencedStore);
+        services.AddSingleton<Cluster.LeaderElection>();
+        services.AddSingleton<Cluster.ILeadership>(sp => sp.GetRequiredService<Cluster.LeaderElection>());
+        services.AddHostedService(sp => sp.GetRequiredService<Cluster.LeaderElection>());
+        services.AddSingleton<Cluster.HeartbeatRelay>();
+        services.AddHostedService(sp => sp.GetRequiredService<Cluster.HeartbeatRelay>());
         // Providers (a factory, so a provider's handlers may take the server's services)
         services.AddSingleton(sp => new ProviderRegistry(
         [
             ResourcesProvider.Create(),
-            NetworkProvider.Create(store, timeProvider),
+            NetworkProvider.Create(fencedStore, timeProvider),
             DirectoryApi.Provider(),
             Audit.InsightsProvider.Create(),
             Providers.Authorization.AuthorizationProvider.Create(),
@@ -130,7 +150,9 @@ public static class HoldfastServer
         services.AddSingleton(bootstrap);
 
         // Identity
-        services.AddSingleton(sp => new SigningKeySet(dataDirectory, signingKeys, options.TokenLifetime, timeProvider, sp.GetRequiredService<ILogger<SigningKeySet>>()));
+        services.AddSingleton(sp => cluster is null
+            ? new SigningKeySet(dataDirectory, signingKeys!, options.TokenLifetime, timeProvider, sp.GetRequiredService<ILogger<SigningKeySet>>())
+            : new SigningKeySet(new Cluster.ClusterSigningKeys(store, secretBox!), cluster.SigningKeys, cluster.SigningKeysModRevision, cluster.Revision, options.TokenLifetime, timeProvider, sp.GetRequiredService<ILogger<SigningKeySet>>()));
         services.AddHostedService(sp => sp.GetRequiredService<SigningKeySet>());
         services.AddSingleton(sp =>
         {
@@ -153,39 +175,39 @@ public static class HoldfastServer
         services.AddSingleton(new RequestThrottle(options.Throttle, timeProvider));
         services.AddSingleton<ResourceReconciler>();
         services.AddSingleton<ResourceReconcileHost>();
-        services.AddHostedService<ReconcileService>();
-        services.AddHostedService<StoreCompactionService>();
+        services.AddHostedService(sp => LeaderOnly(sp, ActivatorUtilities.CreateInstance<ReconcileService>(sp)));
+        services.AddHostedService(sp => LeaderOnly(sp, ActivatorUtilities.CreateInstance<StoreCompactionService>(sp)));
         services.AddRouting();
 
         // Activity log
-        var auditKeys = Audit.AuditSigningKeys.LoadOrCreate(dataDirectory.Root);
+        var auditKeys = cluster?.CreateAuditSigningKeys() ?? Audit.AuditSigningKeys.LoadOrCreate(dataDirectory.Root);
         services.AddSingleton(_ => auditLock);
         services.AddSingleton(_ => auditKeys);
         services.AddSingleton<Audit.AuditChainSignal>();
         services.AddSingleton<Audit.AuditRecorder>();
         services.AddSingleton<Audit.AuditChainer>();
-        services.AddHostedService(sp => sp.GetRequiredService<Audit.AuditChainer>());
+        services.AddHostedService(sp => LeaderOnly(sp, sp.GetRequiredService<Audit.AuditChainer>()));
 
         // Capacity
         services.AddSingleton<Fabric.CapacityService>();
         services.AddHostedService(sp => sp.GetRequiredService<Fabric.CapacityService>());
         services.AddSingleton<Fabric.DrainController>();
-        services.AddHostedService(sp => sp.GetRequiredService<Fabric.DrainController>());
+        services.AddHostedService(sp => LeaderOnly(sp, sp.GetRequiredService<Fabric.DrainController>()));
         services.AddSingleton<Fabric.UsageSampler>();
-        services.AddHostedService(sp => sp.GetRequiredService<Fabric.UsageSampler>());
+        services.AddHostedService(sp => LeaderOnly(sp, sp.GetRequiredService<Fabric.UsageSampler>()));
         services.AddSingleton<Fabric.UsageHistory>();
 
         // Agents
-        services.AddSingleton(_ => dataDirectory.LoadOrCreateCertificateAuthority(timeProvider));
+        services.AddSingleton(_ => cluster?.CreateCertificateAuthority() ?? dataDirectory.LoadOrCreateCertificateAuthority(timeProvider));
         services.AddSingleton<Agents.FleetView>();
         services.AddHostedService(sp => sp.GetRequiredService<Agents.FleetView>());
         services.AddSingleton<Agents.HostHealthMonitor>();
-        services.AddHostedService(sp => sp.GetRequiredService<Agents.HostHealthMonitor>());
+        services.AddHostedService(sp => LeaderOnly(sp, sp.GetRequiredService<Agents.HostHealthMonitor>()));
         services.AddSingleton<Agents.AgentService>();
         if (options.SimulatedHosts > 0)
         {
             services.AddSingleton<Agents.FleetSimulator>();
-            services.AddHostedService(sp => sp.GetRequiredService<Agents.FleetSimulator>());
+            services.AddHostedService(sp => LeaderOnly(sp, sp.GetRequiredService<Agents.FleetSimulator>()));
         }
 
         var app = builder.Build();
@@ -223,6 +245,9 @@ public static class HoldfastServer
 
         // Activity log
         Audit.ActivityLogEndpoints.Map(app);
+
+        // Replicas
+        Cluster.ClusterStatusEndpoints.Map(app);
         app.Services.GetRequiredService<Audit.DataDirectoryLock>();
 
         try
@@ -236,6 +261,7 @@ public static class HoldfastServer
         }
 
         var agentEndpoint = new Uri($"https://{(options.ListenAddress.Equals(System.Net.IPAddress.Any) || options.ListenAddress.Equals(System.Net.IPAddress.IPv6Any) ? options.ResolvedEndpoint.Host : options.ListenAddress.ToString())}:{agentListener!.IPEndPoint!.Port}/");
+        app.Services.GetRequiredService<Cluster.LeaderElection>().AgentEndpoint = agentEndpoint;
         return new RunningServer(app, dataDirectory, bootstrap, options) { AgentEndpoint = agentEndpoint };
     }
 
@@ -248,6 +274,10 @@ public static class HoldfastServer
             SecureFiles.WriteAtomic(dataDirectory.AdminCredentialsPath, (credentials with { Endpoint = endpoint, Audience = options.Audience, CaCertificatePath = dataDirectory.CaCertificatePath }).ToJson(), isPrivate: true);
         }
     }
+
+    /// <summary>A singleton that runs only while this replica leads (docs/designs/0007-replicas-and-leadership.md).</summary>
+    private static Cluster.LeaderOnlyService LeaderOnly(IServiceProvider services, IHostedService singleton) =>
+        new(singleton, services.GetRequiredService<Cluster.LeaderElection>(), services.GetRequiredService<ILogger<Cluster.LeaderOnlyService>>());
 
     private sealed class ReconcileService(ResourceReconcileHost host) : BackgroundService
     {
