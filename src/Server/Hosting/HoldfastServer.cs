@@ -175,8 +175,10 @@ public static class HoldfastServer
         services.AddSingleton(new RequestThrottle(options.Throttle, timeProvider));
         services.AddSingleton<ResourceReconciler>();
         services.AddSingleton<ResourceReconcileHost>();
-        services.AddHostedService(sp => LeaderOnly(sp, ActivatorUtilities.CreateInstance<ReconcileService>(sp)));
-        services.AddHostedService(sp => LeaderOnly(sp, ActivatorUtilities.CreateInstance<StoreCompactionService>(sp)));
+        // AddSingleton, not AddHostedService: a factory AddHostedService is TryAddEnumerable by implementation type, so
+        // every LeaderOnlyService after the first would be dropped silently.
+        services.AddSingleton<IHostedService>(sp => LeaderOnly(sp, ActivatorUtilities.CreateInstance<ReconcileService>(sp)));
+        services.AddSingleton<IHostedService>(sp => LeaderOnly(sp, ActivatorUtilities.CreateInstance<StoreCompactionService>(sp)));
         services.AddRouting();
 
         // Activity log
@@ -186,15 +188,15 @@ public static class HoldfastServer
         services.AddSingleton<Audit.AuditChainSignal>();
         services.AddSingleton<Audit.AuditRecorder>();
         services.AddSingleton<Audit.AuditChainer>();
-        services.AddHostedService(sp => LeaderOnly(sp, sp.GetRequiredService<Audit.AuditChainer>()));
+        services.AddSingleton<IHostedService>(sp => LeaderOnly(sp, sp.GetRequiredService<Audit.AuditChainer>()));
 
         // Capacity
         services.AddSingleton<Fabric.CapacityService>();
         services.AddHostedService(sp => sp.GetRequiredService<Fabric.CapacityService>());
         services.AddSingleton<Fabric.DrainController>();
-        services.AddHostedService(sp => LeaderOnly(sp, sp.GetRequiredService<Fabric.DrainController>()));
+        services.AddSingleton<IHostedService>(sp => LeaderOnly(sp, sp.GetRequiredService<Fabric.DrainController>()));
         services.AddSingleton<Fabric.UsageSampler>();
-        services.AddHostedService(sp => LeaderOnly(sp, sp.GetRequiredService<Fabric.UsageSampler>()));
+        services.AddSingleton<IHostedService>(sp => LeaderOnly(sp, sp.GetRequiredService<Fabric.UsageSampler>()));
         services.AddSingleton<Fabric.UsageHistory>();
 
         // Agents
@@ -202,12 +204,12 @@ public static class HoldfastServer
         services.AddSingleton<Agents.FleetView>();
         services.AddHostedService(sp => sp.GetRequiredService<Agents.FleetView>());
         services.AddSingleton<Agents.HostHealthMonitor>();
-        services.AddHostedService(sp => LeaderOnly(sp, sp.GetRequiredService<Agents.HostHealthMonitor>()));
+        services.AddSingleton<IHostedService>(sp => LeaderOnly(sp, sp.GetRequiredService<Agents.HostHealthMonitor>()));
         services.AddSingleton<Agents.AgentService>();
         if (options.SimulatedHosts > 0)
         {
             services.AddSingleton<Agents.FleetSimulator>();
-            services.AddHostedService(sp => LeaderOnly(sp, sp.GetRequiredService<Agents.FleetSimulator>()));
+            services.AddSingleton<IHostedService>(sp => LeaderOnly(sp, sp.GetRequiredService<Agents.FleetSimulator>()));
         }
 
         var app = builder.Build();

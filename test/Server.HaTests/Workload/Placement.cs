@@ -14,7 +14,7 @@ internal static class Placement
     /// </summary>
     public static async Task AssertEachVmPlacedOnceAsync(Func<string, Task<IReadOnlyList<(string Key, string Value)>>> readStore, RegisterWorkload workload, ITestOutputHelper output)
     {
-        Assert.NotEmpty(workload.AcknowledgedVms);
+        Assert.True(workload.AcknowledgedVms.Count > 0, "No VM was acknowledged; first failures: " + string.Join("; ", workload.VmFailures.Take(3)));
         var deadline = Stopwatch.StartNew();
         while (true)
         {
