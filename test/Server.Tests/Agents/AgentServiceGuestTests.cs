@@ -1,6 +1,7 @@
 using System.Security.Cryptography.X509Certificates;
 using System.Text;
 using System.Text.Json.Nodes;
+using Holdfast.Capacity.Inventory;
 using Holdfast.Fabric;
 using Holdfast.Fabric.Protocol;
 using Holdfast.Providers.Framework;
@@ -28,11 +29,11 @@ public sealed class AgentServiceGuestTests : IAsyncLifetime
         using var certificate = await JoinedAsync("h1");
         await _harness.SyncAsync(certificate, "h1");
         await PutResourceAsync($"{Group}/providers/Microsoft.Network/virtualNetworks/vnet1/subnets/default", """{"properties":{"addressPrefix":"10.9.1.0/24"}}""");
-        await PutResourceAsync($"{Group}/providers/Microsoft.Network/networkInterfaces/nic1", $$"""{"properties":{"ipConfigurations":[{"name":"ip1","properties":{"primary":true,"privateIPAddress":"10.9.1.4","subnet":{"id":"{{Group}}/providers/Microsoft.Network/virtualNetworks/vnet1/subnets/default"}}}]}}""");
-        await PutResourceAsync($"{Group}/providers/Microsoft.Compute/virtualMachines/web1", $$"""
+        await PutResourceAsync($"{Group}/providers/Microsoft.Network/networkInterfaces/nic1", """{"properties":{"ipConfigurations":[{"name":"ip1","properties":{"primary":true,"privateIPAddress":"10.9.1.4","subnet":{"id":"GROUP/providers/Microsoft.Network/virtualNetworks/vnet1/subnets/default"}}}]}}""");
+        await PutResourceAsync($"{Group}/providers/Microsoft.Compute/virtualMachines/web1", """
             {"properties":{"vmId":"vm-1","osProfile":{"computerName":"web-one","adminUsername":"ops","linuxConfiguration":{"ssh":{"publicKeys":[{"path":"/home/ops/.ssh/authorized_keys","keyData":"ssh-ed25519 AAAA ops"}]}}},
              "storageProfile":{"imageReference":{"publisher":"Debian","offer":"debian-12","sku":"12-gen2","version":"latest"},"osDisk":{"diskSizeGB":40},"dataDisks":[{"lun":2,"diskSizeGB":8,"name":"data2"}]},
-             "networkProfile":{"networkInterfaces":[{"id":"{{Group}}/providers/Microsoft.Network/networkInterfaces/nic1"}]}}}
+             "networkProfile":{"networkInterfaces":[{"id":"GROUP/providers/Microsoft.Network/networkInterfaces/nic1"}]}}}
             """);
         await _harness.Store.PutAsync(VmGuestData.SecretsKey("vm-1"), """{"customData":"aGVsbG8="}"""u8.ToArray(), null, AgentHarness.Ct);
         var placed = await PlaceAsync("vm-1", $"{Group}/providers/Microsoft.Compute/virtualMachines/web1");
@@ -56,10 +57,10 @@ public sealed class AgentServiceGuestTests : IAsyncLifetime
         await _harness.SyncAsync(certificate, "h1");
         var placed = await _harness.PlaceAsync("vm-1");
 
-        await _harness.SyncAsync(certificate, "h1", new InstanceReport("vm-1", PowerState.Running, placed.Epoch, Console: "booting\n"));
+        await _harness.Agents.SyncAsync(certificate, AgentHarness.Sync("h1", new InstanceReport("vm-1", PowerState.Running, placed.Epoch, Console: "booting\n")), AgentHarness.Ct);
         var first = Encoding.UTF8.GetString((await _harness.Store.GetAsync(VmGuestData.ConsoleKey("vm-1"), AgentHarness.Ct))!.Value.Span);
         var huge = new string('x', GuestSpec.MaxConsoleBytes) + "END";
-        await _harness.SyncAsync(certificate, "h1", new InstanceReport("vm-1", PowerState.Running, placed.Epoch, Console: huge));
+        await _harness.Agents.SyncAsync(certificate, AgentHarness.Sync("h1", new InstanceReport("vm-1", PowerState.Running, placed.Epoch, Console: huge)), AgentHarness.Ct);
         var second = Encoding.UTF8.GetString((await _harness.Store.GetAsync(VmGuestData.ConsoleKey("vm-1"), AgentHarness.Ct))!.Value.Span);
 
         Assert.Equal("booting\n", first);
@@ -75,14 +76,14 @@ public sealed class AgentServiceGuestTests : IAsyncLifetime
         var placed = await _harness.PlaceAsync("vm-1");
         using var h2 = await JoinedAsync("h2");
 
-        await _harness.SyncAsync(h2, "h2", new InstanceReport("vm-1", PowerState.Running, placed.Epoch, Console: "forged"));
+        await _harness.Agents.SyncAsync(h2, AgentHarness.Sync("h2", new InstanceReport("vm-1", PowerState.Running, placed.Epoch, Console: "forged")), AgentHarness.Ct);
 
         Assert.Null(await _harness.Store.GetAsync(VmGuestData.ConsoleKey("vm-1"), AgentHarness.Ct));
     }
 
     private async Task PutResourceAsync(string id, string json)
     {
-        var document = JsonNode.Parse(json)!.AsObject();
+        var document = JsonNode.Parse(json.Replace("GROUP", Group, StringComparison.Ordinal))!.AsObject();
         document["id"] = id;
         await _harness.Store.PutAsync(ResourceKeys.Resource(ResourceId.Parse(id)), Encoding.UTF8.GetBytes(document.ToJsonString()), null, AgentHarness.Ct);
     }
@@ -97,7 +98,7 @@ public sealed class AgentServiceGuestTests : IAsyncLifetime
 
     private async Task<X509Certificate2> JoinedAsync(string host)
     {
-        await _harness.PutHostAsync(host, Holdfast.Fabric.HostState.Provisioning);
+        await _harness.PutHostAsync(host, HostState.Provisioning);
         return await _harness.JoinAsync(host, await _harness.PutJoinTokenAsync(host, TimeSpan.FromHours(1)));
     }
 }
