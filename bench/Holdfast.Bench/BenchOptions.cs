@@ -172,6 +172,12 @@ internal sealed record BenchOptions
             }
         }
 
+        if (options.Etcd && options.Vms > 0)
+        {
+            error = "--store etcd applies to the load matrix, not to --vms.";
+            return null;
+        }
+
         return options;
     }
 

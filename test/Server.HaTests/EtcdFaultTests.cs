@@ -1,8 +1,5 @@
-using System.Diagnostics;
-using System.Text.Json.Nodes;
 using Holdfast.Server.HaTests.Infrastructure;
 using Holdfast.Server.HaTests.Workload;
-using Holdfast.Testing.Linearizability;
 using Xunit.Abstractions;
 
 namespace Holdfast.Server.HaTests;
@@ -16,10 +13,7 @@ namespace Holdfast.Server.HaTests;
 [Collection(HaCollection.Name)]
 public sealed class EtcdFaultTests(ITestOutputHelper output)
 {
-    private const int Workers = 6;
-    private static readonly TimeSpan Before = TimeSpan.FromSeconds(4);
     private static readonly TimeSpan Down = TimeSpan.FromSeconds(4);
-    private static readonly TimeSpan After = TimeSpan.FromSeconds(6);
 
     [Fact]
     public Task Writes_EtcdLeaderKilled9AndRestarted_NothingLostAndLinearizable() =>
@@ -68,114 +62,9 @@ public sealed class EtcdFaultTests(ITestOutputHelper output)
         using var http = await cluster.SignedInClientAsync();
         var workload = new RegisterWorkload(http, cluster.Server.Credentials.SubscriptionId);
         await workload.InitializeAsync();
-
-        using var stop = new CancellationTokenSource();
-        var load = workload.RunAsync(Workers, stop.Token);
-        long faultStart, faultEnd;
-        try
-        {
-            await Task.Delay(Before);
-            faultStart = Stopwatch.GetTimestamp();
-            using (var bound = new CancellationTokenSource(TimeSpan.FromSeconds(60)))
-            {
-                await fault(cluster).WaitAsync(bound.Token);
-            }
-
-            faultEnd = Stopwatch.GetTimestamp();
-            await Task.Delay(After);
-        }
-        finally
-        {
-            await stop.CancelAsync();
-            await load.WaitAsync(TimeSpan.FromSeconds(30));
-        }
-
-        await workload.FinalReadsAsync();
-        var missing = await workload.MissingCreatesAsync();
-        var checker = Stopwatch.StartNew();
-        var result = RegisterChecker.Check(workload.History, workload.InitialValues);
-        var history = workload.History;
-        int ackedBefore = history.Count(op => IsAckedWrite(op) && op.Return < faultStart);
-        int ackedAfter = history.Count(op => IsAckedWrite(op) && op.Call > faultEnd);
-        output.WriteLine($"{history.Count} operations ({workload.AcknowledgedWrites} acknowledged writes: {ackedBefore} before the fault, {ackedAfter} after it; {workload.UnknownOutcomes} unknown outcomes), {workload.AcknowledgedCreates.Count} acknowledged creates");
-        output.WriteLine($"checker: {result} in {checker.ElapsedMilliseconds} ms");
-
-        Assert.Empty(workload.Unexpected);
-        Assert.Empty(missing);
-        await AssertEachVmPlacedOnceAsync(cluster, workload);
-        Assert.True(ackedBefore > 0, "No write was acknowledged before the fault: the workload did not run.");
-        Assert.True(ackedAfter > 0, "No write was acknowledged after the fault: the service did not come back.");
-        Assert.True(result.Verdict == LinearizabilityVerdict.Linearizable, result.ToString());
-
-        // The same history with its last read turned stale (the initial value, overwritten by acknowledged writes
-        // before that read began) must be rejected: the check above is not vacuous on histories of this size.
-        var last = history.Where(op => op.Kind == RegisterOperationKind.Read).MaxBy(op => op.Call)!;
-        Assert.Contains(history, op => op.Key == last.Key && IsAckedWrite(op) && op.Return < last.Call);
-        var stale = history.Select(op => ReferenceEquals(op, last) ? RegisterOperation.Read(last.Key, last.Call, last.Return!.Value, workload.InitialValues[last.Key]) : op);
-        var staleResult = RegisterChecker.Check(stale, workload.InitialValues);
-        output.WriteLine($"checker on the stale copy: {staleResult}");
-        Assert.Equal(LinearizabilityVerdict.NotLinearizable, staleResult.Verdict);
+        await UnderLoad.RunAndCheckAsync(workload, () => fault(cluster), output);
+        await Placement.AssertEachVmPlacedOnceAsync(cluster.ReadStoreAsync, workload, output);
     }
-
-    /// <summary>
-    /// No instance on two hosts (or twice on one) in the stored allocation records, and every acknowledged VM has
-    /// exactly one instance, placed on exactly one host, once placement has caught up (bounded).
-    /// </summary>
-    private async Task AssertEachVmPlacedOnceAsync(HaCluster cluster, RegisterWorkload workload)
-    {
-        Assert.NotEmpty(workload.AcknowledgedVms);
-        var deadline = Stopwatch.StartNew();
-        while (true)
-        {
-            var hostsOf = new Dictionary<string, List<string>>(StringComparer.OrdinalIgnoreCase);
-            foreach (var (_, value) in await cluster.ReadStoreAsync("/fabric/allocations/"))
-            {
-                var record = JsonNode.Parse(value)!;
-                foreach (var allocation in record["allocations"]!.AsArray())
-                {
-                    string id = allocation!["id"]!.GetValue<string>();
-                    hostsOf.TryAdd(id, []);
-                    hostsOf[id].Add(record["host"]!.GetValue<string>());
-                }
-            }
-
-            var instancesOf = new Dictionary<string, List<string>>(StringComparer.OrdinalIgnoreCase);
-            foreach (var (_, value) in await cluster.ReadStoreAsync("/fabric/instances/"))
-            {
-                var instance = JsonNode.Parse(value)!;
-                if (instance["resourceId"]?.GetValue<string>() is { } resourceId)
-                {
-                    instancesOf.TryAdd(resourceId, []);
-                    instancesOf[resourceId].Add(instance["id"]!.GetValue<string>());
-                }
-            }
-
-            var twice = hostsOf.Where(p => p.Value.Count > 1).Select(p => $"{p.Key} on {string.Join(", ", p.Value)}").ToList();
-            Assert.True(twice.Count == 0, "Placed more than once: " + string.Join("; ", twice));
-            var wrong = new List<string>();
-            foreach (string vm in workload.AcknowledgedVms)
-            {
-                string resourceId = "/" + workload.VmUri(vm).OriginalString.Split('?')[0];
-                var instances = instancesOf.GetValueOrDefault(resourceId) ?? [];
-                if (instances.Count != 1 || hostsOf.GetValueOrDefault(instances[0])?.Count != 1)
-                {
-                    wrong.Add($"{vm}: instances [{string.Join(", ", instances)}], hosts [{string.Join(", ", instances.SelectMany(i => hostsOf.GetValueOrDefault(i) ?? []))}]");
-                }
-            }
-
-            if (wrong.Count == 0)
-            {
-                output.WriteLine($"{workload.AcknowledgedVms.Count} acknowledged VMs, each placed exactly once; {hostsOf.Count} allocations in the store");
-                return;
-            }
-
-            Assert.True(deadline.Elapsed < TimeSpan.FromSeconds(45), $"Acknowledged VMs not placed exactly once after 45 s: {string.Join("; ", wrong.Take(10))}");
-            await Task.Delay(500);
-        }
-    }
-
-    private static bool IsAckedWrite(RegisterOperation op) =>
-        op.Kind != RegisterOperationKind.Read && op.Return is not null && op.Succeeded != false;
 }
 
 /// <summary>One fault test at a time: each runs its own etcd cluster and server, and the machine is small.</summary>

@@ -40,17 +40,7 @@ public static class ClusterSecrets
         ArgumentNullException.ThrowIfNull(store);
         ArgumentNullException.ThrowIfNull(dataDirectory);
         ArgumentNullException.ThrowIfNull(clusterToken);
-        var material = ReadDataDirectory(dataDirectory);
-        if (await store.GetAsync(ResourceKeys.BootstrapKey, cancellationToken).ConfigureAwait(false) is { } bootstrap
-            && JsonNode.Parse(bootstrap.Value.Span)?["adminAppId"]?.GetValue<string>() is { } adminAppId
-            && !string.Equals(adminAppId, material.Admin.ClientId, StringComparison.OrdinalIgnoreCase))
-        {
-            throw new StartupException($"The data directory '{dataDirectory.Root}' is not this store's install: its admin credential is not the bootstrap admin '/bootstrap' names.");
-        }
-
-        var box = new SecretBox(clusterToken);
-        var result = await store.TxnAsync(new TxnRequest([.. AllKeys.Select(Compare.Absent)], Puts(material, box)), cancellationToken).ConfigureAwait(false);
-        if (!result.Succeeded)
+        if (!await TryPublishAsync(store, dataDirectory, new SecretBox(clusterToken), cancellationToken).ConfigureAwait(false))
         {
             throw new StartupException($"The store already holds cluster secrets ({Prefix}); they are published only into a store without them.");
         }
@@ -61,7 +51,11 @@ public static class ClusterSecrets
     /// replicas starting together wins; the others adopt its set). <see cref="StartupException"/> when the token does
     /// not open what is stored, or the store holds an install (<c>/bootstrap</c>) but no cluster secrets.
     /// </summary>
-    internal static async Task<ClusterMaterial> EnsureAsync(IStateStore store, SecretBox box, TimeProvider timeProvider, CancellationToken cancellationToken)
+    /// <remarks>
+    /// A store from before cluster secrets (a single replica on etcd, its material in <paramref name="dataDirectory"/>)
+    /// is upgraded: when the directory holds that install's complete material, it is published first.
+    /// </remarks>
+    internal static async Task<ClusterMaterial> EnsureAsync(IStateStore store, SecretBox box, DataDirectory? dataDirectory, TimeProvider timeProvider, CancellationToken cancellationToken)
     {
         for (var attempt = 1; ; attempt++)
         {
@@ -90,8 +84,14 @@ public static class ClusterSecrets
             if (await store.GetAsync(CaKey, cancellationToken).ConfigureAwait(false) is null
                 && await store.GetAsync(ResourceKeys.BootstrapKey, cancellationToken).ConfigureAwait(false) is not null)
             {
-                throw new StartupException(
-                    $"The store holds an install (/bootstrap) but no cluster secrets ({Prefix}): publish the install's data directory with 'holdfast restore --data-dir DIR --cluster-token-file FILE'.");
+                if (dataDirectory is null || !HoldsInstall(dataDirectory))
+                {
+                    throw new StartupException(
+                        $"The store holds an install (/bootstrap) but no cluster secrets ({Prefix}): start first the replica whose data directory holds that install, or publish it with 'holdfast restore --data-dir DIR --cluster-token-file FILE'.");
+                }
+
+                await TryPublishAsync(store, dataDirectory, box, cancellationToken).ConfigureAwait(false);
+                continue;
             }
 
             if (attempt == 3)
@@ -152,12 +152,32 @@ public static class ClusterSecrets
         }
     }
 
+    /// <summary>Publishes the directory's material unless the store holds secrets already (false); refuses another install's directory.</summary>
+    private static async Task<bool> TryPublishAsync(IStateStore store, DataDirectory dataDirectory, SecretBox box, CancellationToken cancellationToken)
+    {
+        var material = ReadDataDirectory(dataDirectory);
+        if (await store.GetAsync(ResourceKeys.BootstrapKey, cancellationToken).ConfigureAwait(false) is { } bootstrap
+            && JsonNode.Parse(bootstrap.Value.Span)?["adminAppId"]?.GetValue<string>() is { } adminAppId
+            && !string.Equals(adminAppId, material.Admin.ClientId, StringComparison.OrdinalIgnoreCase))
+        {
+            throw new StartupException($"The data directory '{dataDirectory.Root}' is not this store's install: its admin credential is not the bootstrap admin '/bootstrap' names.");
+        }
+
+        var result = await store.TxnAsync(new TxnRequest([.. AllKeys.Select(Compare.Absent)], Puts(material, box)), cancellationToken).ConfigureAwait(false);
+        return result.Succeeded;
+    }
+
+    private static bool HoldsInstall(DataDirectory dataDirectory) => MissingInstallFiles(dataDirectory).Count == 0;
+
+    private static List<string> MissingInstallFiles(DataDirectory dataDirectory) =>
+        new[] { dataDirectory.CaCertificatePath, dataDirectory.CaKeyPath, Path.Combine(dataDirectory.KeysDirectory, "active"), Path.Combine(AuditSigningKeys.DirectoryOf(dataDirectory.Root), "active"), dataDirectory.AdminCredentialsPath }
+            .Where(path => !File.Exists(path))
+            .ToList();
+
     /// <summary>A single-node data directory's material, as it would be published (nothing is created).</summary>
     internal static ClusterMaterial ReadDataDirectory(DataDirectory dataDirectory)
     {
-        var missing = new[] { dataDirectory.CaCertificatePath, dataDirectory.CaKeyPath, Path.Combine(dataDirectory.KeysDirectory, "active"), Path.Combine(AuditSigningKeys.DirectoryOf(dataDirectory.Root), "active"), dataDirectory.AdminCredentialsPath }
-            .Where(path => !File.Exists(path))
-            .ToList();
+        var missing = MissingInstallFiles(dataDirectory);
         if (missing.Count > 0)
         {
             throw new StartupException($"The data directory '{dataDirectory.Root}' is not a complete install (missing {string.Join(", ", missing)}).");

@@ -56,7 +56,7 @@ public static class HoldfastServer
     {
         // Cluster: a replica takes the shared CA, keys and admin credential from the store (published by the first)
         Cluster.SecretBox? secretBox = options.ClusterToken is { } clusterToken ? new Cluster.SecretBox(clusterToken) : null;
-        var cluster = secretBox is null ? null : await Cluster.ClusterSecrets.EnsureAsync(store, secretBox, timeProvider, cancellationToken).ConfigureAwait(false);
+        var cluster = secretBox is null ? null : await Cluster.ClusterSecrets.EnsureAsync(store, secretBox, dataDirectory, timeProvider, cancellationToken).ConfigureAwait(false);
         if (cluster is not null)
         {
             Cluster.ClusterSecrets.PrepareDataDirectory(dataDirectory, cluster, options);
@@ -175,8 +175,10 @@ public static class HoldfastServer
         services.AddSingleton(new RequestThrottle(options.Throttle, timeProvider));
         services.AddSingleton<ResourceReconciler>();
         services.AddSingleton<ResourceReconcileHost>();
-        services.AddHostedService(sp => LeaderOnly(sp, ActivatorUtilities.CreateInstance<ReconcileService>(sp)));
-        services.AddHostedService(sp => LeaderOnly(sp, ActivatorUtilities.CreateInstance<StoreCompactionService>(sp)));
+        // AddSingleton, not AddHostedService: a factory AddHostedService is TryAddEnumerable by implementation type, so
+        // every LeaderOnlyService after the first would be dropped silently.
+        services.AddSingleton<IHostedService>(sp => LeaderOnly(sp, ActivatorUtilities.CreateInstance<ReconcileService>(sp)));
+        services.AddSingleton<IHostedService>(sp => LeaderOnly(sp, ActivatorUtilities.CreateInstance<StoreCompactionService>(sp)));
         services.AddRouting();
 
         // Activity log
@@ -186,15 +188,15 @@ public static class HoldfastServer
         services.AddSingleton<Audit.AuditChainSignal>();
         services.AddSingleton<Audit.AuditRecorder>();
         services.AddSingleton<Audit.AuditChainer>();
-        services.AddHostedService(sp => LeaderOnly(sp, sp.GetRequiredService<Audit.AuditChainer>()));
+        services.AddSingleton<IHostedService>(sp => LeaderOnly(sp, sp.GetRequiredService<Audit.AuditChainer>()));
 
         // Capacity
         services.AddSingleton<Fabric.CapacityService>();
         services.AddHostedService(sp => sp.GetRequiredService<Fabric.CapacityService>());
         services.AddSingleton<Fabric.DrainController>();
-        services.AddHostedService(sp => LeaderOnly(sp, sp.GetRequiredService<Fabric.DrainController>()));
+        services.AddSingleton<IHostedService>(sp => LeaderOnly(sp, sp.GetRequiredService<Fabric.DrainController>()));
         services.AddSingleton<Fabric.UsageSampler>();
-        services.AddHostedService(sp => LeaderOnly(sp, sp.GetRequiredService<Fabric.UsageSampler>()));
+        services.AddSingleton<IHostedService>(sp => LeaderOnly(sp, sp.GetRequiredService<Fabric.UsageSampler>()));
         services.AddSingleton<Fabric.UsageHistory>();
 
         // Agents
@@ -202,12 +204,12 @@ public static class HoldfastServer
         services.AddSingleton<Agents.FleetView>();
         services.AddHostedService(sp => sp.GetRequiredService<Agents.FleetView>());
         services.AddSingleton<Agents.HostHealthMonitor>();
-        services.AddHostedService(sp => LeaderOnly(sp, sp.GetRequiredService<Agents.HostHealthMonitor>()));
+        services.AddSingleton<IHostedService>(sp => LeaderOnly(sp, sp.GetRequiredService<Agents.HostHealthMonitor>()));
         services.AddSingleton<Agents.AgentService>();
         if (options.SimulatedHosts > 0)
         {
             services.AddSingleton<Agents.FleetSimulator>();
-            services.AddHostedService(sp => LeaderOnly(sp, sp.GetRequiredService<Agents.FleetSimulator>()));
+            services.AddSingleton<IHostedService>(sp => LeaderOnly(sp, sp.GetRequiredService<Agents.FleetSimulator>()));
         }
 
         var app = builder.Build();
@@ -275,7 +277,11 @@ public static class HoldfastServer
         }
     }
 
-    /// <summary>A singleton that runs only while this replica leads (docs/designs/0007-replicas-and-leadership.md).</summary>
+    /// <summary>
+    /// A singleton that runs only while this replica leads (docs/designs/0007-replicas-and-leadership.md). Registered
+    /// with AddSingleton, not AddHostedService: that one adds a factory's implementation type once, and every wrapper is
+    /// the same type.
+    /// </summary>
     private static Cluster.LeaderOnlyService LeaderOnly(IServiceProvider services, IHostedService singleton) =>
         new(singleton, services.GetRequiredService<Cluster.LeaderElection>(), services.GetRequiredService<ILogger<Cluster.LeaderOnlyService>>());
 

@@ -1,5 +1,6 @@
 using System.Net.Http.Headers;
 using System.Net.Security;
+using System.Net.Sockets;
 using System.Security.Cryptography.X509Certificates;
 using System.Text;
 using System.Text.Json;
@@ -138,9 +139,11 @@ public sealed class HaCluster : IAsyncDisposable
     /// A client trusting only the server's CA, signed in as the admin service principal. Connections are short-lived
     /// so a restarted server is reached again; the caller sets its own per-request deadlines.
     /// </summary>
-    public async Task<HttpClient> SignedInClientAsync()
+    public Task<HttpClient> SignedInClientAsync() => SignedInClientAsync(Server.Credentials);
+
+    /// <summary>The same for any server; with <paramref name="unixSocket"/>, every connection goes to that socket instead of the endpoint's host and port.</summary>
+    public static async Task<HttpClient> SignedInClientAsync(ServerCredentials credentials, string? unixSocket = null)
     {
-        var credentials = Server.Credentials;
         var ca = X509Certificate2.CreateFromPem(await File.ReadAllTextAsync(credentials.CaCertificatePath));
         var handler = new SocketsHttpHandler
         {
@@ -164,6 +167,24 @@ public sealed class HaCluster : IAsyncDisposable
                 },
             },
         };
+        if (unixSocket is not null)
+        {
+            handler.ConnectCallback = async (_, cancellationToken) =>
+            {
+                var socket = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
+                try
+                {
+                    await socket.ConnectAsync(new UnixDomainSocketEndPoint(unixSocket), cancellationToken);
+                    return new NetworkStream(socket, ownsSocket: true);
+                }
+                catch
+                {
+                    socket.Dispose();
+                    throw;
+                }
+            };
+        }
+
         var client = new HttpClient(handler) { BaseAddress = credentials.Endpoint, Timeout = Timeout.InfiniteTimeSpan };
         client.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", await TokenAsync(client, credentials));
         return client;

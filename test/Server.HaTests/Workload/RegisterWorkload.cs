@@ -28,6 +28,7 @@ public sealed class RegisterWorkload
     private readonly ConcurrentQueue<RegisterOperation> _history = new();
     private readonly ConcurrentQueue<string> _acknowledgedCreates = new();
     private readonly ConcurrentQueue<string> _acknowledgedVms = new();
+    private readonly ConcurrentQueue<string> _vmFailures = new();
     private readonly ConcurrentQueue<string> _unexpected = new();
     private readonly Dictionary<string, string?> _initial = [];
     private int _sequence;
@@ -53,6 +54,9 @@ public sealed class RegisterWorkload
 
     /// <summary>Names of the VMs whose PUT was acknowledged (201 or 200).</summary>
     public IReadOnlyCollection<string> AcknowledgedVms => _acknowledgedVms;
+
+    /// <summary>Answers to VM PUTs that were not acknowledged (for failure messages).</summary>
+    public IReadOnlyCollection<string> VmFailures => _vmFailures;
 
     /// <summary>Answers no correct server gives (e.g. 400, 404, 500 with a body other than the store's): listed, so the test can fail on them.</summary>
     public IReadOnlyCollection<string> Unexpected => _unexpected;
@@ -222,12 +226,14 @@ public sealed class RegisterWorkload
                 }
                 else
                 {
+                    _vmFailures.Enqueue($"{name}: {(int)response.StatusCode} {text}");
                     Classify(response.StatusCode, text, $"PUT VM {name}");
                 }
             }
             catch (Exception exception) when (exception is HttpRequestException or OperationCanceledException or IOException)
             {
                 // Unknown outcome: the VM may exist; it is not counted as acknowledged.
+                _vmFailures.Enqueue($"{name}: {exception.Message}");
             }
 
             await Task.Delay(Backoff * 3, CancellationToken.None);

@@ -49,6 +49,29 @@ public sealed class ClusterMaterialTests : IDisposable
 
         // Not vacuous: b refuses a token that no key of the cluster signed.
         Assert.Equal(HttpStatusCode.Unauthorized, await GetSubscriptionsAsync(viaB, Tampered(await Clients.TokenAsync(viaA))));
+
+        // A rotation on a reaches b through etcd's watch: b lists a's new key as active and accepts tokens it signs.
+        using var adminA = await Clients.AuthenticatedHttpAsync(viaA);
+        using var rotation = await adminA.PostAsync("providers/Holdfast.Identity/rotateSigningKey?api-version=2025-01-01", null);
+        Assert.Equal(HttpStatusCode.OK, rotation.StatusCode);
+        var newKeyId = System.Text.Json.Nodes.JsonNode.Parse(await rotation.Content.ReadAsStringAsync())!["activeKeyId"]!.GetValue<string>();
+        var signedByNewKey = await Clients.TokenAsync(viaA);
+        Assert.Contains(newKeyId, HeaderOf(signedByNewKey), StringComparison.Ordinal);
+        using var adminB = Clients.Http(viaB);
+        adminB.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", signedByNewKey);
+        var waited = System.Diagnostics.Stopwatch.StartNew();
+        string? activeOnB = null;
+        while (activeOnB != newKeyId && waited.Elapsed < TimeSpan.FromSeconds(30))
+        {
+            using var keys = await adminB.GetAsync("providers/Holdfast.Identity/signingKeys?api-version=2025-01-01");
+            activeOnB = keys.StatusCode == HttpStatusCode.OK ? System.Text.Json.Nodes.JsonNode.Parse(await keys.Content.ReadAsStringAsync())!["activeKeyId"]!.GetValue<string>() : null;
+            if (activeOnB != newKeyId)
+            {
+                await Task.Delay(100);
+            }
+        }
+
+        Assert.Equal(newKeyId, activeOnB);
     }
 
     [Fact]
@@ -91,6 +114,12 @@ public sealed class ClusterMaterialTests : IDisposable
         http.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", token);
         using var response = await http.GetAsync("subscriptions?api-version=2022-09-01");
         return response.StatusCode;
+    }
+
+    private static string HeaderOf(string token)
+    {
+        var header = token.Split('.')[0].Replace('-', '+').Replace('_', '/');
+        return System.Text.Encoding.UTF8.GetString(Convert.FromBase64String(header.PadRight((header.Length + 3) / 4 * 4, '=')));
     }
 
     private static string Tampered(string token)

@@ -120,6 +120,21 @@ public sealed class ServerProcess : IAsyncDisposable
         }
     }
 
+    /// <summary>SIGTERM, as systemd stops a service: the server shuts down gracefully; waits until it has exited.</summary>
+    public async Task StopGracefullyAsync()
+    {
+        if (_process is { HasExited: false } process)
+        {
+            using (var signal = Process.Start("kill", ["-TERM", process.Id.ToString(System.Globalization.CultureInfo.InvariantCulture)]))
+            {
+                await signal.WaitForExitAsync().ConfigureAwait(false);
+            }
+
+            using var timeout = new CancellationTokenSource(StartTimeout);
+            await process.WaitForExitAsync(timeout.Token).ConfigureAwait(false);
+        }
+    }
+
     public async ValueTask DisposeAsync()
     {
         Kill();

@@ -21,8 +21,8 @@ public sealed class ClusterSecretsTests : IDisposable
     {
         await using var store = new InMemoryStateStore(TimeProvider.System);
 
-        var published = await ClusterSecrets.EnsureAsync(store, new SecretBox(Token), TimeProvider.System, CancellationToken.None);
-        var adopted = await ClusterSecrets.EnsureAsync(store, new SecretBox(Token), TimeProvider.System, CancellationToken.None);
+        var published = await ClusterSecrets.EnsureAsync(store, new SecretBox(Token), null, TimeProvider.System, CancellationToken.None);
+        var adopted = await ClusterSecrets.EnsureAsync(store, new SecretBox(Token), null, TimeProvider.System, CancellationToken.None);
 
         Assert.Equal(published.CaCertificatePem, adopted.CaCertificatePem);
         Assert.Equal(published.CaKeyPem, adopted.CaKeyPem);
@@ -45,8 +45,8 @@ public sealed class ClusterSecretsTests : IDisposable
         var store = new GatedStore(inner, parties: 2);
 
         var both = await Task.WhenAll(
-            Task.Run(() => ClusterSecrets.EnsureAsync(store, new SecretBox(Token), TimeProvider.System, CancellationToken.None)),
-            Task.Run(() => ClusterSecrets.EnsureAsync(store, new SecretBox(Token), TimeProvider.System, CancellationToken.None)));
+            Task.Run(() => ClusterSecrets.EnsureAsync(store, new SecretBox(Token), null, TimeProvider.System, CancellationToken.None)),
+            Task.Run(() => ClusterSecrets.EnsureAsync(store, new SecretBox(Token), null, TimeProvider.System, CancellationToken.None)));
 
         Assert.Equal(both[0].CaCertificatePem, both[1].CaCertificatePem);
         Assert.Equal(both[0].SigningKeys.ActiveKeyId, both[1].SigningKeys.ActiveKeyId);
@@ -70,10 +70,10 @@ public sealed class ClusterSecretsTests : IDisposable
     public async Task EnsureAsync_WrongToken_RefusedNamingTheToken()
     {
         await using var store = new InMemoryStateStore(TimeProvider.System);
-        await ClusterSecrets.EnsureAsync(store, new SecretBox(Token), TimeProvider.System, CancellationToken.None);
+        await ClusterSecrets.EnsureAsync(store, new SecretBox(Token), null, TimeProvider.System, CancellationToken.None);
         var revision = await store.GetRevisionAsync(CancellationToken.None);
 
-        var error = await Assert.ThrowsAsync<StartupException>(() => ClusterSecrets.EnsureAsync(store, new SecretBox(ClusterToken.Parse("cluster-secrets-tests-token-0002")), TimeProvider.System, CancellationToken.None));
+        var error = await Assert.ThrowsAsync<StartupException>(() => ClusterSecrets.EnsureAsync(store, new SecretBox(ClusterToken.Parse("cluster-secrets-tests-token-0002")), null, TimeProvider.System, CancellationToken.None));
 
         Assert.Contains("cluster token does not decrypt", error.Message, StringComparison.Ordinal);
         Assert.DoesNotContain("0002", error.Message, StringComparison.Ordinal);
@@ -84,7 +84,7 @@ public sealed class ClusterSecretsTests : IDisposable
     public async Task EnsureAsync_TamperedSecret_Refused()
     {
         await using var store = new InMemoryStateStore(TimeProvider.System);
-        await ClusterSecrets.EnsureAsync(store, new SecretBox(Token), TimeProvider.System, CancellationToken.None);
+        await ClusterSecrets.EnsureAsync(store, new SecretBox(Token), null, TimeProvider.System, CancellationToken.None);
         var admin = (await store.GetAsync(ClusterSecrets.AdminKey, CancellationToken.None))!;
         var envelope = System.Text.Json.Nodes.JsonNode.Parse(admin.Value.Span)!;
         var ciphertext = Convert.FromBase64String(envelope["ct"]!.GetValue<string>());
@@ -92,7 +92,7 @@ public sealed class ClusterSecretsTests : IDisposable
         envelope["ct"] = Convert.ToBase64String(ciphertext);
         await store.PutAsync(ClusterSecrets.AdminKey, Encoding.UTF8.GetBytes(envelope.ToJsonString()), null, CancellationToken.None);
 
-        var error = await Assert.ThrowsAsync<StartupException>(() => ClusterSecrets.EnsureAsync(store, new SecretBox(Token), TimeProvider.System, CancellationToken.None));
+        var error = await Assert.ThrowsAsync<StartupException>(() => ClusterSecrets.EnsureAsync(store, new SecretBox(Token), null, TimeProvider.System, CancellationToken.None));
 
         Assert.Contains(ClusterSecrets.AdminKey, error.Message, StringComparison.Ordinal);
     }
@@ -103,10 +103,35 @@ public sealed class ClusterSecretsTests : IDisposable
         await using var store = new InMemoryStateStore(TimeProvider.System);
         await store.PutAsync(ResourceKeys.BootstrapKey, "{}"u8.ToArray(), null, CancellationToken.None);
 
-        var error = await Assert.ThrowsAsync<StartupException>(() => ClusterSecrets.EnsureAsync(store, new SecretBox(Token), TimeProvider.System, CancellationToken.None));
+        var error = await Assert.ThrowsAsync<StartupException>(() => ClusterSecrets.EnsureAsync(store, new SecretBox(Token), null, TimeProvider.System, CancellationToken.None));
 
         Assert.Contains("restore --data-dir", error.Message, StringComparison.Ordinal);
         Assert.Null(await store.GetAsync(ClusterSecrets.CaKey, CancellationToken.None));
+    }
+
+    [Fact]
+    public async Task StartAsync_StoreFromBeforeClusterSecretsWithItsDataDirectory_PublishesItAndKeepsItsIdentity()
+    {
+        await using var store = new InMemoryStateStore(TimeProvider.System);
+        var first = Path.Combine(_directory.Path, "first");
+        await using (await HoldfastServer.StartAsync(Options(first, null), DataDirectory.Open(first), store, TimeProvider.System, null, CancellationToken.None))
+        {
+        }
+
+        var caPem = await File.ReadAllTextAsync(Path.Combine(first, "tls", "ca.pem"));
+        var admin = AdminCredentials.Load(Path.Combine(first, AdminCredentials.FileName));
+
+        // A replica on a new directory cannot tell which install this is; the one on the install's own directory can.
+        var second = Path.Combine(_directory.Path, "second");
+        await Assert.ThrowsAsync<StartupException>(() => HoldfastServer.StartAsync(Options(second, Token), DataDirectory.Open(second), store, TimeProvider.System, null, CancellationToken.None));
+        await using (var upgraded = await HoldfastServer.StartAsync(Options(first, Token), DataDirectory.Open(first), store, TimeProvider.System, null, CancellationToken.None))
+        {
+            Assert.Equal(admin.ClientSecret, AdminCredentials.Load(upgraded.DataDirectory.AdminCredentialsPath).ClientSecret);
+        }
+
+        await using var replica = await HoldfastServer.StartAsync(Options(second, Token), DataDirectory.Open(second), store, TimeProvider.System, null, CancellationToken.None);
+        Assert.Equal(caPem, await File.ReadAllTextAsync(replica.DataDirectory.CaCertificatePath));
+        Assert.Equal(admin.ClientSecret, AdminCredentials.Load(replica.DataDirectory.AdminCredentialsPath).ClientSecret);
     }
 
     [Fact]
@@ -140,7 +165,7 @@ public sealed class ClusterSecretsTests : IDisposable
             Assert.Contains(activeKeyId, await keys.Content.ReadAsStringAsync(), StringComparison.Ordinal);
         }
 
-        var material = await ClusterSecrets.EnsureAsync(store, new SecretBox(Token), TimeProvider.System, CancellationToken.None);
+        var material = await ClusterSecrets.EnsureAsync(store, new SecretBox(Token), null, TimeProvider.System, CancellationToken.None);
         Assert.Equal(auditKeyId, material.AuditActiveKeyId);
     }
 
