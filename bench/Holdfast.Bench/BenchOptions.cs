@@ -33,6 +33,8 @@ internal sealed record BenchOptions
                              simulated fleet, with the largest --concurrency level as workers (max 20000)
           --hosts N          simulated hosts for --vms (default 1000, max 10000)
           --heartbeat N      the simulated hosts' heartbeat seconds for --vms (default 1)
+          --store etcd       run the server on a local 3-member etcd cluster this tool starts (/usr/bin/etcd, loopback,
+                             fsync on) and compare PUT with raw etcd puts through its JSON gateway (default: sqlite)
           --holdfast PATH    the server's holdfast.dll (default src/Holdfast/bin/Release/net10.0/holdfast.dll under the repo root)
           --help             this text
 
@@ -60,6 +62,9 @@ internal sealed record BenchOptions
     public IReadOnlyList<KeyValuePair<string, string>> ServerEnvironment { get; init; } = [];
 
     public bool Help { get; init; }
+
+    /// <summary><c>--store etcd</c>: the server on a local 3-member etcd cluster instead of SQLite.</summary>
+    public bool Etcd { get; init; }
 
     /// <summary>VMs to create end to end; 0 runs the HTTP load matrix instead.</summary>
     public int Vms { get; init; }
@@ -120,6 +125,15 @@ internal sealed record BenchOptions
                 case "--heartbeat":
                     options = options with { HeartbeatSeconds = (int)ParseNumber(name, value, 1, 60, ref error) };
                     break;
+                case "--store":
+                    if (value is not ("etcd" or "sqlite"))
+                    {
+                        error = $"--store is etcd or sqlite, not '{value}'.";
+                        break;
+                    }
+
+                    options = options with { Etcd = value == "etcd" };
+                    break;
                 case "--holdfast":
                     options = options with { HoldfastPath = value };
                     break;
@@ -156,6 +170,12 @@ internal sealed record BenchOptions
             {
                 return null;
             }
+        }
+
+        if (options.Etcd && options.Vms > 0)
+        {
+            error = "--store etcd applies to the load matrix, not to --vms.";
+            return null;
         }
 
         return options;

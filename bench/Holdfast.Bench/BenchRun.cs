@@ -32,8 +32,15 @@ internal static class BenchRun
             return;
         }
 
-        await Console.Error.WriteLineAsync($"bench: starting {holdfastDll}").ConfigureAwait(false);
-        await using var server = await ServerProcess.StartAsync(holdfastDll, options.ServerEnvironment, ReadyTimeout, cancellationToken).ConfigureAwait(false);
+        await using var etcd = options.Etcd ? await LocalEtcdCluster.StartAsync(cancellationToken).ConfigureAwait(false) : null;
+        using var rawEtcd = etcd is null ? null : new RawEtcdScenario(etcd.FirstEndpoint);
+        await Console.Error.WriteLineAsync($"bench: starting {holdfastDll}{(etcd is null ? string.Empty : " on " + etcd.Store)}").ConfigureAwait(false);
+        await using var server = await ServerProcess.StartAsync(
+            holdfastDll,
+            etcd is null ? options.ServerEnvironment : [.. options.ServerEnvironment, .. etcd.ServerEnvironment],
+            ReadyTimeout,
+            cancellationToken,
+            etcd is null ? [] : ["--store", etcd.Store]).ConfigureAwait(false);
         var credentials = AdminCredentialsFile.Load(Path.Combine(server.DataDirectory, "admin-credentials.json"));
         using var http = LoopbackHttp.FromPemFile(credentials.CaCertificatePath);
         var token = await http.GetTokenAsync(credentials, cancellationToken).ConfigureAwait(false);
@@ -43,7 +50,7 @@ internal static class BenchRun
         await Console.Error.WriteLineAsync(
             $"bench: server ready on {endpoint} (pid {server.ProcessId}, port {server.Port}, data {server.DataDirectory}); GET target document {documentBytes} bytes; budget {Budget(options).TotalSeconds:0} s").ConfigureAwait(false);
 
-        await PrimeAsync(options, http, token, scenarios, server, cancellationToken).ConfigureAwait(false);
+        await PrimeAsync(options, http, token, scenarios, server, rawEtcd, cancellationToken).ConfigureAwait(false);
         var measurements = new List<Measurement>();
         var warmup = TimeSpan.FromSeconds(options.WarmupSeconds);
         var duration = TimeSpan.FromSeconds(options.Seconds);
@@ -52,10 +59,10 @@ internal static class BenchRun
             foreach (var concurrency in options.Concurrency)
             {
                 using var client = http.CreateClient(concurrency, token);
-                foreach (var operation in Enum.GetValues<BenchOperation>())
+                foreach (var operation in BenchOperationNames.For(options))
                 {
                     await SettleAsync(server, TimeSpan.FromSeconds(options.SettleSeconds), cancellationToken).ConfigureAwait(false);
-                    var measurement = await MeasureAsync(operation, concurrency, warmup, duration, options, client, scenarios, server, cancellationToken)
+                    var measurement = await MeasureAsync(operation, concurrency, warmup, duration, options, client, scenarios, server, rawEtcd, cancellationToken)
                         .ConfigureAwait(false);
                     if (server.HasExited)
                     {
@@ -83,8 +90,16 @@ internal static class BenchRun
         HttpClient client,
         ArmScenarios scenarios,
         ServerProcess server,
+        RawEtcdScenario? rawEtcd,
         CancellationToken cancellationToken)
     {
+        if (operation == BenchOperation.RawEtcd)
+        {
+            return await LoadRunner.RunAsync(
+                operation, rawEtcd!.Put(concurrency, options.Names, options.ValueBytes), concurrency, warmup, duration, () => server.CpuTime, cancellationToken)
+                .ConfigureAwait(false);
+        }
+
         if (operation == BenchOperation.RawStore)
         {
             await using var store = await RawStoreScenario.OpenAsync(cancellationToken).ConfigureAwait(false);
@@ -165,7 +180,7 @@ internal static class BenchRun
     /// Unrecorded load on every operation at the highest concurrency, so the server's and this tool's tiered JIT (with
     /// PGO) have reached steady code before the first cell; without it the first cell measures the JIT.
     /// </summary>
-    private static async Task PrimeAsync(BenchOptions options, LoopbackHttp http, string token, ArmScenarios scenarios, ServerProcess server, CancellationToken cancellationToken)
+    private static async Task PrimeAsync(BenchOptions options, LoopbackHttp http, string token, ArmScenarios scenarios, ServerProcess server, RawEtcdScenario? rawEtcd, CancellationToken cancellationToken)
     {
         if (options.PrimeSeconds <= 0)
         {
@@ -175,9 +190,9 @@ internal static class BenchRun
         var concurrency = options.Concurrency.Max();
         var duration = TimeSpan.FromSeconds(options.PrimeSeconds);
         using var client = http.CreateClient(concurrency, token);
-        foreach (var operation in Enum.GetValues<BenchOperation>())
+        foreach (var operation in BenchOperationNames.For(options))
         {
-            var primed = await MeasureAsync(operation, concurrency, TimeSpan.Zero, duration, options, client, scenarios, server, cancellationToken)
+            var primed = await MeasureAsync(operation, concurrency, TimeSpan.Zero, duration, options, client, scenarios, server, rawEtcd, cancellationToken)
                 .ConfigureAwait(false);
             await Console.Error.WriteLineAsync(string.Create(
                 CultureInfo.InvariantCulture,

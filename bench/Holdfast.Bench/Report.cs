@@ -26,6 +26,7 @@ internal static class Report
         text.AppendLine();
         text.AppendLine(culture, $"- machine: {Environment.ProcessorCount} logical CPUs, {RuntimeInformation.OSDescription}, {RuntimeInformation.FrameworkDescription}, {RuntimeInformation.ProcessArchitecture}");
         text.AppendLine(culture, $"- command: Holdfast.Bench {string.Join(' ', Environment.GetCommandLineArgs().Skip(1))}");
+        text.AppendLine(culture, $"- store: {(options.Etcd ? "etcd: 3 local members (/usr/bin/etcd, loopback, fsync on); the server and the raw run both talk to the first member" : "SQLite in the server's data directory")}");
         text.AppendLine(culture, $"- server: {holdfastDll} (throttle off, 127.0.0.1, HTTPS/1.1, one connection per worker){(options.ServerEnvironment.Count == 0 ? string.Empty : "; server environment: " + string.Join(", ", options.ServerEnvironment.Select(e => e.Key + "=" + e.Value)))}");
         text.AppendLine(culture, $"- per cell: {options.WarmupSeconds:0.#} s warm-up, {options.Seconds:0.#} s measured; rounds {options.Rounds} (median shown); PUT names per worker {options.Names}; resource-group document {documentBytes} B; raw store value {options.ValueBytes} B");
         text.AppendLine();
@@ -45,8 +46,8 @@ internal static class Report
         foreach (var concurrency in options.Concurrency)
         {
             var get = Ratio(cells, concurrency, BenchOperation.GetGroup, BenchOperation.Ceiling);
-            var put = Ratio(cells, concurrency, BenchOperation.PutGroup, BenchOperation.RawStore);
-            text.AppendLine(culture, $"- concurrency {concurrency}: GET/ceiling = {get:0.00} ({Verdict(get, GetTarget)}); PUT/raw store = {put:0.00} ({Verdict(put, PutTarget)})");
+            var put = Ratio(cells, concurrency, BenchOperation.PutGroup, options.Etcd ? BenchOperation.RawEtcd : BenchOperation.RawStore);
+            text.AppendLine(culture, $"- concurrency {concurrency}: GET/ceiling = {get:0.00} ({Verdict(get, GetTarget)}); PUT/raw {(options.Etcd ? "etcd" : "store")} = {put:0.00} ({Verdict(put, PutTarget)})");
         }
 
         text.AppendLine();
@@ -94,7 +95,7 @@ internal static class Report
         var cells = new List<Measurement>();
         foreach (var concurrency in options.Concurrency)
         {
-            foreach (var operation in Enum.GetValues<BenchOperation>())
+            foreach (var operation in BenchOperationNames.For(options))
             {
                 var rounds = measurements.Where(m => m.Concurrency == concurrency && m.Operation == operation).ToList();
                 if (rounds.Count == 0)

@@ -54,7 +54,7 @@ public static class Convergence
             if (!actual.TryGetValue(wanted.Id, out var vm))
             {
                 if (errors.ContainsKey(wanted.Id)
-                    || !await TryAsync(wanted.Id, errors, () => driver.CreateAsync(new VmSpec(wanted.Id, wanted.Demand, wanted.Size, wanted.Epoch), cancellationToken)).ConfigureAwait(false))
+                    || !await TryAsync(wanted.Id, errors, () => driver.CreateAsync(new VmSpec(wanted.Id, wanted.Demand, wanted.Size, wanted.Epoch, wanted.Guest), cancellationToken)).ConfigureAwait(false))
                 {
                     failedCreates[wanted.Id] = wanted.Epoch;
                     continue;

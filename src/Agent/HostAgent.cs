@@ -34,6 +34,7 @@ public sealed partial class HostAgent(HostAgentOptions options, IVmDriver driver
     private ConvergeResult _last = ConvergeResult.None;
     private DateTimeOffset _lastSuccess;
     private HostState? _lastState;
+    private Dictionary<string, string> _consoleSent = new(StringComparer.OrdinalIgnoreCase);
 
     /// <summary>The host state the server last answered with.</summary>
     public HostState? LastHostState => _lastState;
@@ -111,6 +112,23 @@ public sealed partial class HostAgent(HostAgentOptions options, IVmDriver driver
     {
         var identity = _identity ?? throw new InvalidOperationException("Join first.");
         var reports = await Convergence.ReportAsync(driver, _last, cancellationToken).ConfigureAwait(false);
+        var consoleNow = new Dictionary<string, string>(StringComparer.OrdinalIgnoreCase);
+        if (driver is IVmConsoleSource consoles)
+        {
+            // Each VM's console tail, sent only when it changed since the last successful sync.
+            reports = [.. reports.Select(report =>
+            {
+                if (consoles.ReadConsole(report.Id) is not { } text)
+                {
+                    return report;
+                }
+
+                var hash = Convert.ToHexString(SHA256.HashData(System.Text.Encoding.UTF8.GetBytes(text)));
+                consoleNow[report.Id] = hash;
+                return _consoleSent.GetValueOrDefault(report.Id) == hash ? report : report with { Console = text };
+            })];
+        }
+
         SyncResponse response;
         try
         {
@@ -123,6 +141,7 @@ public sealed partial class HostAgent(HostAgentOptions options, IVmDriver driver
         }
 
         _lastSuccess = time.GetUtcNow();
+        _consoleSent = consoleNow;
         if (IsSelfFenced)
         {
             LogReconnected(logger, options.HostName);

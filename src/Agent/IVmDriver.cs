@@ -29,8 +29,15 @@ public interface IVmDriver
     Task<IReadOnlyList<VmStatus>> ListAsync(CancellationToken cancellationToken);
 }
 
+/// <summary>A driver whose VMs have a serial console the agent reports (boot diagnostics).</summary>
+public interface IVmConsoleSource
+{
+    /// <summary>The tail of the VM's console (at most <see cref="GuestSpec.MaxConsoleBytes"/> bytes), or null when it has none.</summary>
+    string? ReadConsole(string id);
+}
+
 /// <summary>A VM to create: its id, what it uses, its size and the fencing epoch of the placement it belongs to.</summary>
-public sealed record VmSpec(string Id, CapacityVector Demand, string? Size, long Epoch);
+public sealed record VmSpec(string Id, CapacityVector Demand, string? Size, long Epoch, GuestSpec? Guest = null);
 
 /// <summary>One VM as the driver sees it now.</summary>
 public sealed record VmStatus(string Id, PowerState PowerState, long Epoch, CapacityVector Demand, string? Size = null, string? Error = null);

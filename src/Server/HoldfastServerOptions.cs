@@ -57,6 +57,12 @@ public sealed record HoldfastServerOptions
     /// <summary>In-process simulated hosts the fleet simulator runs (0: none).</summary>
     public int SimulatedHosts { get; init; }
 
+    /// <summary>
+    /// Set for a replica of a cluster (an etcd store): the CA, token-signing keys, checkpoint keys and admin credential
+    /// are shared through the store's <c>/cluster/secrets/</c>, sealed under this token. Null: they are files in the data directory.
+    /// </summary>
+    public Cluster.ClusterToken? ClusterToken { get; init; }
+
     /// <summary>This replica's name in the replica set (<c>/cluster/replicas/{id}</c>); default: machine name and API port.</summary>
     public string? ReplicaId { get; init; }
 

@@ -60,6 +60,7 @@ public sealed class EtcdStateStore : IStateStore
     {
         ArgumentNullException.ThrowIfNull(request);
         ArgumentOutOfRangeException.ThrowIfNegative(request.Limit);
+        ArgumentOutOfRangeException.ThrowIfNegative(request.Revision);
         ThrowIfDisposed();
         var (start, end) = EtcdKeys.Prefix(request.Prefix);
         if (request.StartAfter is { } startAfter && EtcdKeys.After(startAfter) is var after && after.AsSpan().SequenceCompareTo(start) > 0)
@@ -67,9 +68,27 @@ public sealed class EtcdStateStore : IStateStore
             start = after;
         }
 
-        var response = await _gateway.RangeAsync(new EtcdRangeRequest { Key = start, RangeEnd = end, Limit = request.Limit }, cancellationToken).ConfigureAwait(false);
+        EtcdRangeResponse response;
+        try
+        {
+            var range = new EtcdRangeRequest { Key = start, RangeEnd = end, Limit = request.Limit, Revision = request.Revision > 0 ? EtcdRevisions.ToEtcd(request.Revision) : 0 };
+            response = await _gateway.RangeAsync(range, cancellationToken).ConfigureAwait(false);
+        }
+        catch (EtcdRequestException exception) when (exception.Code == EtcdRequestException.OutOfRange && request.Revision > 0)
+        {
+            if (exception.Message.Contains("future revision", StringComparison.Ordinal))
+            {
+                throw new ArgumentOutOfRangeException(nameof(request), request.Revision, "The revision is above the store's current revision.");
+            }
+
+            throw new RevisionCompactedException($"The required revision {request.Revision} has been compacted: {exception.Message}", exception);
+        }
+
         var items = response.Kvs?.Select(ToKeyValue).ToList() ?? [];
-        return new RangeResult(items, Revision(response.Header), response.More && items.Count > 0 ? items[^1].Key : null);
+
+        // etcd's header carries the newest revision; a read at an older one reports the revision it read.
+        long revision = request.Revision > 0 ? request.Revision : Revision(response.Header);
+        return new RangeResult(items, revision, response.More && items.Count > 0 ? items[^1].Key : null);
     }
 
     public async ValueTask<WriteResult> PutAsync(string key, ReadOnlyMemory<byte> value, long? expectedModRevision, CancellationToken cancellationToken, long lease = 0)

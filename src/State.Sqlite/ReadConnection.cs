@@ -82,6 +82,19 @@ internal sealed class ReadConnection : IKvSource, IDisposable
     public RangeResult RangePage(RangeRequest request)
     {
         var (revision, _) = BeginSnapshot();
+        if (request.Revision != 0 && request.Revision != revision)
+        {
+            EndSnapshot();
+
+            // Only the newest values are kept: a past revision is as unreadable as a compacted one.
+            if (request.Revision > revision)
+            {
+                throw new ArgumentOutOfRangeException(nameof(request), request.Revision, $"Revision {request.Revision} is above the store's revision {revision}.");
+            }
+
+            throw new RevisionCompactedException(request.Revision, revision - 1);
+        }
+
         bool resume = request.StartAfter is { } startAfter && KeyOrder.Compare(startAfter, request.Prefix) >= 0;
         var command = resume ? _rangeAfter : _rangeFrom;
         command.Parameters[0].Value = resume ? request.StartAfter : request.Prefix;

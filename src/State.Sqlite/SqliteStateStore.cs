@@ -87,6 +87,37 @@ public sealed class SqliteStateStore : IStateStore
         }
     }
 
+    /// <summary>
+    /// Copies the store file at <paramref name="sourcePath"/> to a new file at <paramref name="destinationPath"/> as one
+    /// consistent snapshot, with SQLite's online backup in a single step (one read transaction on the source). Safe
+    /// while a server writes to the source (WAL readers never block it), and never writes to the source.
+    /// </summary>
+    public static void CopyConsistent(string sourcePath, string destinationPath)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(sourcePath);
+        ArgumentException.ThrowIfNullOrEmpty(destinationPath);
+        if (!File.Exists(sourcePath))
+        {
+            throw new StateStoreException($"There is no state store at '{sourcePath}'.", isTransient: false);
+        }
+
+        try
+        {
+            using var source = new SqliteConnection(new SqliteConnectionStringBuilder { DataSource = sourcePath, Mode = SqliteOpenMode.ReadWrite, Pooling = false, DefaultTimeout = 30 }.ConnectionString);
+            using var destination = new SqliteConnection(new SqliteConnectionStringBuilder { DataSource = destinationPath, Mode = SqliteOpenMode.ReadWriteCreate, Pooling = false }.ConnectionString);
+            source.Open();
+            destination.Open();
+            source.BackupDatabase(destination);
+        }
+        catch (SqliteException exception)
+        {
+            throw new StateStoreException(
+                $"Cannot copy the state store at '{sourcePath}': {exception.Message} (SQLite error {exception.SqliteExtendedErrorCode}).",
+                SqliteErrors.IsTransient(exception),
+                exception);
+        }
+    }
+
     public ValueTask<long> GetRevisionAsync(CancellationToken cancellationToken)
     {
         ThrowIfDisposed();
@@ -106,6 +137,7 @@ public sealed class SqliteStateStore : IStateStore
         ArgumentNullException.ThrowIfNull(request);
         ArgumentNullException.ThrowIfNull(request.Prefix, nameof(request));
         ArgumentOutOfRangeException.ThrowIfNegative(request.Limit, nameof(request));
+        ArgumentOutOfRangeException.ThrowIfNegative(request.Revision, nameof(request));
         cancellationToken.ThrowIfCancellationRequested();
         return ValueTask.FromResult(Read(request, static (connection, request) => connection.RangePage(request), "Reading a range"));
     }

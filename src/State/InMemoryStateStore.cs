@@ -61,9 +61,11 @@ public sealed class InMemoryStateStore : IStateStore
         ArgumentNullException.ThrowIfNull(request);
         ArgumentNullException.ThrowIfNull(request.Prefix, nameof(request));
         ArgumentOutOfRangeException.ThrowIfNegative(request.Limit, nameof(request));
+        ArgumentOutOfRangeException.ThrowIfNegative(request.Revision, nameof(request));
         lock (_gate)
         {
             ThrowIfDisposed();
+            CheckReadRevision(request.Revision, _revision);
             var items = new List<KeyValue>();
             string? continueAfter = null;
             foreach (var kv in InRange(request.Prefix))
@@ -322,6 +324,16 @@ public sealed class InMemoryStateStore : IStateStore
         }
 
         await _leaseTimer.DisposeAsync().ConfigureAwait(false);
+    }
+
+    /// <summary>Like SQLite, this store keeps only the newest values: an older revision reads as compacted.</summary>
+    private static void CheckReadRevision(long requested, long current)
+    {
+        ArgumentOutOfRangeException.ThrowIfGreaterThan(requested, current, nameof(requested));
+        if (requested != 0 && requested < current)
+        {
+            throw new RevisionCompactedException(requested, current - 1);
+        }
     }
 
     private IEnumerable<KeyValue> InRange(string prefix) =>

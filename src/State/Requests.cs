@@ -1,7 +1,14 @@
 namespace Holdfast.State;
 
-/// <summary>A prefix range. <see cref="Limit"/> 0 means no limit. <see cref="StartAfter"/> is exclusive.</summary>
-public sealed record RangeRequest(string Prefix, int Limit = 0, string? StartAfter = null);
+/// <summary>
+/// A prefix range. <see cref="Limit"/> 0 means no limit. <see cref="StartAfter"/> is exclusive. <see cref="Revision"/>
+/// 0 reads the newest revision; otherwise the keys as they were at that revision, so the pages of one large range
+/// (a backup) all read one snapshot. A store that no longer holds that revision throws
+/// <see cref="RevisionCompactedException"/> (SQLite keeps only the newest values, so any older revision counts as
+/// compacted there; etcd keeps history until compaction); a revision above the newest is an
+/// <see cref="ArgumentOutOfRangeException"/>.
+/// </summary>
+public sealed record RangeRequest(string Prefix, int Limit = 0, string? StartAfter = null, long Revision = 0);
 
 /// <summary>
 /// One page of a range. <see cref="Revision"/> is the store revision the snapshot was read at.

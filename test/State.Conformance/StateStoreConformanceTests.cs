@@ -352,6 +352,76 @@ public abstract class StateStoreConformanceTests : IAsyncLifetime
         Assert.False(result.More);
     }
 
+    /// <summary>
+    /// True when the store can read keys as they were at an older, uncompacted revision (etcd); false when it keeps
+    /// only the newest values (SQLite, in-memory), where any older revision reads as compacted.
+    /// </summary>
+    protected virtual bool ReadsOlderRevisions => false;
+
+    [Fact]
+    public async Task RangeAsync_AtRevisionAcrossPages_EveryPageReadsThatRevision()
+    {
+        foreach (string key in new[] { "/rev/a", "/rev/b", "/rev/c", "/rev/d", "/rev/e" })
+        {
+            await Store.PutAsync(key, Bytes(key), null, Ct);
+        }
+
+        long revision = await Store.GetRevisionAsync(Ct);
+        var seen = new List<string>();
+        string? after = null;
+        do
+        {
+            var page = await Store.RangeAsync(new RangeRequest("/rev/", Limit: 2, StartAfter: after, Revision: revision), Ct);
+            Assert.Equal(revision, page.Revision);
+            seen.AddRange(page.Items.Select(kv => kv.Key));
+            after = page.ContinueAfter;
+        }
+        while (after is not null);
+
+        Assert.Equal(["/rev/a", "/rev/b", "/rev/c", "/rev/d", "/rev/e"], seen);
+    }
+
+    [Fact]
+    public async Task RangeAsync_AtOlderRevision_ReadsThatSnapshotOrRefusesAsCompacted()
+    {
+        var first = await Store.PutAsync("/old/a", Bytes("one"), null, Ct);
+        await Store.PutAsync("/old/a", Bytes("two"), null, Ct);
+        await Store.PutAsync("/old/b", Bytes("new"), null, Ct);
+
+        var read = () => Store.RangeAsync(new RangeRequest("/old/", Revision: first.Revision), Ct).AsTask();
+
+        if (ReadsOlderRevisions)
+        {
+            var page = await read();
+            var only = Assert.Single(page.Items);
+            Assert.Equal(("/old/a", "one", first.Revision), (only.Key, Text(only.Value), only.ModRevision));
+            Assert.Equal(first.Revision, page.Revision);
+        }
+        else
+        {
+            await Assert.ThrowsAsync<RevisionCompactedException>(read);
+        }
+    }
+
+    [Fact]
+    public async Task RangeAsync_AtCompactedRevision_ThrowsRevisionCompacted()
+    {
+        var first = await Store.PutAsync("/cmp/a", Bytes("one"), null, Ct);
+        await Store.PutAsync("/cmp/a", Bytes("two"), null, Ct);
+        await Store.PutAsync("/cmp/b", Bytes("three"), null, Ct);
+        await Store.CompactAsync(first.Revision + 1, Ct);
+
+        await Assert.ThrowsAsync<RevisionCompactedException>(() => Store.RangeAsync(new RangeRequest("/cmp/", Revision: first.Revision), Ct).AsTask());
+    }
+
+    [Fact]
+    public async Task RangeAsync_AtFutureRevision_ThrowsArgumentOutOfRange()
+    {
+        var written = await Store.PutAsync("/fut/a", Bytes("one"), null, Ct);
+
+        await Assert.ThrowsAnyAsync<ArgumentOutOfRangeException>(() => Store.RangeAsync(new RangeRequest("/fut/", Revision: written.Revision + 5), Ct).AsTask());
+    }
+
     [Fact]
     public async Task TxnAsync_AllComparesHold_AppliesSuccessAtomicallyWithOneRevision()
     {

@@ -41,4 +41,6 @@ public sealed class EtcdStateStoreConformanceTests : DurableStateStoreConformanc
     }
 
     protected override Task LetTimePassAsync(TimeSpan by) => Task.Delay(by);
+
+    protected override bool ReadsOlderRevisions => true;
 }

@@ -25,8 +25,11 @@ public sealed record JoinRequest(string HostName, string JoinToken, string Certi
 
 public sealed record JoinResponse(string CertificatePem, string CaCertificatePem, int HeartbeatSeconds);
 
-/// <summary>One VM as the agent's driver sees it now.</summary>
-public sealed record InstanceReport(string Id, PowerState PowerState, long Epoch, string? Error = null);
+/// <summary>
+/// One VM as the agent's driver sees it now. <see cref="Console"/> is the tail of its serial console (at most
+/// <see cref="GuestSpec.MaxConsoleBytes"/>), sent only when it changed since the last successful sync; null otherwise.
+/// </summary>
+public sealed record InstanceReport(string Id, PowerState PowerState, long Epoch, string? Error = null, string? Console = null);
 
 /// <summary>
 /// A heartbeat. <see cref="BootId"/> changes each time the agent process starts, so the server can tell a restart
@@ -35,8 +38,47 @@ public sealed record InstanceReport(string Id, PowerState PowerState, long Epoch
 public sealed record SyncRequest(string HostName, string BootId, HostInventory Inventory, IReadOnlyList<InstanceReport> Instances);
 
 /// <summary>One VM this host should run, at the fencing epoch of its current placement.</summary>
-/// <remarks><see cref="Size"/> is written even when null: FabricJson omits nulls, and a positional parameter without a default is required when read.</remarks>
-public sealed record DesiredInstance(string Id, CapacityVector Demand, [property: JsonIgnore(Condition = JsonIgnoreCondition.Never)] string? Size, PowerState PowerState, long Epoch);
+/// <remarks><see cref="Size"/> is written even when null: FabricJson omits nulls, and a positional parameter without a default is required when read.
+/// <see cref="Guest"/> (what a real driver needs to build the VM) is sent only for instances the agent did not report in
+/// the sync it answers, i.e. those it is about to create.</remarks>
+public sealed record DesiredInstance(string Id, CapacityVector Demand, [property: JsonIgnore(Condition = JsonIgnoreCondition.Never)] string? Size, PowerState PowerState, long Epoch, GuestSpec? Guest = null);
+
+/// <summary>
+/// A VM's guest configuration, from its ARM resource: osProfile (computer name, admin user, SSH public keys, and
+/// customData, base64 as the request carried it: a secret, never logged), the image reference, disk sizes and the
+/// private IP the network provider allocated to its primary NIC (with the subnet's prefix).
+/// </summary>
+public sealed record GuestSpec
+{
+    /// <summary>The most console text an agent reports per VM.</summary>
+    public const int MaxConsoleBytes = 64 * 1024;
+
+    public string? ComputerName { get; init; }
+
+    public string? AdminUsername { get; init; }
+
+    public IReadOnlyList<string> SshPublicKeys { get; init; } = [];
+
+    public string? CustomData { get; init; }
+
+    /// <summary>The image reference: an image id, or publisher:offer:sku:version.</summary>
+    public string? Image { get; init; }
+
+    public int? OsDiskSizeGb { get; init; }
+
+    public IReadOnlyList<GuestDataDisk> DataDisks { get; init; } = [];
+
+    public string? PrivateIpAddress { get; init; }
+
+    /// <summary>The subnet's address prefix (CIDR) the private IP belongs to.</summary>
+    public string? SubnetPrefix { get; init; }
+
+    /// <summary>Leaves customData out, so a logged spec never carries it.</summary>
+    public override string ToString() => $"GuestSpec {{ ComputerName = {ComputerName}, Image = {Image}, PrivateIpAddress = {PrivateIpAddress} }}";
+}
+
+/// <summary>A data disk of a VM: its LUN and size.</summary>
+public sealed record GuestDataDisk(int Lun, int SizeGb, string? Name = null);
 
 /// <summary>
 /// The server's answer: the host's lifecycle state, the complete list of VMs it should hold (anything else must be

@@ -1,6 +1,7 @@
 using System.CommandLine;
 using System.Globalization;
 using Holdfast.Agent;
+using Holdfast.Agent.Drivers.Qemu;
 using Holdfast.Agent.Drivers.Simulated;
 using Holdfast.Agent.Transport;
 using Holdfast.Capacity.Inventory;
@@ -24,7 +25,7 @@ internal static class AgentCommand
         var joinToken = new Option<string?>("--join-token") { Description = $"The one-time join token (or set {JoinTokenVariable}); not needed once joined." };
         var caFile = new Option<string>("--ca-file") { Description = "The site CA certificate (PEM), the only trust anchor for the server.", Required = true };
         var stateDir = new Option<string>("--state-dir") { Description = "Where the agent keeps its key, certificate and state (0600).", Required = true };
-        var driver = new Option<string>("--driver") { Description = "The VM driver: 'simulated' (simulated hardware).", DefaultValueFactory = _ => SimulatedVmDriver.DriverName };
+        var driver = new Option<string>("--driver") { Description = "The VM driver: 'simulated' (simulated hardware) or 'qemu' (real VMs, docs/drivers.md).", DefaultValueFactory = _ => SimulatedVmDriver.DriverName };
         var vcpus = new Option<int>("--vcpus") { Description = "Simulated driver: vCPUs.", DefaultValueFactory = _ => 16 };
         var memory = new Option<int>("--memory-mib") { Description = "Simulated driver: memory in MiB.", DefaultValueFactory = _ => 65536 };
         var disk = new Option<int>("--disk-gib") { Description = "Simulated driver: local disk in GiB.", DefaultValueFactory = _ => 512 };
@@ -33,10 +34,16 @@ internal static class AgentCommand
         var createLatency = new Option<int>("--create-latency-ms") { Description = "Simulated driver: how long creating a VM takes.", DefaultValueFactory = _ => 0 };
         var failureRate = new Option<double>("--failure-rate") { Description = "Simulated driver: probability (0-1) that an operation fails.", DefaultValueFactory = _ => 0 };
         var seed = new Option<int?>("--seed") { Description = "Simulated driver: seed for failure injection (reproducible runs)." };
+        var qemuAccel = new Option<string>("--qemu-accel") { Description = "qemu driver: 'auto' (KVM only if a test boot proves it works), 'tcg' or 'kvm'.", DefaultValueFactory = _ => "auto" };
+        var qemuMemoryScale = new Option<double>("--qemu-memory-scale") { Description = "qemu driver: guest memory = the size's memory times this (at least 128 MiB); 1 on a real host.", DefaultValueFactory = _ => 0.125 };
+        var qemuMaxVcpus = new Option<int>("--qemu-max-vcpus") { Description = "qemu driver: at most this many vCPUs per guest.", DefaultValueFactory = _ => Environment.ProcessorCount };
+        var qemuDefaultImage = new Option<string>("--qemu-default-image") { Description = "qemu driver: the local image used when a VM's image reference matches none.", DefaultValueFactory = _ => "default" };
+        var qemuShutdownTimeout = new Option<int>("--qemu-shutdown-timeout-seconds") { Description = "qemu driver: how long a graceful shutdown may take before a hard stop.", DefaultValueFactory = _ => 15 };
 
         var command = new Command("agent", "Run the host agent (joins once, then syncs with the server over mTLS).")
         {
             server, hostName, joinToken, caFile, stateDir, driver, vcpus, memory, disk, gpus, traits, createLatency, failureRate, seed,
+            qemuAccel, qemuMemoryScale, qemuMaxVcpus, qemuDefaultImage, qemuShutdownTimeout,
         };
         command.SetAction(async (parse, cancellationToken) =>
         {
@@ -45,9 +52,25 @@ internal static class AgentCommand
                 return Fail($"--server must be an absolute https URL, not '{parse.GetValue(server)}'.");
             }
 
-            if (parse.GetValue(driver) != SimulatedVmDriver.DriverName)
+            var driverName = parse.GetValue(driver);
+            if (driverName != SimulatedVmDriver.DriverName && driverName != QemuVmDriver.DriverName)
             {
-                return Fail($"--driver must be '{SimulatedVmDriver.DriverName}' (the only driver so far), not '{parse.GetValue(driver)}'.");
+                return Fail($"--driver must be '{SimulatedVmDriver.DriverName}' or '{QemuVmDriver.DriverName}', not '{driverName}'.");
+            }
+
+            if (parse.GetValue(qemuAccel) is not ("auto" or "tcg" or "kvm"))
+            {
+                return Fail($"--qemu-accel must be 'auto', 'tcg' or 'kvm', not '{parse.GetValue(qemuAccel)}'.");
+            }
+
+            if (parse.GetValue(qemuMemoryScale) is var scale && (scale is <= 0 or > 1 || double.IsNaN(scale)))
+            {
+                return Fail($"--qemu-memory-scale must be more than 0 and at most 1, not {scale.ToString(CultureInfo.InvariantCulture)}.");
+            }
+
+            if (parse.GetValue(qemuMaxVcpus) < 1 || parse.GetValue(qemuShutdownTimeout) < 0)
+            {
+                return Fail("--qemu-max-vcpus must be at least 1 and --qemu-shutdown-timeout-seconds not negative.");
             }
 
             var name = parse.GetValue(hostName)!;
@@ -90,12 +113,24 @@ internal static class AgentCommand
                 Seed = parse.GetValue(seed),
                 AgentVersion = typeof(AgentCommand).Assembly.GetName().Version?.ToString() ?? "0.0.0",
             };
-            return await RunAsync(serverUri, name, token, caPath, stateDirectory, driverOptions, cancellationToken).ConfigureAwait(false);
+            var qemuOptions = driverName != QemuVmDriver.DriverName ? null : new QemuVmDriverOptions
+            {
+                DataDirectory = stateDirectory,
+                Capacity = capacity,
+                Traits = driverOptions.Traits,
+                AgentVersion = driverOptions.AgentVersion,
+                Accelerator = parse.GetValue(qemuAccel)!,
+                MemoryScale = scale,
+                MaxVcpus = parse.GetValue(qemuMaxVcpus),
+                DefaultImage = parse.GetValue(qemuDefaultImage),
+                ShutdownTimeout = TimeSpan.FromSeconds(parse.GetValue(qemuShutdownTimeout)),
+            };
+            return await RunAsync(serverUri, name, token, caPath, stateDirectory, driverOptions, qemuOptions, cancellationToken).ConfigureAwait(false);
         });
         return command;
     }
 
-    private static async Task<int> RunAsync(Uri server, string hostName, string? token, string caPath, string stateDirectory, SimulatedVmDriverOptions driverOptions, CancellationToken cancellationToken)
+    private static async Task<int> RunAsync(Uri server, string hostName, string? token, string caPath, string stateDirectory, SimulatedVmDriverOptions driverOptions, QemuVmDriverOptions? qemuOptions, CancellationToken cancellationToken)
     {
         using var loggers = LoggerFactory.Create(logging =>
         {
@@ -113,10 +148,25 @@ internal static class AgentCommand
             Directory.CreateDirectory(stateDirectory);
             using var ca = HttpsAgentTransport.LoadCaCertificate(caPath);
             using var transport = new HttpsAgentTransport(server, ca, TimeSpan.FromSeconds(10));
-            var driver = new SimulatedVmDriver(driverOptions, TimeProvider.System);
+            IVmDriver driver = new SimulatedVmDriver(driverOptions, TimeProvider.System);
+            var driverLabel = SimulatedVmDriver.DriverName + ", simulated";
+            if (qemuOptions is not null)
+            {
+                if (qemuOptions.Accelerator == "auto")
+                {
+                    var image = new ImageStore(stateDirectory).Find(qemuOptions.DefaultImage ?? "default");
+                    var (accel, reason) = await QemuAcceleratorProbe.ProbeAsync(qemuOptions.QemuPath, image?.Kernel, image?.Initrd, TimeSpan.FromSeconds(15), cancellationToken).ConfigureAwait(false);
+                    logger.LogAccelerator(accel, reason);
+                    qemuOptions = qemuOptions with { Accelerator = accel };
+                }
+
+                driver = new QemuVmDriver(qemuOptions, TimeProvider.System, loggers.CreateLogger<QemuVmDriver>());
+                driverLabel = $"{QemuVmDriver.DriverName}, {qemuOptions.Accelerator}";
+            }
+
             var agent = new HostAgent(new HostAgentOptions { HostName = hostName, JoinToken = token, StateDirectory = stateDirectory }, driver, transport, TimeProvider.System, loggers.CreateLogger<HostAgent>());
             await agent.EnsureJoinedAsync(cancellationToken).ConfigureAwait(false);
-            Console.Out.WriteLine($"holdfast agent ready: host {hostName.ToLowerInvariant()} (server {server}; state {stateDirectory}; driver {SimulatedVmDriver.DriverName}, simulated)");
+            Console.Out.WriteLine($"holdfast agent ready: host {hostName.ToLowerInvariant()} (server {server}; state {stateDirectory}; driver {driverLabel})");
             await Console.Out.FlushAsync(cancellationToken).ConfigureAwait(false);
             await agent.RunAsync(cancellationToken).ConfigureAwait(false);
             return 0;
@@ -151,4 +201,7 @@ internal static partial class AgentCommandLog
 {
     [LoggerMessage(Level = LogLevel.Error, Message = "The server refused the agent: {Reason}")]
     public static partial void LogAgentRefused(this ILogger logger, string reason);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "qemu driver accelerator: {Accelerator} ({Reason})")]
+    public static partial void LogAccelerator(this ILogger logger, string accelerator, string reason);
 }

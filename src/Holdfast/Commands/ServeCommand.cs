@@ -3,6 +3,7 @@ using System.Net;
 using Holdfast.Server;
 using Holdfast.Server.Audit;
 using Holdfast.Server.Bootstrap;
+using Holdfast.Server.Cluster;
 using Holdfast.Server.Hosting;
 using Holdfast.State;
 using Holdfast.State.Etcd;
@@ -38,6 +39,8 @@ internal static class ServeCommand
         var command = new Command("serve", "Start the control plane (HTTPS, embedded SQLite store).") { dataDir, port, listen, endpoint, location, throttle, auditRetentionDays, auditCheckpointEvery };
         var store = new Option<string?>("--store") { Description = "State store: etcd://host:port[,host:port…] for an etcd cluster (default: SQLite in --data-dir)." };
         command.Options.Add(store);
+        var clusterTokenFile = new Option<string?>("--cluster-token-file") { Description = $"With an etcd store: file holding the cluster token, the key to the secrets replicas share (or set {ClusterToken.EnvironmentVariable})." };
+        command.Options.Add(clusterTokenFile);
         command.Options.Add(agentPort);
         command.Options.Add(heartbeatSeconds);
         command.Options.Add(unreachableAfter);
@@ -94,8 +97,29 @@ internal static class ServeCommand
                 }
             }
 
+            ClusterToken? clusterToken = null;
+            try
+            {
+                clusterToken = etcd is null ? null : ClusterToken.Resolve(parse.GetValue(clusterTokenFile));
+            }
+            catch (StartupException ex)
+            {
+                return Fail(ex.Message);
+            }
+
+            if (etcd is not null && clusterToken is null)
+            {
+                return Fail($"--store etcd://… needs the cluster token (the same on every replica): --cluster-token-file PATH or {ClusterToken.EnvironmentVariable}; make one with 'openssl rand -hex 32'.");
+            }
+
+            if (etcd is null && parse.GetValue(clusterTokenFile) is not null)
+            {
+                return Fail("--cluster-token-file applies only with --store etcd://….");
+            }
+
             var options = new HoldfastServerOptions
             {
+                ClusterToken = clusterToken,
                 DataDirectory = parse.GetValue(dataDir)!,
                 Port = portNumber,
                 ListenAddress = address,

@@ -13,10 +13,11 @@ public static class NetworkProvider
 
     /// <summary>
     /// Public Azure's Microsoft.Network versions from 2017 on; 2018-11-01 is what Azure Stack Hub's 2020-09-01-hybrid
-    /// profile sends and 2017-10-01 the 2019-03-01-hybrid one.
+    /// profile sends, 2017-10-01 the 2019-03-01-hybrid one and 2025-03-01 @azure/arm-network 35.0.0's.
     /// </summary>
     public static readonly IReadOnlyList<string> ApiVersions =
     [
+        "2025-03-01", "2025-01-01", "2024-07-01",
         "2024-05-01", "2024-03-01", "2024-01-01", "2023-11-01", "2023-09-01", "2023-06-01", "2023-05-01", "2023-04-01",
         "2023-02-01", "2022-11-01", "2022-09-01", "2022-07-01", "2022-05-01", "2022-01-01", "2021-08-01", "2021-05-01",
         "2021-03-01", "2021-02-01", "2020-11-01", "2020-08-01", "2020-07-01", "2020-06-01", "2020-05-01", "2020-04-01",

@@ -7,6 +7,7 @@ using Holdfast.Fabric;
 using Holdfast.Fabric.Protocol;
 using Holdfast.Identity.Certificates;
 using Holdfast.Resources.Errors;
+using Holdfast.Server.Compute.VirtualMachines;
 using Holdfast.Server.Fabric;
 using Holdfast.State;
 using Microsoft.Extensions.Logging;
@@ -188,7 +189,23 @@ internal sealed partial class AgentService(
         IReadOnlyList<DesiredInstance> desired = state is HostState.Failed or HostState.Decommissioned or HostState.Maintenance
             ? []
             : [.. fleet.OnHost(hostName).Select(i => new DesiredInstance(i.Id, i.Demand, i.Size, i.DesiredPowerState, i.Epoch))];
+        desired = await WithGuestsAsync(desired, request.Instances, cancellationToken).ConfigureAwait(false);
         return new SyncResponse(state, desired, options.HeartbeatSeconds, options.SelfFenceSeconds);
+    }
+
+    /// <summary>Adds the guest spec to the instances the agent did not report (those it is about to create), read from their VMs.</summary>
+    private async Task<IReadOnlyList<DesiredInstance>> WithGuestsAsync(IReadOnlyList<DesiredInstance> desired, IReadOnlyList<InstanceReport> reports, CancellationToken cancellationToken)
+    {
+        var reported = reports.Where(r => r.PowerState != PowerState.Unknown).Select(r => r.Id).ToHashSet(StringComparer.OrdinalIgnoreCase);
+        var result = new List<DesiredInstance>(desired.Count);
+        foreach (var instance in desired)
+        {
+            var document = reported.Contains(instance.Id) ? null : fleet.Find(instance.Id);
+            var guest = document is null ? null : await VmGuestData.BuildAsync(store, document, cancellationToken).ConfigureAwait(false);
+            result.Add(guest is null ? instance : instance with { Guest = guest });
+        }
+
+        return result;
     }
 
     private async Task<HostState> ValidateInventoryAsync(string hostName, HostInventory inventory, DateTimeOffset now, CancellationToken cancellationToken)
@@ -222,6 +239,13 @@ internal sealed partial class AgentService(
         foreach (var report in reports)
         {
             var known = fleet.Find(report.Id);
+            if (report.Console is { } console && known is not null && string.Equals(known.Host, hostName, StringComparison.OrdinalIgnoreCase))
+            {
+                // The serial console's tail (boot diagnostics), bounded; the agent sends it only when it changed.
+                var text = console.Length > GuestSpec.MaxConsoleBytes ? console[^GuestSpec.MaxConsoleBytes..] : console;
+                await store.PutAsync(VmGuestData.ConsoleKey(report.Id), Encoding.UTF8.GetBytes(text), null, cancellationToken).ConfigureAwait(false);
+            }
+
             if (known is null || !string.Equals(known.Host, hostName, StringComparison.OrdinalIgnoreCase) || SameAs(known.Observed, hostName, report))
             {
                 continue;

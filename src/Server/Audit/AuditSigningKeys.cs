@@ -92,6 +92,35 @@ public sealed class AuditSigningKeys : IDisposable
         return new AuditSigningKeys(activeId, signer, publicKeys);
     }
 
+    /// <summary>
+    /// Keys held in memory, not in a directory (replicas of a cluster share them through the store): the active
+    /// private key and the public keys of every checkpoint key (the active one's included).
+    /// </summary>
+    public static AuditSigningKeys FromPem(string activeKeyId, string activePrivateKeyPem, IEnumerable<string> publicKeyPems)
+    {
+        ArgumentNullException.ThrowIfNull(publicKeyPems);
+        var signer = ECDsa.Create();
+        signer.ImportFromPem(activePrivateKeyPem);
+        if (KeyIdOf(signer) != activeKeyId)
+        {
+            signer.Dispose();
+            throw new StartupException($"The activity-log key '{activeKeyId}' holds a different key.");
+        }
+
+        var publicKeys = new Dictionary<string, ECDsa>(StringComparer.Ordinal);
+        foreach (var pem in publicKeyPems)
+        {
+            var key = ECDsa.Create();
+            key.ImportFromPem(pem);
+            publicKeys[KeyIdOf(key)] = key;
+        }
+
+        return new AuditSigningKeys(activeKeyId, signer, publicKeys);
+    }
+
+    /// <summary>Every checkpoint key's id (the active one's included).</summary>
+    public IReadOnlyCollection<string> KeyIds => _publicKeys.Keys;
+
     /// <summary>The public key for a checkpoint's key id, or null when unknown.</summary>
     public ECDsa? Find(string keyId) => _publicKeys.GetValueOrDefault(keyId);
 

@@ -29,6 +29,9 @@ public sealed class DataDirectory
 
     public string CaCertificatePath => Path.Combine(TlsDirectory, "ca.pem");
 
+    /// <summary>The CA's private key; never written for a replica of a cluster (the CA lives in the store).</summary>
+    public string CaKeyPath => Path.Combine(TlsDirectory, "ca-key.pem");
+
     public string KeysDirectory => Path.Combine(Root, "keys");
 
     public string StatePath => Path.Combine(Root, "state.db");

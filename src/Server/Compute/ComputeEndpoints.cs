@@ -33,6 +33,7 @@ internal static class ComputeEndpoints
         routes.MapGet("/subscriptions/{subscriptionId}/providers/Microsoft.Compute/skus", ResourceSkus.ListAsync).WithMetadata(new ArmEndpointMetadata(ApiVersions: ResourceSkus.ApiVersions));
         routes.MapGet("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Compute/virtualMachines/{vmName}/instanceView", InstanceViewAsync).WithMetadata(metadata);
         Images.ImageEndpoints.Map(routes);
+        BootDiagnosticsEndpoints.Map(routes);
     }
 
     private static async Task UsagesAsync(HttpContext context, string subscriptionId, string location)
@@ -87,7 +88,7 @@ internal static class ComputeEndpoints
         await data.GetGroupAsync(subscription, resourceGroupName, context.RequestAborted).ConfigureAwait(false);
         var kv = await data.Store.GetAsync(ResourceKeys.Resource(id), context.RequestAborted).ConfigureAwait(false)
             ?? throw ApiErrors.ResourceNotFound(ComputeProvider.VirtualMachinesType, vmName);
-        var view = await VirtualMachines(data).InstanceViewAsync(ResourceDocument.Parse(kv.Value), context.RequestAborted).ConfigureAwait(false);
+        var view = await VirtualMachines(data).InstanceViewAsync(ResourceDocument.Parse(kv.Value), context.RequestAborted, BootDiagnosticsEndpoints.LogUrl(context, id)).ConfigureAwait(false);
         await ArmResponses.WriteJsonAsync(context, StatusCodes.Status200OK, view).ConfigureAwait(false);
     }
 

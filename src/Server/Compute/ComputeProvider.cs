@@ -24,22 +24,24 @@ internal static class ComputeProvider
 
     /// <summary>
     /// Microsoft.Compute's versions from 2020-06-01 (what Azure Stack Hub's 2020-09-01-hybrid profile sends) to
-    /// 2024-07-01; 2023-07-01 is Azure.ResourceManager.Compute 1.2.0's default. Capacity reservations exist from 2021-04-01.
+    /// 2025-04-01; 2023-07-01 is Azure.ResourceManager.Compute 1.2.0's default and 2025-04-01 @azure/arm-compute 23.1.0's.
+    /// Capacity reservations exist from 2021-04-01.
     /// </summary>
     public static readonly IReadOnlyList<string> ApiVersions =
     [
-        "2024-07-01", "2024-03-01", "2023-09-01", "2023-07-01", "2023-03-01", "2022-11-01", "2022-08-01", "2022-03-01",
-        "2021-11-01", "2021-07-01", "2021-04-01", "2021-03-01", "2020-12-01", "2020-06-01",
+        "2025-04-01", "2024-11-01", "2024-07-01", "2024-03-01", "2023-09-01", "2023-07-01", "2023-03-01", "2022-11-01",
+        "2022-08-01", "2022-03-01", "2021-11-01", "2021-07-01", "2021-04-01", "2021-03-01", "2020-12-01", "2020-06-01",
     ];
 
     /// <summary>
     /// Microsoft.Compute/disks has its own versions (the disk resource provider's): 2019-07-01 (Azure Stack Hub's
-    /// 2020-09-01-hybrid profile) to 2024-03-02; 2023-04-02 is Azure.ResourceManager.Compute 1.2.0's default.
+    /// 2020-09-01-hybrid profile) to 2025-01-02; 2023-04-02 is Azure.ResourceManager.Compute 1.2.0's default and
+    /// 2025-01-02 @azure/arm-compute 23.1.0's.
     /// </summary>
     public static readonly IReadOnlyList<string> DiskApiVersions =
     [
-        "2024-03-02", "2023-10-02", "2023-04-02", "2023-01-02", "2022-07-02", "2022-03-02", "2021-12-01", "2021-08-01",
-        "2021-04-01", "2020-12-01", "2020-09-30", "2020-06-30", "2020-05-01", "2019-07-01",
+        "2025-01-02", "2024-03-02", "2023-10-02", "2023-04-02", "2023-01-02", "2022-07-02", "2022-03-02", "2021-12-01",
+        "2021-08-01", "2021-04-01", "2020-12-01", "2020-09-30", "2020-06-30", "2020-05-01", "2019-07-01",
     ];
 
     public static IReadOnlyList<string> ReservationApiVersions { get; } = [.. ApiVersions.Where(v => string.CompareOrdinal(v, "2021-04-01") >= 0)];

@@ -54,7 +54,15 @@ public static class HoldfastServer
 
     private static async Task<RunningServer> StartLockedAsync(HoldfastServerOptions options, DataDirectory dataDirectory, IStateStore store, TimeProvider timeProvider, Action<ILoggingBuilder>? configureLogging, Audit.DataDirectoryLock auditLock, CancellationToken cancellationToken)
     {
-        using var ca = dataDirectory.LoadOrCreateCertificateAuthority(timeProvider);
+        // Cluster: a replica takes the shared CA, keys and admin credential from the store (published by the first)
+        Cluster.SecretBox? secretBox = options.ClusterToken is { } clusterToken ? new Cluster.SecretBox(clusterToken) : null;
+        var cluster = secretBox is null ? null : await Cluster.ClusterSecrets.EnsureAsync(store, secretBox, dataDirectory, timeProvider, cancellationToken).ConfigureAwait(false);
+        if (cluster is not null)
+        {
+            Cluster.ClusterSecrets.PrepareDataDirectory(dataDirectory, cluster, options);
+        }
+
+        using var ca = cluster?.CreateCertificateAuthority() ?? dataDirectory.LoadOrCreateCertificateAuthority(timeProvider);
         if (Agents.AgentTiming.Validate(options) is { Count: > 0 } timingErrors)
         {
             throw new StartupException(string.Join(" ", timingErrors));
@@ -79,7 +87,7 @@ public static class HoldfastServer
         }
 
         var certificate = dataDirectory.LoadOrIssueServerCertificate(ca, dnsNames, addresses, timeProvider);
-        var signingKeys = dataDirectory.LoadOrCreateSigningKeys();
+        var signingKeys = cluster is null ? dataDirectory.LoadOrCreateSigningKeys() : null;
         var bootstrap = await BootstrapSeeder.EnsureAsync(store, dataDirectory, options, timeProvider, cancellationToken).ConfigureAwait(false);
 
         // Authorization
@@ -142,7 +150,9 @@ public static class HoldfastServer
         services.AddSingleton(bootstrap);
 
         // Identity
-        services.AddSingleton(sp => new SigningKeySet(dataDirectory, signingKeys, options.TokenLifetime, timeProvider, sp.GetRequiredService<ILogger<SigningKeySet>>()));
+        services.AddSingleton(sp => cluster is null
+            ? new SigningKeySet(dataDirectory, signingKeys!, options.TokenLifetime, timeProvider, sp.GetRequiredService<ILogger<SigningKeySet>>())
+            : new SigningKeySet(new Cluster.ClusterSigningKeys(store, secretBox!), cluster.SigningKeys, cluster.SigningKeysModRevision, cluster.Revision, options.TokenLifetime, timeProvider, sp.GetRequiredService<ILogger<SigningKeySet>>()));
         services.AddHostedService(sp => sp.GetRequiredService<SigningKeySet>());
         services.AddSingleton(sp =>
         {
@@ -165,12 +175,14 @@ public static class HoldfastServer
         services.AddSingleton(new RequestThrottle(options.Throttle, timeProvider));
         services.AddSingleton<ResourceReconciler>();
         services.AddSingleton<ResourceReconcileHost>();
+        // AddSingleton, not AddHostedService: a factory AddHostedService is TryAddEnumerable by implementation type, so
+        // every LeaderOnlyService after the first would be dropped silently.
         services.AddSingleton<IHostedService>(sp => LeaderOnly(sp, ActivatorUtilities.CreateInstance<ReconcileService>(sp)));
         services.AddSingleton<IHostedService>(sp => LeaderOnly(sp, ActivatorUtilities.CreateInstance<StoreCompactionService>(sp)));
         services.AddRouting();
 
         // Activity log
-        var auditKeys = Audit.AuditSigningKeys.LoadOrCreate(dataDirectory.Root);
+        var auditKeys = cluster?.CreateAuditSigningKeys() ?? Audit.AuditSigningKeys.LoadOrCreate(dataDirectory.Root);
         services.AddSingleton(_ => auditLock);
         services.AddSingleton(_ => auditKeys);
         services.AddSingleton<Audit.AuditChainSignal>();
@@ -188,7 +200,7 @@ public static class HoldfastServer
         services.AddSingleton<Fabric.UsageHistory>();
 
         // Agents
-        services.AddSingleton(_ => dataDirectory.LoadOrCreateCertificateAuthority(timeProvider));
+        services.AddSingleton(_ => cluster?.CreateCertificateAuthority() ?? dataDirectory.LoadOrCreateCertificateAuthority(timeProvider));
         services.AddSingleton<Agents.FleetView>();
         services.AddHostedService(sp => sp.GetRequiredService<Agents.FleetView>());
         services.AddSingleton<Agents.HostHealthMonitor>();

@@ -34,7 +34,7 @@ internal static class SigningKeyEndpoints
         var data = context.RequestServices.GetRequiredService<ArmData>();
         var marker = System.Text.Encoding.UTF8.GetBytes(new JsonObject { ["requestId"] = ArmRequest.Of(context).RequestId, ["at"] = data.Time.GetUtcNow().ToString("O", System.Globalization.CultureInfo.InvariantCulture) }.ToJsonString());
         await data.CommitAsync(context, new Holdfast.State.TxnRequest([], [Holdfast.State.TxnOp.Put(RotationMarkerKey, marker)]), StatusCodes.Status200OK).ConfigureAwait(false);
-        keys.Rotate();
+        await keys.RotateAsync(context.RequestAborted).ConfigureAwait(false);
         await ArmResponses.WriteJsonAsync(context, StatusCodes.Status200OK, Describe(keys)).ConfigureAwait(false);
     }
 

@@ -33,6 +33,9 @@ internal sealed class EtcdRangeRequest
     public long Limit { get; init; }
 
     public bool CountOnly { get; init; }
+
+    /// <summary>Reads at this etcd revision; 0 (left out) reads the newest.</summary>
+    public long Revision { get; init; }
 }
 
 internal sealed class EtcdRangeResponse

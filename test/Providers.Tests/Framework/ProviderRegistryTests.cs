@@ -72,7 +72,7 @@ public sealed class ProviderRegistryTests
     {
         var type = _registry.FindType("Microsoft.Network/virtualNetworks")!;
 
-        Assert.Equal("2024-05-01", type.ApiVersions[0]);
+        Assert.Equal("2025-03-01", type.ApiVersions[0]);
         Assert.Equal("2017-03-01", type.ApiVersions[^1]);
         Assert.True(type.SupportsApiVersion("2018-11-01"));
         Assert.False(type.SupportsApiVersion("2018-11-02"));

@@ -119,8 +119,9 @@ public sealed class AgentProcess : IAsyncDisposable
     {
         var ready = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         string[] token = joinToken is null ? [] : ["--join-token", joinToken];
+        string[] driver = _arguments.Contains("--driver") ? [] : ["--driver", "simulated"];
         var process = ServerProcess.StartHoldfast(
-            ["agent", "--server", Server.AgentEndpoint!.ToString(), "--host-name", HostName, .. token, "--ca-file", Server.Credentials.CaCertificatePath, "--state-dir", StateDirectory, "--driver", "simulated", .. _arguments],
+            ["agent", "--server", Server.AgentEndpoint!.ToString(), "--host-name", HostName, .. token, "--ca-file", Server.Credentials.CaCertificatePath, "--state-dir", StateDirectory, .. driver, .. _arguments],
             line =>
             {
                 lock (_output)

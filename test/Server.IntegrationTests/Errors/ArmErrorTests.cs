@@ -239,6 +239,7 @@ public sealed class ArmErrorTests(ServerFixture fixture)
         Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
         using var document = JsonDocument.Parse(await response.Content.ReadAsStringAsync());
         var details = document.RootElement.GetProperty("error").GetProperty("details").EnumerateArray().Select(d => d.GetProperty("code").GetString()).ToList();
+        Assert.Contains("InvalidCIDRNotation", details);
         Assert.Contains("InvalidAddressPrefixFormat", details);
         Assert.Contains("DuplicateResourceName", details);
         Assert.True(details.Count >= 3);

@@ -15,9 +15,16 @@ public sealed record ServerCredentials(string TenantId, string ClientId, string 
 /// </summary>
 public sealed class ServerProcess : IAsyncDisposable
 {
+    /// <summary>
+    /// The cluster token every process started here gets in <c>HOLDFAST_CLUSTER_TOKEN</c> unless the test sets its own
+    /// (servers on etcd need one; SQLite ones ignore it).
+    /// </summary>
+    public const string TestClusterToken = "holdfast-integration-tests-cluster-token";
+
     private static readonly TimeSpan StartTimeout = TimeSpan.FromSeconds(60);
     private readonly List<string> _output = [];
     private Process? _process;
+    private IReadOnlyDictionary<string, string?>? _environment;
 
     private ServerProcess(string dataDirectory, int port, string[] extraArguments)
     {
@@ -59,6 +66,14 @@ public sealed class ServerProcess : IAsyncDisposable
         return server;
     }
 
+    /// <summary>As <see cref="StartAsync(string?, string[])"/> with environment variables set (a null value removes one).</summary>
+    public static async Task<ServerProcess> StartAsync(string? dataDirectory, IReadOnlyDictionary<string, string?> environment, params string[] extraArguments)
+    {
+        var server = new ServerProcess(dataDirectory ?? NewDataDirectory(), FreePort(), extraArguments) { _environment = environment };
+        await server.StartAsync().ConfigureAwait(false);
+        return server;
+    }
+
     public static string NewDataDirectory() => Path.Combine(Path.GetTempPath(), "holdfast-it-" + Guid.NewGuid().ToString("N")[..12]);
 
     public async Task StartAsync()
@@ -82,7 +97,7 @@ public sealed class ServerProcess : IAsyncDisposable
             {
                 ready.TrySetResult();
             }
-        });
+        }, _environment);
         _process = process;
         var exited = process.WaitForExitAsync();
         var first = await Task.WhenAny(ready.Task, exited, Task.Delay(StartTimeout)).ConfigureAwait(false);
@@ -144,7 +159,10 @@ public sealed class ServerProcess : IAsyncDisposable
     }
 
     /// <summary>Runs <c>holdfast</c> to completion (for flag and start-up error tests).</summary>
-    public static async Task<(int ExitCode, string Output)> RunToExitAsync(params string[] arguments)
+    public static Task<(int ExitCode, string Output)> RunToExitAsync(params string[] arguments) => RunToExitAsync(null, arguments);
+
+    /// <summary>As <see cref="RunToExitAsync(string[])"/> with environment variables set (a null value removes one).</summary>
+    public static async Task<(int ExitCode, string Output)> RunToExitAsync(IReadOnlyDictionary<string, string?>? environment, params string[] arguments)
     {
         var lines = new List<string>();
         using var process = StartHoldfast(arguments, line =>
@@ -153,7 +171,7 @@ public sealed class ServerProcess : IAsyncDisposable
             {
                 lines.Add(line);
             }
-        });
+        }, environment);
         using var timeout = new CancellationTokenSource(StartTimeout);
         await process.WaitForExitAsync(timeout.Token).ConfigureAwait(false);
         lock (lines)
@@ -162,7 +180,7 @@ public sealed class ServerProcess : IAsyncDisposable
         }
     }
 
-    internal static Process StartHoldfast(string[] arguments, Action<string> onLine)
+    internal static Process StartHoldfast(string[] arguments, Action<string> onLine, IReadOnlyDictionary<string, string?>? environment = null)
     {
         var info = new ProcessStartInfo("dotnet")
         {
@@ -170,6 +188,19 @@ public sealed class ServerProcess : IAsyncDisposable
             RedirectStandardError = true,
             UseShellExecute = false,
         };
+        info.Environment["HOLDFAST_CLUSTER_TOKEN"] = TestClusterToken;
+        foreach (var (name, value) in environment ?? new Dictionary<string, string?>())
+        {
+            if (value is null)
+            {
+                info.Environment.Remove(name);
+            }
+            else
+            {
+                info.Environment[name] = value;
+            }
+        }
+
         info.ArgumentList.Add(HoldfastDll);
         foreach (var argument in arguments)
         {

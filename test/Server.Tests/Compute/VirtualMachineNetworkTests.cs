@@ -74,14 +74,27 @@ public sealed class VirtualMachineNetworkTests : IAsyncLifetime
     }
 
     [Fact]
-    public async Task Vm_WithTwoNicsNoneMarkedPrimary_Is400()
+    public async Task Vm_WithTwoNicsWithoutPrimary_IsNetworkInterfaceMustHavePrimaryPropertySet()
     {
         var json = "{\"location\":\"local\",\"properties\":{\"hardwareProfile\":{\"vmSize\":\"Standard_B1s\"},\"networkProfile\":{\"networkInterfaces\":[{\"id\":\"" + NicId + "\"},{\"id\":\"" + NicId.Replace("nic1", "nic2", StringComparison.Ordinal) + "\"}]}}}";
 
         var (status, body) = await _server.SendAsync(HttpMethod.Put, _server.VmPath("rg", "vm1"), ComputeTestServer.Json(json));
 
         Assert.Equal(HttpStatusCode.BadRequest, status);
+        Assert.Equal("NetworkInterfaceMustHavePrimaryPropertySet", body["error"]!["code"]!.GetValue<string>());
+        Assert.Contains(NicId, body["error"]!["message"]!.GetValue<string>(), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Vm_WithTwoNicsBothMarkedPrimary_IsInvalidParameter()
+    {
+        var json = "{\"location\":\"local\",\"properties\":{\"hardwareProfile\":{\"vmSize\":\"Standard_B1s\"},\"networkProfile\":{\"networkInterfaces\":[{\"id\":\"" + NicId + "\",\"properties\":{\"primary\":true}},{\"id\":\"" + NicId.Replace("nic1", "nic2", StringComparison.Ordinal) + "\",\"properties\":{\"primary\":true}}]}}}";
+
+        var (status, body) = await _server.SendAsync(HttpMethod.Put, _server.VmPath("rg", "vm1"), ComputeTestServer.Json(json));
+
+        Assert.Equal(HttpStatusCode.BadRequest, status);
         Assert.Equal("InvalidParameter", body["error"]!["code"]!.GetValue<string>());
+        Assert.Equal("networkProfile.networkInterfaces", body["error"]!["target"]!.GetValue<string>());
     }
 
     private static StringContent VmWithNic(string nicId) => ComputeTestServer.Json(

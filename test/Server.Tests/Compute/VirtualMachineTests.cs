@@ -45,6 +45,54 @@ public sealed class VirtualMachineTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Put_WithCustomData_NeverEchoesIt_KeepsItForTheHost_AndRemovesItWithTheVm()
+    {
+        var body = JsonNode.Parse(await ComputeTestServer.VmBody("Standard_B1s").ReadAsStringAsync())!.AsObject();
+        body["properties"]!["osProfile"]!["customData"] = "I2Nsb3VkLWNvbmZpZwpob3N0bmFtZTogc2VjcmV0Cg==";
+
+        var (status, created) = await _server.SendAsync(HttpMethod.Put, _server.VmPath("rg", "vm1"), ComputeTestServer.Json(body.ToJsonString()));
+
+        Assert.Equal(HttpStatusCode.Created, status);
+        Assert.DoesNotContain("customData", created.ToJsonString(), StringComparison.Ordinal);
+        var vm = await _server.WaitTerminalAsync(_server.VmPath("rg", "vm1"));
+        Assert.DoesNotContain("I2Nsb3Vk", vm!.ToJsonString(), StringComparison.Ordinal);
+        var instanceId = vm["properties"]!["vmId"]!.GetValue<string>().ToLowerInvariant();
+        var kept = await _server.Store.GetAsync("/capacity/vmguest/" + instanceId, _server.Ct);
+        Assert.NotNull(kept);
+        Assert.Equal("I2Nsb3VkLWNvbmZpZwpob3N0bmFtZTogc2VjcmV0Cg==", JsonNode.Parse(kept.Value.Span)!["customData"]!.GetValue<string>());
+
+        await _server.SendAsync(HttpMethod.Delete, _server.VmPath("rg", "vm1"));
+        await _server.WaitGoneAsync(_server.VmPath("rg", "vm1"));
+
+        Assert.Null(await _server.Store.GetAsync("/capacity/vmguest/" + instanceId, _server.Ct));
+    }
+
+    [Fact]
+    public async Task RetrieveBootDiagnosticsData_ReturnsALogUriThatServesTheReportedConsole()
+    {
+        await _server.SendAsync(HttpMethod.Put, _server.VmPath("rg", "vm1"), ComputeTestServer.VmBody("Standard_B1s"));
+        var vm = await _server.WaitTerminalAsync(_server.VmPath("rg", "vm1"));
+        var vmPath = $"subscriptions/{_server.Subscription}/resourceGroups/rg/providers/Microsoft.Compute/virtualMachines/vm1";
+
+        var (status, result) = await _server.SendAsync(HttpMethod.Post, vmPath + "/retrieveBootDiagnosticsData?api-version=2023-07-01");
+        var uri = result["serialConsoleLogBlobUri"]!.GetValue<string>();
+        var before = await _server.Admin.GetStringAsync(uri, _server.Ct);
+        var (_, viewBefore) = await _server.SendAsync(HttpMethod.Get, vmPath + "/instanceView?api-version=2023-07-01");
+        await _server.Store.PutAsync("/capacity/vmconsole/" + vm!["properties"]!["vmId"]!.GetValue<string>().ToLowerInvariant(), "HOLDFAST-BOOT-OK name=vm1\n"u8.ToArray(), null, _server.Ct);
+        var after = await _server.Admin.GetStringAsync(uri, _server.Ct);
+        var (_, viewAfter) = await _server.SendAsync(HttpMethod.Get, vmPath + "/instanceView?api-version=2023-07-01");
+        var (missing, error) = await _server.SendAsync(HttpMethod.Post, vmPath.Replace("vm1", "nope", StringComparison.Ordinal) + "/retrieveBootDiagnosticsData?api-version=2023-07-01");
+
+        Assert.Equal(HttpStatusCode.OK, status);
+        Assert.EndsWith("/virtualMachines/vm1/bootDiagnostics/serialConsoleLog?api-version=2023-07-01", uri, StringComparison.Ordinal);
+        Assert.Equal("", before);
+        Assert.Null(viewBefore["bootDiagnostics"]);
+        Assert.Equal("HOLDFAST-BOOT-OK name=vm1\n", after);
+        Assert.Equal(uri, viewAfter["bootDiagnostics"]!["serialConsoleLogBlobUri"]!.GetValue<string>());
+        Assert.Equal((HttpStatusCode.NotFound, "ResourceNotFound"), (missing, error["error"]!["code"]!.GetValue<string>()));
+    }
+
+    [Fact]
     public async Task InstanceView_OfARunningVm_HasAzuresStatuses()
     {
         await _server.SendAsync(HttpMethod.Put, _server.VmPath("rg", "vm1"), ComputeTestServer.VmBody("Standard_B2s"));
@@ -239,12 +287,27 @@ public sealed class VirtualMachineTests : IAsyncLifetime
         Assert.Equal(0, (await _server.UsagesAsync())["cores"].Current);
     }
 
+    [Fact]
+    public async Task Put_WithAutomaticZonePlacement_IsInvalidParameterAndWritesNothing()
+    {
+        var body = """{"location":"local","placement":{"zonePlacementPolicy":"Any"},"properties":{"hardwareProfile":{"vmSize":"Standard_B1s"}}}""";
+
+        var (status, error) = await _server.SendAsync(HttpMethod.Put, _server.VmPath("rg", "placed", "2025-04-01"), ComputeTestServer.Json(body));
+
+        Assert.Equal(HttpStatusCode.BadRequest, status);
+        Assert.Equal("InvalidParameter", error["error"]!["code"]!.GetValue<string>());
+        Assert.Equal("placement", error["error"]!["target"]!.GetValue<string>());
+        Assert.Equal(HttpStatusCode.NotFound, (await _server.SendAsync(HttpMethod.Get, _server.VmPath("rg", "placed", "2025-04-01"))).Status);
+        Assert.Equal(0, (await _server.UsagesAsync())["cores"].Current);
+    }
+
     [Theory]
     [InlineData("""{"location":"local","properties":{"hardwareProfile":{"vmSize":"Standard_Bogus"}}}""", "InvalidParameter", "vmSize")]
     [InlineData("""{"location":"local","properties":{}}""", "InvalidParameter", "hardwareProfile")]
     [InlineData("""{"location":"local","properties":{"hardwareProfile":{}}}""", "InvalidParameter", "vmSize")]
     [InlineData("""{"location":"local","properties":{"hardwareProfile":{"vmSize":2}}}""", "InvalidParameter", "vmSize")]
     [InlineData("""{"location":"local","properties":{"hardwareProfile":{"vmSize":"Standard_B1s"},"osProfile":{"adminPassword":5}}}""", "InvalidParameter", "adminPassword")]
+    [InlineData("""{"location":"local","properties":{"hardwareProfile":{"vmSize":"Standard_B1s"},"osProfile":{"customData":5}}}""", "InvalidParameter", "customData")]
     [InlineData("""{"location":"local","properties":{"hardwareProfile":{"vmSize":"Standard_B1s"},"capacityReservation":{"capacityReservationGroup":{"id":"nope"}}}}""", "InvalidParameter", "capacityReservation.capacityReservationGroup.id")]
     public async Task Put_BadBody_Is400WithTheTarget(string json, string code, string target)
     {

@@ -93,7 +93,7 @@ internal sealed class NetworkInterfaceHandler(TimeProvider timeProvider) : Resou
     {
         if (context.Properties["ipConfigurations"] is not JsonArray configurations || configurations.Count == 0)
         {
-            context.AddError("NetworkInterfaceMustHaveAtLeastOneIpConfiguration", $"Network interface {context.Id} must have at least one IP configuration in properties.ipConfigurations.", "properties.ipConfigurations");
+            context.AddError("InvalidIPConfigCount", $"Network interface {context.Id.Name} must have one or more IP configurations.", "properties.ipConfigurations");
             return;
         }
 
@@ -145,7 +145,7 @@ internal sealed class NetworkInterfaceHandler(TimeProvider timeProvider) : Resou
                 var address = properties["privateIPAddress"] is JsonValue a && a.TryGetValue<string>(out var s) ? s : null;
                 if (address is null)
                 {
-                    context.AddError("PrivateIPAddressRequired", $"IP configuration '{name}' uses static allocation and needs properties.privateIPAddress.", target + ".properties.privateIPAddress");
+                    context.AddError("PrivateIPAddressMissing", $"Private IP address is required when privateIPAllocationMethod is Static in IP configuration {context.Id}/ipConfigurations/{name}.", target + ".properties.privateIPAddress");
                 }
                 else if (!Ipv4Prefix.TryParseAddress(address, out _))
                 {
@@ -184,7 +184,8 @@ internal sealed class NetworkInterfaceHandler(TimeProvider timeProvider) : Resou
         }
         else if (primaries == 0 && configurations.Count > 1)
         {
-            context.AddError("NoPrimaryIpConfigurationSpecified", $"Network interface {context.Id} has several IP configurations and none is marked primary.", "properties.ipConfigurations");
+            // Azure's code, spelling included.
+            context.AddError("NetworkInterfaceMustHaveOneOneIPConfigAsPrimary", $"Network Interface {context.Id.Name} specifies multiple IPConfigurations but none of the IPConfigurations is specified as Primary.", "properties.ipConfigurations");
         }
         else if (primaries == 0 && configurations[0] is JsonObject first && first["properties"] is JsonObject only)
         {

@@ -69,17 +69,17 @@ internal sealed class NetworkSecurityGroupHandler(IStateStore? store = null) : R
             var direction = OneOf(context, ruleProperties, "direction", Directions, p);
             if (ruleProperties["priority"] is not JsonValue priorityValue || !priorityValue.TryGetValue<int>(out var priority) || priority is < 100 or > 4096)
             {
-                context.AddError("SecurityRuleInvalidPriority", $"Security rule '{name}' has an invalid priority. Value provided: {ruleProperties["priority"]?.ToJsonString() ?? "null"}. Allowed range 100-4096.", p + ".priority");
+                context.AddError("SecurityRuleInvalidPriority", $"Security rule has invalid Priority. Value provided: {ruleProperties["priority"]?.ToJsonString() ?? "null"} Allowed range 100-4096.", p + ".priority");
             }
             else if (direction is not null && !priorities.TryAdd((direction, priority), name))
             {
                 context.AddError("SecurityRuleConflict", $"Security rule '{name}' conflicts with rule '{priorities[(direction, priority)]}'. Rules cannot have the same Priority and Direction.", p + ".priority");
             }
 
-            RangeOrRanges(context, ruleProperties, "sourcePortRange", "sourcePortRanges", IsPortRange, name, p);
-            RangeOrRanges(context, ruleProperties, "destinationPortRange", "destinationPortRanges", IsPortRange, name, p);
-            RangeOrRanges(context, ruleProperties, "sourceAddressPrefix", "sourceAddressPrefixes", IsAddressPrefix, name, p);
-            RangeOrRanges(context, ruleProperties, "destinationAddressPrefix", "destinationAddressPrefixes", IsAddressPrefix, name, p);
+            RangeOrRanges(context, ruleProperties, "sourcePortRange", "sourcePortRanges", IsPortRange, InvalidPortRange, name, p);
+            RangeOrRanges(context, ruleProperties, "destinationPortRange", "destinationPortRanges", IsPortRange, InvalidPortRange, name, p);
+            RangeOrRanges(context, ruleProperties, "sourceAddressPrefix", "sourceAddressPrefixes", IsAddressPrefix, InvalidAddressPrefix, name, p);
+            RangeOrRanges(context, ruleProperties, "destinationAddressPrefix", "destinationAddressPrefixes", IsAddressPrefix, InvalidAddressPrefix, name, p);
             if (protocol is not null && access is not null)
             {
                 rule["id"] = $"{context.Id}/securityRules/{name}";
@@ -105,7 +105,7 @@ internal sealed class NetworkSecurityGroupHandler(IStateStore? store = null) : R
     }
 
     /// <summary>Azure takes a rule's range either singular (<c>destinationPortRange</c>) or plural, never both, and needs one.</summary>
-    private static void RangeOrRanges(ResourceValidationContext context, JsonObject properties, string single, string plural, Func<string, bool> isValid, string rule, string target)
+    private static void RangeOrRanges(ResourceValidationContext context, JsonObject properties, string single, string plural, Func<string, bool> isValid, Func<string, (string Code, string Message)> invalid, string rule, string target)
     {
         var one = properties[single];
         var many = properties[plural] as JsonArray;
@@ -122,12 +122,20 @@ internal sealed class NetworkSecurityGroupHandler(IStateStore? store = null) : R
         {
             if (value?.GetValueKind() != JsonValueKind.String || !isValid(value.GetValue<string>()))
             {
-                context.AddError("SecurityRuleParameterContainsInvalidValue", $"Security rule '{rule}' has an invalid value {value?.ToJsonString() ?? "null"} in '{(hasOne ? single : plural)}'.", target + "." + (hasOne ? single : plural));
+                var (code, message) = invalid(value?.GetValueKind() == JsonValueKind.String ? value.GetValue<string>() : value?.ToJsonString() ?? "null");
+                context.AddError(code, message, target + "." + (hasOne ? single : plural));
             }
         }
 
         properties[plural] ??= new JsonArray();
     }
+
+    // Azure's refusals of a rule's port range and address prefix.
+    private static (string Code, string Message) InvalidPortRange(string value) =>
+        ("SecurityRuleInvalidPortRange", $"Security rule has invalid Port range. Value provided: {value}. Value should be an integer OR integer range with '-' delimiter. Valid range 0-65535.");
+
+    private static (string Code, string Message) InvalidAddressPrefix(string value) =>
+        ("SecurityRuleInvalidAddressPrefix", $"Security rule has invalid Address prefix. Value provided: {value}.");
 
     /// <summary><c>*</c>, a port, or <c>low-high</c> within 0–65535.</summary>
     internal static bool IsPortRange(string text)

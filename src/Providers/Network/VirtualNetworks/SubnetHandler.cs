@@ -25,7 +25,8 @@ internal sealed class SubnetHandler(IStateStore? store) : ResourceTypeHandler, I
         ArgumentNullException.ThrowIfNull(context);
         if (!VirtualNetworkHandler.TryParsePrefix(context.Properties["addressPrefix"], out var network))
         {
-            context.AddError("InvalidAddressPrefixFormat", $"Subnet '{context.Id.Name}' needs a valid CIDR in properties.addressPrefix (e.g. 10.0.1.0/24, host bits zero).", "properties.addressPrefix");
+            var error = VirtualNetworkHandler.PrefixError(context.Properties["addressPrefix"], context.Id, "properties.addressPrefix");
+            context.AddError(error.Code, error.Message, error.Target!);
         }
         else if (network.BaseAddress.AddressFamily == AddressFamily.InterNetwork && network.PrefixLength > Ipv4Prefix.MaxSubnetPrefixLength)
         {

@@ -41,7 +41,8 @@ internal sealed class VirtualNetworkHandler : ResourceTypeHandler, IResourceAdmi
                 }
                 else
                 {
-                    context.AddError("InvalidAddressPrefixFormat", $"Address prefix '{addressPrefixes[i]?.ToJsonString()}' is not a valid CIDR (e.g. 10.0.0.0/16, host bits zero).", $"properties.addressSpace.addressPrefixes[{i}]");
+                    var error = PrefixError(addressPrefixes[i], context.Id, $"properties.addressSpace.addressPrefixes[{i}]");
+                    context.AddError(error.Code, error.Message, error.Target!);
                 }
             }
         }
@@ -197,7 +198,8 @@ internal sealed class VirtualNetworkHandler : ResourceTypeHandler, IResourceAdmi
             var subnetProperties = subnet["properties"] as JsonObject;
             if (subnetProperties is null || !TryParsePrefix(subnetProperties["addressPrefix"], out var network))
             {
-                context.AddError("InvalidAddressPrefixFormat", $"Subnet '{name}' needs a valid CIDR in properties.addressPrefix.", target + ".properties.addressPrefix");
+                var error = PrefixError(subnetProperties?["addressPrefix"], context.Id.Child("subnets", name), target + ".properties.addressPrefix");
+                context.AddError(error.Code, error.Message, error.Target!);
                 continue;
             }
 
@@ -261,6 +263,33 @@ internal sealed class VirtualNetworkHandler : ResourceTypeHandler, IResourceAdmi
             && IPNetwork.TryParse(text, out network)
             && TryParseAddress(text[..slash], out var address)
             && address.Equals(network.BaseAddress);
+    }
+
+    /// <summary>
+    /// Azure's refusal of a prefix <see cref="TryParsePrefix"/> did not take: <c>InvalidCIDRNotation</c> (naming the
+    /// prefix it should be) when only host bits are set, else <c>InvalidAddressPrefixFormat</c>.
+    /// </summary>
+    internal static ApiError PrefixError(JsonNode? node, ResourceId resource, string target)
+    {
+        var text = node?.GetValueKind() == System.Text.Json.JsonValueKind.String ? node.GetValue<string>() : node?.ToJsonString() ?? "null";
+        var slash = text.IndexOf('/', StringComparison.Ordinal);
+        if (slash > 0
+            && TryParseAddress(text[..slash], out var address)
+            && int.TryParse(text.AsSpan(slash + 1), System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out var length))
+        {
+            var bytes = address.GetAddressBytes();
+            if (length <= bytes.Length * 8)
+            {
+                for (var bit = length; bit < bytes.Length * 8; bit++)
+                {
+                    bytes[bit / 8] &= (byte)~(0x80 >> (bit % 8));
+                }
+
+                return new ApiError("InvalidCIDRNotation", $"The address prefix {text} in resource {resource} has an invalid CIDR notation. For the given prefix length, the address prefix should be {new IPAddress(bytes)}/{length}.", target);
+            }
+        }
+
+        return new ApiError("InvalidAddressPrefixFormat", $"Address prefix {text} of resource {resource} is not formatted correctly. It should follow CIDR notation, for example 10.0.0.0/24.", target);
     }
 
     /// <summary>

@@ -100,7 +100,7 @@ internal sealed class ResourceWriter(HttpContext context, ArmData data, TokenPri
             }
 
             resource["tags"] = tags.DeepClone();
-            foreach (var extra in new[] { "kind", "sku", "identity", "plan", "zones", "extendedLocation", "managedBy" })
+            foreach (var extra in new[] { "kind", "sku", "identity", "plan", "zones", "extendedLocation", "managedBy", "placement" })
             {
                 if (body[extra] is { } value)
                 {

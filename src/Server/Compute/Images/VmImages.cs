@@ -50,7 +50,7 @@ internal static class VmImages
 
         var (publisher, offer, sku, version) = (Text(reference["publisher"]), Text(reference["offer"]), Text(reference["sku"]), Text(reference["version"]));
         var resolved = PlatformImageCatalog.Resolve(publisher, offer, sku, version)
-            ?? throw new ApiException(HttpStatusCode.NotFound, "PlatformImageNotFound", $"The platform image '{publisher}:{offer}:{sku}:{version ?? "latest"}' is not available. Verify that all fields in the storage profile are correct.", "imageReference");
+            ?? throw new ApiException(HttpStatusCode.NotFound, "PlatformImageNotFound", $"The platform image '{publisher}:{offer}:{sku}:{version ?? "latest"}' is not available. Verify that all fields in the storage profile are correct. For more details about storage profile information, please refer to https://aka.ms/storageprofile", "imageReference");
         reference["exactVersion"] = resolved.Version;
         if (os is not null)
         {

@@ -82,9 +82,24 @@ internal sealed partial class VirtualMachineHandler(CapacityService capacity, Qu
 
     public async ValueTask<Admission> AdmitAsync(ResourceAdmissionContext context, CancellationToken cancellationToken)
     {
+        var admission = await AdmitCoreAsync(context, cancellationToken).ConfigureAwait(false);
+        return context.Kind != AdmissionKind.Delete && VmGuestData.TakeCustomData(context.Properties) is { } customData
+            ? new Admission(admission.Compares, [.. admission.Ops, customData])
+            : admission;
+    }
+
+    private async ValueTask<Admission> AdmitCoreAsync(ResourceAdmissionContext context, CancellationToken cancellationToken)
+    {
         if (context.Kind == AdmissionKind.Delete)
         {
             return Admission.None;
+        }
+
+        // 2024-11-01 added automatic zone placement (placement.zonePlacementPolicy, includeZones, excludeZones); it is
+        // refused rather than ignored, so no VM lands outside the zones it asked for.
+        if (context.Resource["placement"] is JsonObject { Count: > 0 })
+        {
+            throw new ApiException(HttpStatusCode.BadRequest, ArmErrorCodes.InvalidParameter, "Automatic zone placement ('placement') is not supported in this cloud; name the VM's zone in 'zones' instead.", "placement");
         }
 
         var zone = ZoneOf(context.Resource);
@@ -149,6 +164,8 @@ internal sealed partial class VirtualMachineHandler(CapacityService capacity, Qu
         {
             ops.Add(TxnOp.Delete(VmPowerIntent.Key(InstanceIdOf(properties))));
             ops.Add(TxnOp.Delete(FailureKey(InstanceIdOf(properties))));
+            ops.Add(TxnOp.Delete(VmGuestData.SecretsKey(InstanceIdOf(properties))));
+            ops.Add(TxnOp.Delete(VmGuestData.ConsoleKey(InstanceIdOf(properties))));
         }
 
         var vmId = context.Resource["id"]!.GetValue<string>();
@@ -288,7 +305,7 @@ internal sealed partial class VirtualMachineHandler(CapacityService capacity, Qu
     /// <c>PowerState/{state}</c> from what the host last reported at the instance's current epoch (<c>starting</c>
     /// before the first report, <c>deallocated</c> while the VM holds no capacity).
     /// </summary>
-    public async Task<JsonObject> InstanceViewAsync(JsonObject resource, CancellationToken cancellationToken)
+    public async Task<JsonObject> InstanceViewAsync(JsonObject resource, CancellationToken cancellationToken, string? serialConsoleLogUri = null)
     {
         var properties = resource["properties"] as JsonObject ?? [];
         var state = ResourceDocument.GetProvisioningState(resource) ?? ProvisioningStates.Succeeded;
@@ -336,6 +353,12 @@ internal sealed partial class VirtualMachineHandler(CapacityService capacity, Qu
         if ((properties["osProfile"] as JsonObject)?["computerName"] is { } computerName)
         {
             view["computerName"] = computerName.DeepClone();
+        }
+
+        if (serialConsoleLogUri is not null && properties["vmId"] is not null
+            && await store.GetAsync(VmGuestData.ConsoleKey(InstanceIdOf(properties)), cancellationToken).ConfigureAwait(false) is not null)
+        {
+            view["bootDiagnostics"] = new JsonObject { ["serialConsoleLogBlobUri"] = serialConsoleLogUri };
         }
 
         view["statuses"] = statuses;
@@ -471,7 +494,7 @@ internal sealed partial class VirtualMachineHandler(CapacityService capacity, Qu
     }
 
     private ApiException SkuNotAvailable(ResourceId id, VmSize size) =>
-        new(HttpStatusCode.Conflict, "SkuNotAvailable", $"The requested size {size.Name} for resource '{id}' is currently not available in location '{location}'. Please try another size or deploy to a different location. Sizes offered here are listed by GET /subscriptions/{id.SubscriptionId}/providers/Microsoft.Compute/locations/{location}/vmSizes.");
+        new(HttpStatusCode.Conflict, "SkuNotAvailable", $"The requested size {size.Name} for resource '{id}' is currently not available in location '{location}' for subscription '{id.SubscriptionId}'. Please try another size or deploy to a different location. Sizes offered here are listed by GET /subscriptions/{id.SubscriptionId}/providers/Microsoft.Compute/locations/{location}/vmSizes.");
 
     /// <summary>
     /// A redeploy's step: while the instance is still at the epoch the redeploy saw, move it to another host
@@ -603,6 +626,7 @@ internal sealed partial class VirtualMachineHandler(CapacityService capacity, Qu
         var references = profile["networkInterfaces"] as JsonArray ?? [];
         var seen = new HashSet<string>(StringComparer.OrdinalIgnoreCase);
         var primaries = 0;
+        string? unset = null;
         for (var i = 0; i < references.Count; i++)
         {
             var target = $"networkProfile.networkInterfaces[{i}]";
@@ -622,6 +646,7 @@ internal sealed partial class VirtualMachineHandler(CapacityService capacity, Qu
             }
 
             var primary = reference["properties"]?["primary"];
+            unset ??= primary is null ? text : null;
             if (primary is not null && primary.GetValueKind() is not (JsonValueKind.True or JsonValueKind.False))
             {
                 context.AddError(ArmErrorCodes.InvalidParameter, "The 'primary' property must be a boolean.", target + ".properties.primary");
@@ -632,7 +657,12 @@ internal sealed partial class VirtualMachineHandler(CapacityService capacity, Qu
             }
         }
 
-        if (references.Count > 1 && primaries != 1)
+        // Azure's compute refuses a NIC of several without 'primary' under its own code, before counting the primaries.
+        if (references.Count > 1 && unset is not null)
+        {
+            context.AddError("NetworkInterfaceMustHavePrimaryPropertySet", $"Network interface {unset} must have Primary property set.", "networkProfile.networkInterfaces");
+        }
+        else if (references.Count > 1 && primaries != 1)
         {
             context.AddError(ArmErrorCodes.InvalidParameter, "Virtual machine with multiple network interfaces must have exactly one network interface marked as primary.", "networkProfile.networkInterfaces");
         }
@@ -656,9 +686,15 @@ internal sealed partial class VirtualMachineHandler(CapacityService capacity, Qu
             context.AddError(ArmErrorCodes.InvalidParameter, "The 'osProfile.adminPassword' property must be a string.", "adminPassword");
         }
 
-        // Secrets are never stored, so GET never returns them (as Azure leaves them out).
+        if (osProfile["customData"] is { } customData && customData.GetValueKind() != JsonValueKind.String)
+        {
+            context.AddError(ArmErrorCodes.InvalidParameter, "The 'osProfile.customData' property must be a base64 string.", "customData");
+        }
+
+        // Secrets are never stored in the resource, so GET never returns them (as Azure leaves them out); customData is
+        // kept apart for the host that builds the VM (VmGuestData).
         osProfile.Remove("adminPassword");
-        osProfile.Remove("customData");
+        VmGuestData.HoldCustomData(properties, osProfile);
     }
 
     private static void ValidateReservationReference(ResourceValidationContext context, JsonObject properties)

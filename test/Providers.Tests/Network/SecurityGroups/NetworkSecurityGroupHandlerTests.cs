@@ -58,18 +58,19 @@ public sealed class NetworkSecurityGroupHandlerTests
     }
 
     [Theory]
-    [InlineData("destinationPortRange", "\"70000\"")]
-    [InlineData("destinationPortRange", "\"90-80\"")]
-    [InlineData("destinationPortRange", "\"http\"")]
-    [InlineData("sourceAddressPrefix", "\"10.0.0\"")]
-    [InlineData("sourceAddressPrefix", "\"Intranet\"")]
-    public void Bad_ranges_and_prefixes_are_refused(string property, string value)
+    [InlineData("destinationPortRange", "\"70000\"", "SecurityRuleInvalidPortRange")]
+    [InlineData("destinationPortRange", "\"90-80\"", "SecurityRuleInvalidPortRange")]
+    [InlineData("destinationPortRange", "\"http\"", "SecurityRuleInvalidPortRange")]
+    [InlineData("sourceAddressPrefix", "\"10.0.0\"", "SecurityRuleInvalidAddressPrefix")]
+    [InlineData("sourceAddressPrefix", "\"Intranet\"", "SecurityRuleInvalidAddressPrefix")]
+    public void Bad_ranges_and_prefixes_are_refused(string property, string value, string code)
     {
         var rule = JsonNode.Parse(Rule("r", 300))!;
         rule["properties"]![property] = JsonNode.Parse(value);
 
         var error = Assert.Single(Validate(Rules(rule.ToJsonString())).Errors);
-        Assert.Equal("SecurityRuleParameterContainsInvalidValue", error.Code);
+        Assert.Equal(code, error.Code);
+        Assert.Contains($"Value provided: {JsonNode.Parse(value)!.GetValue<string>()}", error.Message, StringComparison.Ordinal);
     }
 
     [Fact]

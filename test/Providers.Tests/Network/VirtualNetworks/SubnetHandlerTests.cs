@@ -63,7 +63,8 @@ public sealed class SubnetHandlerTests : IAsyncLifetime
 
     [Theory]
     [InlineData("""{"addressPrefix":"10.0.5.0/30"}""", "NetcfgInvalidSubnet")]
-    [InlineData("""{"addressPrefix":"10.0.5.1/24"}""", "InvalidAddressPrefixFormat")]
+    [InlineData("""{"addressPrefix":"10.0.5.1/24"}""", "InvalidCIDRNotation")]
+    [InlineData("""{"addressPrefix":"10.0.5.0/24/1"}""", "InvalidAddressPrefixFormat")]
     [InlineData("""{}""", "InvalidAddressPrefixFormat")]
     [InlineData("""{"addressPrefix":"10.0.5.0/24","networkSecurityGroup":{"id":"nsg"}}""", "LinkedInvalidPropertyId")]
     public void Validate_BadSubnet_ReportsAzureCode(string properties, string code)

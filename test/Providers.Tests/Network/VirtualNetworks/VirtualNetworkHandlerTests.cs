@@ -90,12 +90,10 @@ public sealed class VirtualNetworkHandlerTests
     }
 
     [Theory]
-    [InlineData("10.0.0.1/16")]
     [InlineData("10.0.0.0/33")]
     [InlineData("10.0.0.0")]
     [InlineData("10.0.0/16")]
     [InlineData("banana")]
-    [InlineData("fd00::1/48")]
     [InlineData("010.0.0.0/16")]
     [InlineData("10/8")]
     [InlineData("/16")]
@@ -106,6 +104,21 @@ public sealed class VirtualNetworkHandlerTests
         var error = Assert.Single(context.Errors);
         Assert.Equal("InvalidAddressPrefixFormat", error.Code);
         Assert.Equal("properties.addressSpace.addressPrefixes[0]", error.Target);
+    }
+
+    [Theory]
+    [InlineData("10.0.0.1/16", "10.0.0.0/16")]
+    [InlineData("10.1.2.3/8", "10.0.0.0/8")]
+    [InlineData("192.168.1.200/25", "192.168.1.128/25")]
+    [InlineData("fd00::1/48", "fd00::/48")]
+    public void Validate_AddressPrefixWithHostBits_ReportsInvalidCidrNotationWithTheRightPrefix(string prefix, string expected)
+    {
+        var context = Validate($$"""{ "addressSpace": { "addressPrefixes": ["{{prefix}}"] } }""");
+
+        var error = Assert.Single(context.Errors);
+        Assert.Equal("InvalidCIDRNotation", error.Code);
+        Assert.Equal("properties.addressSpace.addressPrefixes[0]", error.Target);
+        Assert.EndsWith($"the address prefix should be {expected}.", error.Message, StringComparison.Ordinal);
     }
 
     [Fact]
@@ -127,8 +140,9 @@ public sealed class VirtualNetworkHandlerTests
             """);
 
         var error = Assert.Single(context.Errors);
-        Assert.Equal("InvalidAddressPrefixFormat", error.Code);
+        Assert.Equal("InvalidCIDRNotation", error.Code);
         Assert.Equal("properties.subnets[0].properties.addressPrefix", error.Target);
+        Assert.Contains("/subnets/default has an invalid CIDR notation", error.Message, StringComparison.Ordinal);
     }
 
     [Fact]
@@ -286,7 +300,7 @@ public sealed class VirtualNetworkHandlerTests
 
         Assert.Equal(
             [
-                ("InvalidAddressPrefixFormat", "properties.addressSpace.addressPrefixes[1]"),
+                ("InvalidCIDRNotation", "properties.addressSpace.addressPrefixes[1]"),
                 ("NetcfgSubnetRangesOverlap", "properties.subnets[1].properties.addressPrefix"),
                 ("DuplicateResourceName", "properties.subnets[2].name"),
                 ("NetcfgSubnetRangeOutsideVnet", "properties.subnets[3].properties.addressPrefix"),
