@@ -25,7 +25,7 @@ public sealed class ReplicaFailoverTests(ITestOutputHelper output)
         var workload = new RegisterWorkload(http, cluster.Server.Credentials.SubscriptionId);
         await workload.InitializeAsync();
 
-        long faultEnd = 0;
+        long faultStart = 0, faultEnd = 0;
         await UnderLoad.RunAndCheckAsync(workload, async () =>
         {
             var (leader, term) = await LeaderAsync(http, previousTerm: 0);
@@ -33,6 +33,7 @@ public sealed class ReplicaFailoverTests(ITestOutputHelper output)
             var victim = cluster.Replicas[index];
             output.WriteLine($"kill -9 leader replica {leader} (term {term}, port {victim.Port})");
             var killed = Stopwatch.StartNew();
+            faultStart = Stopwatch.GetTimestamp();
             victim.Kill();
 
             // Asked of the survivors only (the spread client skips the dead one): a new leader with a higher term.
@@ -50,8 +51,10 @@ public sealed class ReplicaFailoverTests(ITestOutputHelper output)
             faultEnd = Stopwatch.GetTimestamp();
         }, output);
 
-        var after = workload.AcknowledgedVmCalls.Count(v => v.Call > faultEnd);
-        output.WriteLine($"{workload.AcknowledgedVms.Count} acknowledged VMs, {after} of them created after the fault");
+        int before = workload.AcknowledgedVmCalls.Count(v => v.Call < faultStart);
+        int after = workload.AcknowledgedVmCalls.Count(v => v.Call > faultEnd);
+        output.WriteLine($"{workload.AcknowledgedVms.Count} acknowledged VMs: {before} created before the kill, {after} after the restart");
+        Assert.True(before > 0, "No VM creation was acknowledged before the fault.");
         Assert.True(after > 0, "No VM creation was acknowledged after the fault.");
         var notSucceeded = await workload.VmsNotSucceededAsync(TimeSpan.FromSeconds(30));
         Assert.True(notSucceeded.Count == 0, "Acknowledged VMs not Succeeded (reconcilers did not resume): " + string.Join("; ", notSucceeded.Take(10)));
