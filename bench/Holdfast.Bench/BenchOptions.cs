@@ -35,6 +35,10 @@ internal sealed record BenchOptions
           --heartbeat N      the simulated hosts' heartbeat seconds for --vms (default 1)
           --store etcd       run the server on a local 3-member etcd cluster this tool starts (/usr/bin/etcd, loopback,
                              fsync on) and compare PUT with raw etcd puts through its JSON gateway (default: sqlite)
+          --failover N       instead of the load matrix: on a local 3-member etcd and 3 replicas, N times each kill -9
+                             the leader replica, then the etcd leader, and time the first successful write and the
+                             new leader / a VM created after the kill reaching Succeeded; with etcd defaults and lease
+                             4 s, then tuned (etcd heartbeat 50 ms, election 500 ms, lease 2 s); medians (max 9)
           --holdfast PATH    the server's holdfast.dll (default src/Holdfast/bin/Release/net10.0/holdfast.dll under the repo root)
           --help             this text
 
@@ -72,6 +76,9 @@ internal sealed record BenchOptions
     public int Hosts { get; init; } = 1000;
 
     public int HeartbeatSeconds { get; init; } = 1;
+
+    /// <summary>Failover runs per fault and configuration; 0 runs the HTTP load matrix instead.</summary>
+    public int Failover { get; init; }
 
     /// <summary>Parses <paramref name="args"/>; a problem is returned as <paramref name="error"/> and the result is null.</summary>
     public static BenchOptions? Parse(IReadOnlyList<string> args, out string? error)
@@ -124,6 +131,9 @@ internal sealed record BenchOptions
                     break;
                 case "--heartbeat":
                     options = options with { HeartbeatSeconds = (int)ParseNumber(name, value, 1, 60, ref error) };
+                    break;
+                case "--failover":
+                    options = options with { Failover = (int)ParseNumber(name, value, 1, MaxRounds, ref error) };
                     break;
                 case "--store":
                     if (value is not ("etcd" or "sqlite"))

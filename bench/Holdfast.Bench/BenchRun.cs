@@ -19,13 +19,19 @@ internal static class BenchRun
     private const double PerMeasurementSlackSeconds = 15;
 
     /// <summary>An upper bound on the whole run's wall time; the run is cancelled when it is exceeded.</summary>
-    public static TimeSpan Budget(BenchOptions options) => options.Vms > 0 ? TimeSpan.FromSeconds(300 + (options.Vms * 0.5)) : TimeSpan.FromSeconds(
+    public static TimeSpan Budget(BenchOptions options) => options.Failover > 0 ? Failover.FailoverRun.Budget(options) : options.Vms > 0 ? TimeSpan.FromSeconds(300 + (options.Vms * 0.5)) : TimeSpan.FromSeconds(
         120 + (4 * (options.PrimeSeconds + PerMeasurementSlackSeconds))
         + (options.Rounds * options.Concurrency.Count * 4 * (options.WarmupSeconds + options.Seconds + 3 + options.SettleSeconds + PerMeasurementSlackSeconds)));
 
     public static async Task RunAsync(BenchOptions options, CancellationToken cancellationToken)
     {
         var holdfastDll = ResolveHoldfast(options.HoldfastPath);
+        if (options.Failover > 0)
+        {
+            await Failover.FailoverRun.RunAsync(options, holdfastDll, cancellationToken).ConfigureAwait(false);
+            return;
+        }
+
         if (options.Vms > 0)
         {
             await Vms.VmCreationRun.RunAsync(options, holdfastDll, cancellationToken).ConfigureAwait(false);

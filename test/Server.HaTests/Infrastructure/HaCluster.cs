@@ -10,28 +10,31 @@ using Holdfast.Testing;
 namespace Holdfast.Server.HaTests.Infrastructure;
 
 /// <summary>
-/// A real 3-member etcd cluster on loopback and one real <c>holdfast serve --store etcd://a,b,c</c> process on top of
-/// it, over TLS. Everything is killed on dispose.
+/// A real 3-member etcd cluster on loopback and one (or more) real <c>holdfast serve --store etcd://a,b,c</c> replicas
+/// on top of it, over TLS, each with its own data directory and <c>--replica-id</c>. Everything is killed on dispose.
 /// </summary>
 public sealed class HaCluster : IAsyncDisposable
 {
     private static readonly HttpClient EtcdHttp = new(new SocketsHttpHandler { UseProxy = false, ConnectTimeout = TimeSpan.FromSeconds(1) }) { Timeout = TimeSpan.FromSeconds(3) };
     private readonly TempDirectory _directory;
 
-    private HaCluster(TempDirectory directory, IReadOnlyList<EtcdProcess> members, ServerProcess server)
+    private HaCluster(TempDirectory directory, IReadOnlyList<EtcdProcess> members, IReadOnlyList<ServerProcess> replicas)
     {
         _directory = directory;
         Members = members;
-        Server = server;
+        Replicas = replicas;
     }
 
     public IReadOnlyList<EtcdProcess> Members { get; }
 
-    public ServerProcess Server { get; }
+    /// <summary>The server replicas; replica i runs with <c>--replica-id r{i+1}</c>.</summary>
+    public IReadOnlyList<ServerProcess> Replicas { get; }
+
+    public ServerProcess Server => Replicas[0];
 
     public string Store => "etcd://" + string.Join(',', Members.Select(m => $"127.0.0.1:{m.ClientPort}"));
 
-    public static async Task<HaCluster> StartAsync()
+    public static async Task<HaCluster> StartAsync(int replicas = 1, params string[] serveArguments)
     {
         // The secrets shared through the store are sealed under the cluster token; a fixed one per process is enough here.
         Environment.SetEnvironmentVariable("HOLDFAST_CLUSTER_TOKEN", ClusterToken);
@@ -40,9 +43,30 @@ public sealed class HaCluster : IAsyncDisposable
         try
         {
             string store = "etcd://" + string.Join(',', members.Select(m => $"127.0.0.1:{m.ClientPort}"));
-            // Simulated hosts (simulated hardware) so VMs are placed.
-            var server = await ServerProcess.StartAsync(Path.Combine(directory.Path, "server"), "--store", store, "--throttle", "off", "--simulated-hosts", "4", "--heartbeat-seconds", "1");
-            return new HaCluster(directory, members, server);
+            // Simulated hosts (simulated hardware) so VMs are placed. One after another: the first publishes the
+            // cluster secrets, the others adopt them.
+            var started = new List<ServerProcess>();
+            try
+            {
+                for (int i = 0; i < replicas; i++)
+                {
+                    // Replicas share one public endpoint (as behind a load balancer): it is the tokens' issuer, so a
+                    // token from one replica verifies on all. Clients reach them with SpreadClientAsync.
+                    string[] identity = replicas == 1 ? [] : ["--replica-id", $"r{i + 1}", "--endpoint", SharedEndpoint];
+                    started.Add(await ServerProcess.StartAsync(Path.Combine(directory.Path, i == 0 ? "server" : $"server{i + 1}"), ["--store", store, "--throttle", "off", "--simulated-hosts", "4", "--heartbeat-seconds", "1", .. identity, .. serveArguments]));
+                }
+            }
+            catch
+            {
+                foreach (var server in started)
+                {
+                    await server.DisposeAsync();
+                }
+
+                throw;
+            }
+
+            return new HaCluster(directory, members, started);
         }
         catch
         {
@@ -55,6 +79,9 @@ public sealed class HaCluster : IAsyncDisposable
             throw;
         }
     }
+
+    /// <summary>The public endpoint every replica of a multi-replica cluster names (no process listens on its port).</summary>
+    public const string SharedEndpoint = "https://localhost:1/";
 
     private static readonly string ClusterToken = "ha-tests-" + Guid.NewGuid().ToString("N");
 
@@ -141,8 +168,18 @@ public sealed class HaCluster : IAsyncDisposable
     /// </summary>
     public Task<HttpClient> SignedInClientAsync() => SignedInClientAsync(Server.Credentials);
 
-    /// <summary>The same for any server; with <paramref name="unixSocket"/>, every connection goes to that socket instead of the endpoint's host and port.</summary>
-    public static async Task<HttpClient> SignedInClientAsync(ServerCredentials credentials, string? unixSocket = null)
+    /// <summary>
+    /// A client whose connections are spread over every replica (a new connection goes to the next replica in turn;
+    /// one that refuses is skipped, so nothing is sent to a dead replica). A request on a connection to a replica that
+    /// dies has an unknown outcome, as for any client.
+    /// </summary>
+    public Task<HttpClient> SpreadClientAsync() => SignedInClientAsync(Server.Credentials, ports: [.. Replicas.Select(r => r.Port)]);
+
+    /// <summary>
+    /// The same for any server; with <paramref name="unixSocket"/>, every connection goes to that socket instead of the
+    /// endpoint's host and port; with <paramref name="ports"/>, to those loopback ports in turn.
+    /// </summary>
+    public static async Task<HttpClient> SignedInClientAsync(ServerCredentials credentials, string? unixSocket = null, IReadOnlyList<int>? ports = null)
     {
         var ca = X509Certificate2.CreateFromPem(await File.ReadAllTextAsync(credentials.CaCertificatePath));
         var handler = new SocketsHttpHandler
@@ -181,6 +218,33 @@ public sealed class HaCluster : IAsyncDisposable
                 {
                     socket.Dispose();
                     throw;
+                }
+            };
+        }
+
+        if (ports is not null)
+        {
+            int next = 0;
+            handler.ConnectCallback = async (_, cancellationToken) =>
+            {
+                int first = Interlocked.Increment(ref next);
+                for (int i = 0; ; i++)
+                {
+                    var socket = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
+                    try
+                    {
+                        await socket.ConnectAsync(new System.Net.IPEndPoint(System.Net.IPAddress.Loopback, ports[(first + i) % ports.Count]), cancellationToken);
+                        return new NetworkStream(socket, ownsSocket: true);
+                    }
+                    catch (SocketException exception) when (exception.SocketErrorCode == SocketError.ConnectionRefused && i < ports.Count - 1)
+                    {
+                        socket.Dispose();
+                    }
+                    catch
+                    {
+                        socket.Dispose();
+                        throw;
+                    }
                 }
             };
         }
@@ -229,7 +293,11 @@ public sealed class HaCluster : IAsyncDisposable
 
     public async ValueTask DisposeAsync()
     {
-        await Server.DisposeAsync();
+        foreach (var replica in Replicas)
+        {
+            await replica.DisposeAsync();
+        }
+
         foreach (var member in Members)
         {
             await member.DisposeAsync();

@@ -28,6 +28,7 @@ public sealed class RegisterWorkload
     private readonly ConcurrentQueue<RegisterOperation> _history = new();
     private readonly ConcurrentQueue<string> _acknowledgedCreates = new();
     private readonly ConcurrentQueue<string> _acknowledgedVms = new();
+    private readonly ConcurrentQueue<(string Name, long Call)> _acknowledgedVmCalls = new();
     private readonly ConcurrentQueue<string> _vmFailures = new();
     private readonly ConcurrentQueue<string> _unexpected = new();
     private readonly Dictionary<string, string?> _initial = [];
@@ -54,6 +55,9 @@ public sealed class RegisterWorkload
 
     /// <summary>Names of the VMs whose PUT was acknowledged (201 or 200).</summary>
     public IReadOnlyCollection<string> AcknowledgedVms => _acknowledgedVms;
+
+    /// <summary>The acknowledged VMs with the time (<see cref="Stopwatch.GetTimestamp"/>) their PUT was sent.</summary>
+    public IReadOnlyCollection<(string Name, long Call)> AcknowledgedVmCalls => _acknowledgedVmCalls;
 
     /// <summary>Answers to VM PUTs that were not acknowledged (for failure messages).</summary>
     public IReadOnlyCollection<string> VmFailures => _vmFailures;
@@ -216,6 +220,7 @@ public sealed class RegisterWorkload
             };
             using var request = new HttpRequestMessage(HttpMethod.Put, VmUri(name)) { Content = Json(body) };
             using var timeout = new CancellationTokenSource(RequestTimeout);
+            long call = Stopwatch.GetTimestamp();
             try
             {
                 using var response = await _http.SendAsync(request, timeout.Token);
@@ -223,6 +228,7 @@ public sealed class RegisterWorkload
                 if (response.IsSuccessStatusCode)
                 {
                     _acknowledgedVms.Enqueue(name);
+                    _acknowledgedVmCalls.Enqueue((name, call));
                 }
                 else
                 {
@@ -238,6 +244,48 @@ public sealed class RegisterWorkload
 
             await Task.Delay(Backoff * 3, CancellationToken.None);
         }
+    }
+
+    /// <summary>
+    /// The acknowledged VMs whose <c>provisioningState</c> is not <c>Succeeded</c> within <paramref name="bound"/>
+    /// (the reconcilers on the leader take a VM from accepted to Succeeded), with their last answer.
+    /// </summary>
+    public async Task<IReadOnlyList<string>> VmsNotSucceededAsync(TimeSpan bound)
+    {
+        var pending = new Dictionary<string, string>(_acknowledgedVms.Select(vm => KeyValuePair.Create(vm, "not read")));
+        var deadline = Stopwatch.StartNew();
+        while (pending.Count > 0 && deadline.Elapsed < bound)
+        {
+            foreach (string vm in pending.Keys.ToList())
+            {
+                using var timeout = new CancellationTokenSource(RequestTimeout);
+                try
+                {
+                    using var response = await _http.GetAsync(VmUri(vm), timeout.Token);
+                    string text = await response.Content.ReadAsStringAsync(timeout.Token);
+                    string? state = response.IsSuccessStatusCode ? JsonNode.Parse(text)?["properties"]?["provisioningState"]?.GetValue<string>() : null;
+                    if (state == "Succeeded")
+                    {
+                        pending.Remove(vm);
+                    }
+                    else
+                    {
+                        pending[vm] = $"{(int)response.StatusCode} {state ?? text}";
+                    }
+                }
+                catch (Exception exception) when (exception is HttpRequestException or OperationCanceledException or IOException)
+                {
+                    pending[vm] = exception.Message;
+                }
+            }
+
+            if (pending.Count > 0)
+            {
+                await Task.Delay(500);
+            }
+        }
+
+        return [.. pending.Select(p => $"{p.Key}: {p.Value}")];
     }
 
     /// <summary>A VM's ARM id path (relative to the endpoint).</summary>

@@ -1,0 +1,100 @@
+using System.Diagnostics;
+using System.Text.Json.Nodes;
+using Holdfast.Server.HaTests.Infrastructure;
+using Holdfast.Server.HaTests.Workload;
+using Xunit.Abstractions;
+
+namespace Holdfast.Server.HaTests;
+
+/// <summary>
+/// Leader loss among server replicas: a real 3-member etcd cluster, three real server replicas on it, and the register
+/// workload spread over the replicas. kill -9 of the leader replica must move leadership to a survivor (a higher term),
+/// the survivors' reconcilers must finish every acknowledged VM, nothing acknowledged is lost, no VM is placed twice and
+/// the history is linearizable; the killed replica, restarted, rejoins as a follower. Bounded; everything is killed at the end.
+/// </summary>
+[Collection(HaCollection.Name)]
+public sealed class ReplicaFailoverTests(ITestOutputHelper output)
+{
+    private const string LeaseSeconds = "2";
+
+    [Fact]
+    public async Task Writes_LeaderReplicaKilled9AndRestarted_LeadershipMovesNothingLostAndLinearizable()
+    {
+        await using var cluster = await HaCluster.StartAsync(3, "--leader-lease-seconds", LeaseSeconds);
+        using var http = await cluster.SpreadClientAsync();
+        var workload = new RegisterWorkload(http, cluster.Server.Credentials.SubscriptionId);
+        await workload.InitializeAsync();
+
+        long faultStart = 0, faultEnd = 0;
+        await UnderLoad.RunAndCheckAsync(workload, async () =>
+        {
+            var (leader, term) = await LeaderAsync(http, previousTerm: 0);
+            int index = int.Parse(leader[1..], System.Globalization.CultureInfo.InvariantCulture) - 1;
+            var victim = cluster.Replicas[index];
+            output.WriteLine($"kill -9 leader replica {leader} (term {term}, port {victim.Port})");
+            var killed = Stopwatch.StartNew();
+            faultStart = Stopwatch.GetTimestamp();
+            victim.Kill();
+
+            // Asked of the survivors only (the spread client skips the dead one): a new leader with a higher term.
+            var (next, nextTerm) = await LeaderAsync(http, previousTerm: term);
+            output.WriteLine($"new leader {next} (term {nextTerm}) after {killed.ElapsedMilliseconds} ms");
+            Assert.NotEqual(leader, next);
+
+            await victim.StartAsync();
+            using var alone = await HaCluster.SignedInClientAsync(victim.Credentials, ports: [victim.Port]);
+            var status = await StatusAsync(alone);
+            output.WriteLine($"restarted {leader}: answers as {status["thisReplica"]}, leader {status["leader"]?["replica"]}");
+            Assert.Equal(leader, status["thisReplica"]!.GetValue<string>());
+            Assert.Equal(next, status["leader"]!["replica"]!.GetValue<string>());
+            Assert.Contains(status["replicas"]!.AsArray(), r => r!["replica"]!.GetValue<string>() == leader);
+            faultEnd = Stopwatch.GetTimestamp();
+        }, output);
+
+        int before = workload.AcknowledgedVmCalls.Count(v => v.Call < faultStart);
+        int after = workload.AcknowledgedVmCalls.Count(v => v.Call > faultEnd);
+        output.WriteLine($"{workload.AcknowledgedVms.Count} acknowledged VMs: {before} created before the kill, {after} after the restart");
+        Assert.True(before > 0, "No VM creation was acknowledged before the fault.");
+        Assert.True(after > 0, "No VM creation was acknowledged after the fault.");
+        var notSucceeded = await workload.VmsNotSucceededAsync(TimeSpan.FromSeconds(30));
+        Assert.True(notSucceeded.Count == 0, "Acknowledged VMs not Succeeded (reconcilers did not resume): " + string.Join("; ", notSucceeded.Take(10)));
+        await Placement.AssertEachVmPlacedOnceAsync(cluster.ReadStoreAsync, workload, output);
+    }
+
+    /// <summary>The leader as the status endpoint names it, once its term is above <paramref name="previousTerm"/> (bounded).</summary>
+    private static async Task<(string Replica, long Term)> LeaderAsync(HttpClient http, long previousTerm)
+    {
+        var deadline = Stopwatch.StartNew();
+        while (true)
+        {
+            try
+            {
+                var status = await StatusAsync(http);
+                if (status["leader"] is JsonObject leader && leader["term"]!.GetValue<long>() > previousTerm)
+                {
+                    return (leader["replica"]!.GetValue<string>(), leader["term"]!.GetValue<long>());
+                }
+            }
+            catch (Exception exception) when (exception is HttpRequestException or OperationCanceledException or IOException)
+            {
+                // A connection to the killed replica, or the store electing: asked again.
+            }
+
+            Assert.True(deadline.Elapsed < TimeSpan.FromSeconds(20), $"No leader with a term above {previousTerm} within 20 s.");
+            await Task.Delay(100);
+        }
+    }
+
+    private static async Task<JsonNode> StatusAsync(HttpClient http)
+    {
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(3));
+        using var response = await http.GetAsync(new Uri("providers/Holdfast.Cluster/status?api-version=2025-01-01", UriKind.Relative), timeout.Token);
+        string body = await response.Content.ReadAsStringAsync(timeout.Token);
+        if (!response.IsSuccessStatusCode)
+        {
+            throw new HttpRequestException($"status: {(int)response.StatusCode} {body}");
+        }
+
+        return JsonNode.Parse(body)!;
+    }
+}
