@@ -21,18 +21,20 @@ public sealed class ClusterUpTests : IDisposable
     public void Dispose() => _directory.Dispose();
 
     [Fact]
-    public async Task ClusterUp_ThreeMembersThreeReplicas_EveryReplicaServesTheAdminAndSigtermStopsAll()
+    public async Task ClusterUp_ThreeMembersThreeReplicas_OneTokenServesEveryReplicaAndSigtermStopsAll()
     {
         await using var cluster = await LocalClusterProcess.StartAsync(_directory.Combine("cluster"));
 
         var credentials = ServerProcess.LoadCredentials(cluster.AdminCredentialsPath);
         Assert.Equal(new Uri($"https://localhost:{cluster.BasePort + 20}/"), credentials.Endpoint);
+        // One admin credential and one CA for all: the replicas share one install. A token is signed in at the last
+        // replica and used at every replica: all tokens name the cluster's one endpoint as their issuer.
+        string token = await Clients.TokenAsync(credentials with { Endpoint = new Uri($"https://localhost:{cluster.BasePort + 22}/") });
         for (int replica = 0; replica < 3; replica++)
         {
-            // One admin credential and one CA for all: the replicas share one install. Each issues tokens for its own
-            // endpoint (the issuer names it), so the admin signs in at each.
             var endpoint = new Uri($"https://localhost:{cluster.BasePort + 20 + replica}/");
-            using var http = await Clients.AuthenticatedHttpAsync(credentials with { Endpoint = endpoint });
+            using var http = Clients.Http(credentials with { Endpoint = endpoint });
+            http.DefaultRequestHeaders.Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue("Bearer", token);
             using var response = await http.GetAsync("holdfast/whoami");
             var body = await response.Content.ReadAsStringAsync();
             Assert.True(response.StatusCode == HttpStatusCode.OK, $"replica r{replica + 1}: {(int)response.StatusCode} {body}\n{cluster.Output}");

@@ -79,6 +79,9 @@ internal sealed record LocalClusterOptions(string Directory, int Replicas, int E
 
     public string TokenPath => Path.Combine(Directory, "cluster-token");
 
+    /// <summary>The cluster's one name (every replica's <c>--endpoint</c>): the first replica's address.</summary>
+    public string ClusterEndpoint => $"https://localhost:{ApiPort(0)}/";
+
     public string LogDirectory => Path.Combine(Directory, "logs");
 
     public string EtcdDataDirectory(int member) => Path.Combine(Directory, "etcd", $"m{member}");

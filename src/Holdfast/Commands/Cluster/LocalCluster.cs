@@ -35,11 +35,6 @@ internal sealed class LocalCluster(LocalClusterOptions options, TextWriter outpu
             await _replicas[0].WaitReadyAsync(ReplicaReadyTimeout, stop).ConfigureAwait(false);
             for (int j = 1; j < options.Replicas; j++)
             {
-                if (!ServeAccepts("--cluster-token-file"))
-                {
-                    ShareMaterial(options.ReplicaDataDirectory(0), options.ReplicaDataDirectory(j));
-                }
-
                 _replicas.Add(StartReplica(j));
             }
 
@@ -72,9 +67,6 @@ internal sealed class LocalCluster(LocalClusterOptions options, TextWriter outpu
             child.Dispose();
         }
     }
-
-    /// <summary>True when this build's <c>serve</c> has <paramref name="flag"/> (flags other helpers add to it).</summary>
-    internal static bool ServeAccepts(string flag) => ServeCommand.Create().Options.Any(o => o.Name == flag || o.Aliases.Contains(flag));
 
     private void Prepare()
     {
@@ -132,18 +124,13 @@ internal sealed class LocalCluster(LocalClusterOptions options, TextWriter outpu
             "--port", port,
             "--agent-port", options.AgentPort(replica).ToString(CultureInfo.InvariantCulture),
             "--store", options.StoreUrl,
+            "--replica-id", $"r{replica + 1}",
+            "--cluster-token-file", options.TokenPath,
+
+            // One name for the cluster, as a load balancer's would be: tokens name it as their issuer, so a token from
+            // any replica is accepted by every replica (clients still connect to each replica's own port).
+            "--endpoint", options.ClusterEndpoint,
         };
-
-        // Flags the HA work adds to serve; passed once this build has them.
-        if (ServeAccepts("--replica-id"))
-        {
-            arguments.AddRange(["--replica-id", $"r{replica + 1}"]);
-        }
-
-        if (ServeAccepts("--cluster-token-file"))
-        {
-            arguments.AddRange(["--cluster-token-file", options.TokenPath]);
-        }
 
         var (fileName, prefix) = HoldfastExecutable();
         return ChildProcess.Start($"replica-r{replica + 1}", fileName, [.. prefix, .. arguments], options.LogDirectory, line => line.StartsWith("holdfast ready:", StringComparison.Ordinal), output);
@@ -156,40 +143,6 @@ internal sealed class LocalCluster(LocalClusterOptions options, TextWriter outpu
         return Path.GetFileNameWithoutExtension(path) == "dotnet"
             ? (path, [Path.Combine(AppContext.BaseDirectory, "holdfast.dll")])
             : (path, []);
-    }
-
-    /// <summary>
-    /// Copies the first replica's CA, token-signing keys, activity-log keys and admin credential to another replica's
-    /// new data directory, so every replica trusts one CA and accepts one admin (for builds whose serve does not yet
-    /// share them through the store with --cluster-token-file). Each replica still issues its own server certificate.
-    /// </summary>
-    private static void ShareMaterial(string from, string to)
-    {
-        if (File.Exists(Path.Combine(to, "admin-credentials.json")))
-        {
-            return;
-        }
-
-        var files = new List<string> { "admin-credentials.json", Path.Combine("tls", "ca.pem"), Path.Combine("tls", "ca-key.pem") };
-        foreach (var folder in new[] { "keys", "audit" })
-        {
-            var source = Path.Combine(from, folder);
-            if (Directory.Exists(source))
-            {
-                files.AddRange(Directory.EnumerateFiles(source).Where(f => !f.EndsWith(".lock", StringComparison.Ordinal) && !Path.GetFileName(f).StartsWith('.')).Select(f => Path.GetRelativePath(from, f)));
-            }
-        }
-
-        foreach (var file in files)
-        {
-            var target = Path.Combine(to, file);
-            Directory.CreateDirectory(Path.GetDirectoryName(target)!);
-            File.Copy(Path.Combine(from, file), target);
-            if (!OperatingSystem.IsWindows())
-            {
-                File.SetUnixFileMode(target, File.GetUnixFileMode(Path.Combine(from, file)));
-            }
-        }
     }
 
     private static async Task WaitForEtcdAsync(ChildProcess member, int clientPort, CancellationToken stop)
