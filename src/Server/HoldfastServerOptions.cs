@@ -72,6 +72,12 @@ public sealed record HoldfastServerOptions
     /// <summary>Which store backend the composition root opened (<c>sqlite</c> or <c>etcd</c>), for the cluster status.</summary>
     public string StoreKind { get; init; } = "sqlite";
 
+    /// <summary>
+    /// Caps the schema version of every stored document kind this replica reads and writes, so it behaves as an earlier
+    /// release (hidden <c>serve --max-schema</c>: a test and rollback aid). Null: this release's versions.
+    /// </summary>
+    public int? MaxSchema { get; init; }
+
     public string ResolvedReplicaId => (ReplicaId ?? $"{Environment.MachineName}-{Port}").ToLowerInvariant();
 
     public Uri ResolvedEndpoint => Endpoint ?? new Uri($"https://localhost:{Port}/");

@@ -50,6 +50,8 @@ internal static class ServeCommand
         var leaderLeaseSeconds = new Option<int>("--leader-lease-seconds") { Description = "TTL of the lease that holds leadership; a dead leader is replaced after about this long.", DefaultValueFactory = _ => 4 };
         command.Options.Add(replicaId);
         command.Options.Add(leaderLeaseSeconds);
+        var maxSchema = new Option<int?>("--max-schema") { Description = "Test and rollback aid: read and write stored documents at schema versions up to N only, as an earlier release.", Hidden = true };
+        command.Options.Add(maxSchema);
         command.SetAction(async (parse, cancellationToken) =>
         {
             if (parse.GetValue(port) is var portNumber && (portNumber < 1 || portNumber > 65535))
@@ -139,6 +141,7 @@ internal static class ServeCommand
                 SimulatedHosts = parse.GetValue(simulatedHosts),
                 ReplicaId = parse.GetValue(replicaId),
                 LeaderLeaseSeconds = parse.GetValue(leaderLeaseSeconds),
+                MaxSchema = parse.GetValue(maxSchema),
                 StoreKind = etcd is null ? "sqlite" : "etcd",
             };
             if (Holdfast.Server.Agents.AgentTimingCheck.Errors(options) is { Count: > 0 } agentErrors)

@@ -28,9 +28,9 @@ public static class OperationJanitor
                 OperationRecord operation;
                 try
                 {
-                    operation = OperationRecord.Deserialize(kv.Value);
+                    operation = OperationRecord.Deserialize(kv.Value, OperationRecord.LatestVersion);
                 }
-                catch (JsonException)
+                catch (Exception ex) when (ex is JsonException or StoredSchemaTooNewException)
                 {
                     continue;
                 }

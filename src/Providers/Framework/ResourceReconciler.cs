@@ -186,7 +186,7 @@ public sealed partial class ResourceReconciler(IStateStore store, ProviderRegist
             OperationRecord record;
             try
             {
-                record = OperationRecord.Deserialize(operation.Value);
+                record = OperationRecord.Deserialize(operation.Value, OperationRecord.LatestVersion);
             }
             catch (JsonException)
             {
@@ -195,7 +195,7 @@ public sealed partial class ResourceReconciler(IStateStore store, ProviderRegist
 
             if (!record.IsTerminal)
             {
-                ops.Add(TxnOp.Put(operationKey, record.Complete(status, now, error).Serialize()));
+                ops.Add(TxnOp.Put(operationKey, record.Complete(status, now, error).Serialize(record.StoredVersion)));
             }
         }
 

@@ -12,9 +12,12 @@ namespace Holdfast.Server.Arm;
 /// The ARM-level reads every endpoint needs — the caller's subscription, a resource group, a provider's registration —
 /// each failing with ARM's error, plus the building blocks of writes (system data, operation records).
 /// </summary>
-internal sealed class ArmData(IStateStore store, ProviderRegistry registry, HoldfastServerOptions options, TimeProvider timeProvider, Subscriptions.SubscriptionDirectory subscriptions, Audit.AuditRecorder audit)
+internal sealed class ArmData(IStateStore store, ProviderRegistry registry, HoldfastServerOptions options, TimeProvider timeProvider, Subscriptions.SubscriptionDirectory subscriptions, Audit.AuditRecorder audit, SchemaLevels schemas)
 {
     public IStateStore Store => store;
+
+    /// <summary>The schema versions this replica reads and writes.</summary>
+    public SchemaLevels Schemas => schemas;
 
     public ProviderRegistry Registry => registry;
 
@@ -143,10 +146,11 @@ internal sealed class ArmData(IStateStore store, ProviderRegistry registry, Hold
             ResourceId = resourceId,
             Kind = kind,
             SubscriptionId = subscriptionId,
+            ProviderNamespace = OperationRecord.NamespaceOf(resourceId),
         };
         return (operation,
         [
-            TxnOp.Put(ResourceKeys.Operation(operationId), operation.Serialize()),
+            TxnOp.Put(ResourceKeys.Operation(operationId), operation.Serialize(schemas.Write(SchemaLevels.Operation))),
             TxnOp.Put(ResourceKeys.OperationRef(resourceKey), Encoding.UTF8.GetBytes(operationId)),
         ]);
     }

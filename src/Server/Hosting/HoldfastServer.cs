@@ -165,6 +165,9 @@ public static class HoldfastServer
         services.AddSingleton<SubscriptionDirectory>();
         services.AddHostedService(sp => sp.GetRequiredService<SubscriptionDirectory>());
         services.AddSingleton<ArmData>();
+        services.AddSingleton(new Holdfast.Providers.Framework.SchemaLevels(options.MaxSchema));
+        services.AddSingleton<Cluster.SchemaRegistration>();
+        services.AddHostedService(sp => sp.GetRequiredService<Cluster.SchemaRegistration>());
         services.AddSingleton<BearerAuthenticator>();
 
         // Authorization

@@ -39,5 +39,5 @@ public sealed class OperationJanitorTests
     };
 
     private static async Task PutAsync(InMemoryStateStore store, OperationRecord operation) =>
-        await store.PutAsync(ResourceKeys.Operation(operation.Name), operation.Serialize(), null, CancellationToken.None);
+        await store.PutAsync(ResourceKeys.Operation(operation.Name), operation.Serialize(1), null, CancellationToken.None);
 }

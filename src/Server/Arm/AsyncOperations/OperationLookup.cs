@@ -1,7 +1,6 @@
 using System.Net;
 using Holdfast.Providers.Framework;
 using Holdfast.Resources.Errors;
-using Holdfast.Resources.Ids;
 using Holdfast.Server.Authorization;
 using Microsoft.AspNetCore.Http;
 
@@ -16,7 +15,7 @@ internal static class OperationLookup
     public static async Task<OperationRecord> FindAsync(ArmData data, string subscriptionId, string operationId, CancellationToken cancellationToken)
     {
         var kv = await data.Store.GetAsync(ResourceKeys.Operation(operationId), cancellationToken).ConfigureAwait(false);
-        var operation = kv is null ? null : OperationRecord.Deserialize(kv.Value);
+        var operation = kv is null ? null : OperationRecord.Deserialize(kv.Value, data.Schemas.Supported(SchemaLevels.Operation));
         if (operation is null || !string.Equals(operation.SubscriptionId, subscriptionId, StringComparison.OrdinalIgnoreCase))
         {
             throw NotFound(operationId);
@@ -42,8 +41,7 @@ internal static class OperationLookup
     }
 
     /// <summary>The provider namespace of the operation's resource (<c>Microsoft.Network</c>), or null for a group or subscription.</summary>
-    public static string? NamespaceOf(OperationRecord operation) =>
-        ResourceId.TryParse(operation.ResourceId, out var id, out _) ? id.ProviderNamespace : null;
+    public static string? NamespaceOf(OperationRecord operation) => operation.ProviderNamespace;
 
     public static ApiException NotFound(string operationId) =>
         new(HttpStatusCode.NotFound, ArmErrorCodes.OperationNotFound, $"The operation '{operationId}' could not be found.");
