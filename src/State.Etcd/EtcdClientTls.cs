@@ -110,7 +110,7 @@ public sealed class EtcdClientTls
         {
             throw new FormatException($"{flag} '{path}' cannot be read: {ex.Message}", ex);
         }
-        catch (CryptographicException ex)
+        catch (Exception ex) when (ex is CryptographicException or ArgumentException)
         {
             // The message says what is wrong with the PEM (no key, mismatched key); it never carries the key itself.
             throw new FormatException($"{flag} '{path}' is not a usable PEM file: {ex.Message}", ex);

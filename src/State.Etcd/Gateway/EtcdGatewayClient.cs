@@ -289,12 +289,29 @@ internal sealed class EtcdGatewayClient : IEtcdGateway
     /// <summary>Why the last attempt failed, spelled out for TLS, where the cause is usually a certificate.</summary>
     private static string Detail(Exception? last)
     {
-        if (last is HttpRequestException { HttpRequestError: HttpRequestError.SecureConnectionError } tls)
+        if (last is HttpRequestException { HttpRequestError: HttpRequestError.SecureConnectionError } || IsTlsFailure(last))
         {
-            return $" The TLS handshake failed ({Innermost(tls).Message}): etcd's certificate must chain to --etcd-ca-file and name the host dialled, and etcd must accept --etcd-cert-file.";
+            return $" The TLS handshake failed ({Innermost(last!).Message}): etcd's certificate must chain to --etcd-ca-file and name the host dialled, and etcd must accept --etcd-cert-file.";
         }
 
         return last is null ? string.Empty : $" Last error: {Innermost(last).Message}";
+    }
+
+    /// <summary>
+    /// With TLS 1.3 etcd rejects a client certificate after the handshake: the refusal surfaces on the first read, as
+    /// an IOException over the TLS library's error.
+    /// </summary>
+    private static bool IsTlsFailure(Exception? exception)
+    {
+        for (; exception is not null; exception = exception.InnerException)
+        {
+            if (exception is System.Security.Authentication.AuthenticationException or System.Security.Cryptography.CryptographicException)
+            {
+                return true;
+            }
+        }
+
+        return false;
     }
 
     private static Exception Innermost(Exception exception)
