@@ -40,6 +40,19 @@ public sealed class EtcdTlsStoreTests : IDisposable
     }
 
     [Fact]
+    public async Task Backup_EtcdsStore_WritesSnapshotOverTls()
+    {
+        var tls = EtcdTlsMaterial.Create(_directory.Path);
+        await using var etcd = await EtcdProcess.StartSingleAsync(_directory.Path, tls.ServerTls);
+        string output = _directory.Combine("over-tls.snapshot");
+        var (exit, text) = await ServerProcess.RunToExitAsync(
+            "backup", "--store", $"etcds://127.0.0.1:{etcd.ClientPort}", "--etcd-ca-file", tls.CaFile,
+            "--etcd-cert-file", tls.ClientCertFile, "--etcd-key-file", tls.ClientKeyFile, "--out", output);
+        Assert.True(exit == 0, text);
+        Assert.True(File.Exists(output));
+    }
+
+    [Fact]
     public async Task Serve_EtcdsStoreWithoutClientCertificate_FailsAtStartupNamingTls()
     {
         var tls = EtcdTlsMaterial.Create(_directory.Path);
