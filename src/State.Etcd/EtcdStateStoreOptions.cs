@@ -5,7 +5,7 @@ namespace Holdfast.State.Etcd;
 /// <summary>Where the etcd cluster is and how long to wait for it.</summary>
 public sealed class EtcdStateStoreOptions
 {
-    /// <summary>Client URLs of the members (http://host:port); requests go to one and fail over to the next.</summary>
+    /// <summary>Client URLs of the members (http:// or https://host:port); requests go to one and fail over to the next.</summary>
     public IReadOnlyList<Uri> Endpoints { get; init; } = [];
 
     /// <summary>
@@ -16,6 +16,9 @@ public sealed class EtcdStateStoreOptions
 
     public TimeSpan ConnectTimeout { get; init; } = TimeSpan.FromSeconds(2);
 
+    /// <summary>TLS for https endpoints (<c>etcds://</c>); required with them, refused without them.</summary>
+    public EtcdClientTls? Tls { get; init; }
+
     /// <summary>How long a watch keeps reconnecting (through every endpoint) before it fails as transient.</summary>
     public TimeSpan WatchRetryTimeout { get; init; } = TimeSpan.FromSeconds(30);
 
@@ -23,24 +26,43 @@ public sealed class EtcdStateStoreOptions
     /// Parses <c>etcd://host:port[,host:port…]</c> (the <c>--store</c> flag) into plain-HTTP endpoints. Throws
     /// <see cref="FormatException"/> with a message fit for an operator.
     /// </summary>
-    public static EtcdStateStoreOptions Parse(string store)
+    public static EtcdStateStoreOptions Parse(string store) => Parse(store, null);
+
+    /// <summary>
+    /// Parses <c>etcd://…</c> (plain HTTP, <paramref name="tls"/> must be null) or <c>etcds://host:port[,host:port…]</c>
+    /// (TLS, <paramref name="tls"/> required: <c>--etcd-ca-file</c> and usually a client certificate).
+    /// </summary>
+    public static EtcdStateStoreOptions Parse(string store, EtcdClientTls? tls)
     {
         ArgumentNullException.ThrowIfNull(store);
-        const string Scheme = "etcd://";
-        if (!store.StartsWith(Scheme, StringComparison.OrdinalIgnoreCase))
+        bool secure = store.StartsWith("etcds://", StringComparison.OrdinalIgnoreCase);
+        if (!secure && !store.StartsWith("etcd://", StringComparison.OrdinalIgnoreCase))
         {
-            throw new FormatException($"An etcd store is written etcd://host:port[,host:port…], not '{store}'.");
+            throw new FormatException($"An etcd store is written etcd://host:port[,host:port…] (or etcds://… for TLS), not '{store}'.");
         }
 
+        if (secure && tls is null)
+        {
+            throw new FormatException("etcds://… needs --etcd-ca-file (the CA that signed etcd's server certificates), and --etcd-cert-file/--etcd-key-file when etcd runs with --client-cert-auth.");
+        }
+
+        if (!secure && tls is not null)
+        {
+            throw new FormatException("--etcd-ca-file, --etcd-cert-file and --etcd-key-file apply only to an etcds://… store; etcd://… is plain HTTP.");
+        }
+
+        string scheme = secure ? "etcds://" : "etcd://";
+        string http = secure ? "https" : "http";
+
         var endpoints = new List<Uri>();
-        foreach (string member in store[Scheme.Length..].TrimEnd('/').Split(','))
+        foreach (string member in store[scheme.Length..].TrimEnd('/').Split(','))
         {
             int colon = member.LastIndexOf(':');
             if (colon <= 0
                 || !int.TryParse(member[(colon + 1)..], NumberStyles.None, CultureInfo.InvariantCulture, out int port)
                 || port is < 1 or > 65535
                 || Uri.CheckHostName(member[..colon].Trim('[', ']')) == UriHostNameType.Unknown
-                || !Uri.TryCreate($"http://{member}/", UriKind.Absolute, out var endpoint))
+                || !Uri.TryCreate($"{http}://{member}/", UriKind.Absolute, out var endpoint))
             {
                 throw new FormatException($"'{member}' in '{store}' is not host:port with a port from 1 to 65535.");
             }
@@ -48,6 +70,6 @@ public sealed class EtcdStateStoreOptions
             endpoints.Add(endpoint);
         }
 
-        return new EtcdStateStoreOptions { Endpoints = endpoints };
+        return new EtcdStateStoreOptions { Endpoints = endpoints, Tls = tls };
     }
 }

@@ -19,6 +19,8 @@ public sealed class EtcdProcess : IAsyncDisposable
     private static readonly HttpClient Probe = new(new SocketsHttpHandler { UseProxy = false, ConnectTimeout = TimeSpan.FromSeconds(1) }) { Timeout = TimeSpan.FromSeconds(2) };
     private readonly StringBuilder _output = new();
     private Process? _process;
+    private EtcdServerTls? _tls;
+    private HttpClient? _tlsProbe;
 
     static EtcdProcess() => AppDomain.CurrentDomain.ProcessExit += (_, _) => KillAll();
 
@@ -44,7 +46,7 @@ public sealed class EtcdProcess : IAsyncDisposable
 
     public string InitialCluster { get; private set; }
 
-    public Uri ClientUrl => new($"http://127.0.0.1:{ClientPort}/");
+    public Uri ClientUrl => new($"{(_tls is null ? "http" : "https")}://127.0.0.1:{ClientPort}/");
 
     public string PeerUrl => $"http://127.0.0.1:{PeerPort}";
 
@@ -68,7 +70,15 @@ public sealed class EtcdProcess : IAsyncDisposable
     /// A free port can be taken by someone else between choosing and binding it, so a start that fails on a bound
     /// address is tried again, on new ports and new data directories (at most three times).
     /// </summary>
-    public static async Task<IReadOnlyList<EtcdProcess>> StartClusterAsync(string parentDirectory, int size)
+    public static Task<IReadOnlyList<EtcdProcess>> StartClusterAsync(string parentDirectory, int size) =>
+        StartClusterAsync(parentDirectory, size, null);
+
+    /// <summary>A new single-member cluster whose client URL is https with <paramref name="tls"/>, ready to serve.</summary>
+    public static async Task<EtcdProcess> StartSingleAsync(string parentDirectory, EtcdServerTls tls) =>
+        (await StartClusterAsync(parentDirectory, 1, tls))[0];
+
+    /// <summary>As <see cref="StartClusterAsync(string, int)"/>; with <paramref name="tls"/> the client URLs are https.</summary>
+    public static async Task<IReadOnlyList<EtcdProcess>> StartClusterAsync(string parentDirectory, int size, EtcdServerTls? tls)
     {
         for (int attempt = 1; ; attempt++)
         {
@@ -79,6 +89,7 @@ public sealed class EtcdProcess : IAsyncDisposable
             string initialCluster = string.Join(',', members.Select(m => $"{m.Name}={m.PeerUrl}"));
             foreach (var member in members)
             {
+                member.SetTls(tls);
                 member.InitialCluster = initialCluster;
                 member.Launch();
             }
@@ -121,6 +132,7 @@ public sealed class EtcdProcess : IAsyncDisposable
     public ValueTask DisposeAsync()
     {
         Kill();
+        _tlsProbe?.Dispose();
         return ValueTask.CompletedTask;
     }
 
@@ -141,8 +153,8 @@ public sealed class EtcdProcess : IAsyncDisposable
         {
             "--name", Name,
             "--data-dir", DataDirectory,
-            "--listen-client-urls", $"http://127.0.0.1:{ClientPort}",
-            "--advertise-client-urls", $"http://127.0.0.1:{ClientPort}",
+            "--listen-client-urls", ClientUrl.GetLeftPart(UriPartial.Authority),
+            "--advertise-client-urls", ClientUrl.GetLeftPart(UriPartial.Authority),
             "--listen-peer-urls", PeerUrl,
             "--initial-advertise-peer-urls", PeerUrl,
             "--initial-cluster", InitialCluster,
@@ -160,6 +172,14 @@ public sealed class EtcdProcess : IAsyncDisposable
         })
         {
             info.ArgumentList.Add(argument);
+        }
+
+        if (_tls is { } tls)
+        {
+            foreach (string argument in new[] { "--cert-file", tls.CertFile, "--key-file", tls.KeyFile, "--trusted-ca-file", tls.TrustedCaFile, $"--client-cert-auth={tls.ClientCertAuth.ToString().ToLowerInvariant()}" })
+            {
+                info.ArgumentList.Add(argument);
+            }
         }
 
         var process = new Process { StartInfo = info };
@@ -190,7 +210,7 @@ public sealed class EtcdProcess : IAsyncDisposable
             try
             {
                 using var content = new StringContent("{\"key\":\"AA==\",\"count_only\":true}", Encoding.UTF8, "application/json");
-                using var response = await Probe.PostAsync(new Uri(ClientUrl, "v3/kv/range"), content);
+                using var response = await (_tlsProbe ?? Probe).PostAsync(new Uri(ClientUrl, "v3/kv/range"), content);
                 if (response.IsSuccessStatusCode)
                 {
                     return;
@@ -208,6 +228,24 @@ public sealed class EtcdProcess : IAsyncDisposable
             }
 
             await Task.Delay(50);
+        }
+    }
+
+    private void SetTls(EtcdServerTls? tls)
+    {
+        _tls = tls;
+        if (tls is not null)
+        {
+            // Readiness only: the probe accepts a server certificate issued by the member's own trusted CA (tests use one CA).
+            string issuer = System.Security.Cryptography.X509Certificates.X509CertificateLoader.LoadCertificateFromFile(tls.TrustedCaFile).Subject;
+            var handler = new SocketsHttpHandler { UseProxy = false, ConnectTimeout = TimeSpan.FromSeconds(1) };
+            handler.SslOptions.RemoteCertificateValidationCallback = (_, certificate, _, _) => certificate?.Issuer == issuer;
+            if (tls.ProbeClientCertificate is { } certificate)
+            {
+                handler.SslOptions.ClientCertificates = [certificate];
+            }
+
+            _tlsProbe = new HttpClient(handler) { Timeout = TimeSpan.FromSeconds(2) };
         }
     }
 
@@ -266,3 +304,9 @@ public sealed class EtcdProcess : IAsyncDisposable
 
     public override string ToString() => string.Create(CultureInfo.InvariantCulture, $"{Name} (client {ClientPort}, peer {PeerPort})");
 }
+
+/// <summary>
+/// TLS on an etcd member's client URL: its --cert-file/--key-file (PEM), --trusted-ca-file for client certificates and
+/// --client-cert-auth. <see cref="ProbeClientCertificate"/> is what the readiness probe presents (needed with client-cert-auth).
+/// </summary>
+public sealed record EtcdServerTls(string CertFile, string KeyFile, string TrustedCaFile, bool ClientCertAuth, System.Security.Cryptography.X509Certificates.X509Certificate2? ProbeClientCertificate);

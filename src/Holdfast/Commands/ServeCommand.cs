@@ -37,8 +37,10 @@ internal static class ServeCommand
         var simulatedHosts = new Option<int>("--simulated-hosts") { Description = "Run this many simulated hosts in-process (simulated hardware).", DefaultValueFactory = _ => 0 };
 
         var command = new Command("serve", "Start the control plane (HTTPS, embedded SQLite store).") { dataDir, port, listen, endpoint, location, throttle, auditRetentionDays, auditCheckpointEvery };
-        var store = new Option<string?>("--store") { Description = "State store: etcd://host:port[,host:port…] for an etcd cluster (default: SQLite in --data-dir)." };
+        var store = new Option<string?>("--store") { Description = "State store: etcd://host:port[,host:port…] for an etcd cluster, etcds://… for etcd over TLS (default: SQLite in --data-dir)." };
         command.Options.Add(store);
+        var etcdTls = new EtcdTlsOptions();
+        etcdTls.AddTo(command);
         var clusterTokenFile = new Option<string?>("--cluster-token-file") { Description = $"With an etcd store: file holding the cluster token, the key to the secrets replicas share (or set {ClusterToken.EnvironmentVariable})." };
         command.Options.Add(clusterTokenFile);
         command.Options.Add(agentPort);
@@ -87,11 +89,16 @@ internal static class ServeCommand
             }
 
             EtcdStateStoreOptions? etcd = null;
+            if (parse.GetValue(store) is null && etcdTls.AnyGiven(parse))
+            {
+                return Fail("--etcd-ca-file, --etcd-cert-file and --etcd-key-file apply only with --store etcds://….");
+            }
+
             if (parse.GetValue(store) is { } storeText)
             {
                 try
                 {
-                    etcd = EtcdStateStoreOptions.Parse(storeText);
+                    etcd = etcdTls.Parse(parse, storeText);
                 }
                 catch (FormatException ex)
                 {

@@ -33,6 +33,12 @@ internal sealed class EtcdGatewayClient : IEtcdGateway
             PooledConnectionIdleTimeout = TimeSpan.FromSeconds(30),
             UseProxy = false,
         };
+        if (options.Endpoints.Any(e => e.Scheme == Uri.UriSchemeHttps) && options.Tls is null)
+        {
+            throw new ArgumentException("https etcd endpoints need EtcdStateStoreOptions.Tls.", nameof(options));
+        }
+
+        options.Tls?.Apply(handler.SslOptions);
 
         // Streams (watches) carry their own deadlines; unary calls get RequestTimeout per attempt.
         _http = new HttpClient(handler) { Timeout = Timeout.InfiniteTimeSpan };
@@ -208,7 +214,7 @@ internal sealed class EtcdGatewayClient : IEtcdGateway
                 return JsonSerializer.Deserialize(text, responseInfo)
                     ?? throw new StateStoreException($"etcd answered {path} with an empty body.", isTransient: true);
             }
-            catch (HttpRequestException exception) when (exception.HttpRequestError is HttpRequestError.ConnectionError or HttpRequestError.NameResolutionError)
+            catch (HttpRequestException exception) when (exception.HttpRequestError is HttpRequestError.ConnectionError or HttpRequestError.NameResolutionError or HttpRequestError.SecureConnectionError)
             {
                 // Nothing reached etcd: safe to send anywhere else.
                 MoveOn(index);
@@ -227,7 +233,7 @@ internal sealed class EtcdGatewayClient : IEtcdGateway
             }
         }
 
-        throw new StateStoreException($"No etcd endpoint ({string.Join(", ", _options.Endpoints)}) answered {path}.", isTransient: true, last);
+        throw new StateStoreException($"No etcd endpoint ({string.Join(", ", _options.Endpoints)}) answered {path}.{Detail(last)}", isTransient: true, last);
     }
 
     private static async Task<string> ReadFirstLineAsync(HttpResponseMessage response, CancellationToken cancellationToken)
@@ -279,6 +285,44 @@ internal sealed class EtcdGatewayClient : IEtcdGateway
     private static bool IsTransport(Exception exception, CancellationToken cancellationToken) =>
         exception is HttpRequestException or IOException
         || (exception is OperationCanceledException && !cancellationToken.IsCancellationRequested);
+
+    /// <summary>Why the last attempt failed, spelled out for TLS, where the cause is usually a certificate.</summary>
+    private static string Detail(Exception? last)
+    {
+        if (last is HttpRequestException { HttpRequestError: HttpRequestError.SecureConnectionError } || IsTlsFailure(last))
+        {
+            return $" The TLS handshake failed ({Innermost(last!).Message}): etcd's certificate must chain to --etcd-ca-file and name the host dialled, and etcd must accept --etcd-cert-file.";
+        }
+
+        return last is null ? string.Empty : $" Last error: {Innermost(last).Message}";
+    }
+
+    /// <summary>
+    /// With TLS 1.3 etcd rejects a client certificate after the handshake: the refusal surfaces on the first read, as
+    /// an IOException over the TLS library's error.
+    /// </summary>
+    private static bool IsTlsFailure(Exception? exception)
+    {
+        for (; exception is not null; exception = exception.InnerException)
+        {
+            if (exception is System.Security.Authentication.AuthenticationException or System.Security.Cryptography.CryptographicException)
+            {
+                return true;
+            }
+        }
+
+        return false;
+    }
+
+    private static Exception Innermost(Exception exception)
+    {
+        while (exception.InnerException is { } inner)
+        {
+            exception = inner;
+        }
+
+        return exception;
+    }
 
     private StateStoreException Unreachable(int index, Exception exception) =>
         new($"etcd at {_options.Endpoints[index]} is unreachable: {exception.Message}", isTransient: true, exception);

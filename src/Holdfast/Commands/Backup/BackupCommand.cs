@@ -16,10 +16,12 @@ internal static class BackupCommand
 {
     public static Command Create()
     {
-        var store = new Option<string?>("--store") { Description = "The store to back up: a SQLite file (state.db) or etcd://host:port[,host:port…] (default: DIR/state.db of --data-dir)." };
+        var store = new Option<string?>("--store") { Description = "The store to back up: a SQLite file (state.db) or etcd[s]://host:port[,host:port…] (default: DIR/state.db of --data-dir)." };
         var dataDir = new Option<string?>("--data-dir") { Description = "A data directory whose secrets (tls/, keys/, audit/, admin-credentials.json) go into the snapshot too." };
         var output = new Option<string>("--out") { Description = "The snapshot file to write (mode 0600; must not exist).", Required = true };
         var command = new Command("backup", "Write a consistent snapshot of the whole store (and a data directory's secrets) to one file.") { store, dataDir, output };
+        var etcdTls = new EtcdTlsOptions();
+        etcdTls.AddTo(command);
         command.SetAction(async (parse, cancellationToken) =>
         {
             var dir = parse.GetValue(dataDir);
@@ -31,7 +33,8 @@ internal static class BackupCommand
 
             try
             {
-                return await RunAsync(storeText, dir, Path.GetFullPath(parse.GetValue(output)!), cancellationToken).ConfigureAwait(false);
+                var etcd = EtcdTlsOptions.IsEtcd(storeText) || etcdTls.AnyGiven(parse) ? etcdTls.Parse(parse, storeText) : null;
+                return await RunAsync(storeText, etcd, dir, Path.GetFullPath(parse.GetValue(output)!), cancellationToken).ConfigureAwait(false);
             }
             catch (Exception ex) when (ex is StateStoreException or IOException or UnauthorizedAccessException or FormatException or ArgumentException)
             {
@@ -41,7 +44,7 @@ internal static class BackupCommand
         return command;
     }
 
-    private static async Task<int> RunAsync(string storeText, string? dataDirectory, string output, CancellationToken cancellationToken)
+    private static async Task<int> RunAsync(string storeText, EtcdStateStoreOptions? etcd, string? dataDirectory, string output, CancellationToken cancellationToken)
     {
         if (File.Exists(output))
         {
@@ -54,7 +57,7 @@ internal static class BackupCommand
         try
         {
             SnapshotSummary summary;
-            await using (var source = await OpenSourceAsync(storeText, copy, cancellationToken).ConfigureAwait(false))
+            await using (var source = await OpenSourceAsync(storeText, etcd, copy, cancellationToken).ConfigureAwait(false))
             {
                 var options = new FileStreamOptions { Mode = FileMode.CreateNew, Access = FileAccess.Write, Share = FileShare.None };
                 if (!OperatingSystem.IsWindows())
@@ -91,11 +94,11 @@ internal static class BackupCommand
         }
     }
 
-    private static async Task<SourceStore> OpenSourceAsync(string storeText, string copyPath, CancellationToken cancellationToken)
+    private static async Task<SourceStore> OpenSourceAsync(string storeText, EtcdStateStoreOptions? etcd, string copyPath, CancellationToken cancellationToken)
     {
-        if (storeText.StartsWith("etcd://", StringComparison.OrdinalIgnoreCase))
+        if (etcd is not null)
         {
-            return new SourceStore(await EtcdStateStore.OpenAsync(EtcdStateStoreOptions.Parse(storeText), cancellationToken).ConfigureAwait(false), "etcd");
+            return new SourceStore(await EtcdStateStore.OpenAsync(etcd, cancellationToken).ConfigureAwait(false), "etcd");
         }
 
         // A running server keeps writing the file: read a consistent copy instead, which nothing else writes.

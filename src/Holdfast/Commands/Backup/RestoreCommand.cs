@@ -22,10 +22,12 @@ internal static class RestoreCommand
     public static Command Create()
     {
         var input = new Option<string>("--in") { Description = "The snapshot file (holdfast backup --out).", Required = true };
-        var store = new Option<string?>("--store") { Description = "The empty store to restore into: a SQLite file or etcd://host:port[,host:port…] (default: DIR/state.db of --data-dir)." };
+        var store = new Option<string?>("--store") { Description = "The empty store to restore into: a SQLite file or etcd[s]://host:port[,host:port…] (default: DIR/state.db of --data-dir)." };
         var dataDir = new Option<string?>("--data-dir") { Description = "A new data directory for the snapshot's secrets (tls/, keys/, audit/, admin-credentials.json)." };
         var tokenFile = new Option<string?>("--cluster-token-file") { Description = "With an etcd store: the cluster token under which the data directory's secrets are published to /cluster/secrets." };
         var command = new Command("restore", "Restore a snapshot into an empty store (and its secrets into a new data directory).") { input, store, dataDir, tokenFile };
+        var etcdTls = new EtcdTlsOptions();
+        etcdTls.AddTo(command);
         command.SetAction(async (parse, cancellationToken) =>
         {
             var dir = parse.GetValue(dataDir) is { } d ? Path.GetFullPath(d) : null;
@@ -35,16 +37,17 @@ internal static class RestoreCommand
                 return Fail("give --store, --data-dir or both.");
             }
 
-            bool etcd = storeText.StartsWith("etcd://", StringComparison.OrdinalIgnoreCase);
+            bool etcd = EtcdTlsOptions.IsEtcd(storeText);
             var token = parse.GetValue(tokenFile);
             if (token is not null && (!etcd || dir is null))
             {
-                return Fail("--cluster-token-file publishes a data directory's secrets into etcd: it needs an etcd://… --store and --data-dir.");
+                return Fail("--cluster-token-file publishes a data directory's secrets into etcd: it needs an etcd://… (or etcds://…) --store and --data-dir.");
             }
 
             try
             {
-                return await RunAsync(Path.GetFullPath(parse.GetValue(input)!), storeText, etcd, dir, token, cancellationToken).ConfigureAwait(false);
+                var etcdOptions = etcd || etcdTls.AnyGiven(parse) ? etcdTls.Parse(parse, storeText) : null;
+                return await RunAsync(Path.GetFullPath(parse.GetValue(input)!), storeText, etcdOptions, dir, token, cancellationToken).ConfigureAwait(false);
             }
             catch (InvalidDataException ex)
             {
@@ -62,8 +65,9 @@ internal static class RestoreCommand
         return command;
     }
 
-    private static async Task<int> RunAsync(string inputPath, string storeText, bool etcd, string? dataDirectory, string? tokenFile, CancellationToken cancellationToken)
+    private static async Task<int> RunAsync(string inputPath, string storeText, EtcdStateStoreOptions? etcdOptions, string? dataDirectory, string? tokenFile, CancellationToken cancellationToken)
     {
+        bool etcd = etcdOptions is not null;
         await using var input = new FileStream(inputPath, FileMode.Open, FileAccess.Read, FileShare.Read);
         var filePaths = new List<string>();
         var header = await SnapshotRestore.VerifyAsync(input, filePaths, cancellationToken).ConfigureAwait(false);
@@ -90,7 +94,7 @@ internal static class RestoreCommand
         try
         {
             await using var store = etcd
-                ? (IStateStore)await EtcdStateStore.OpenAsync(EtcdStateStoreOptions.Parse(storeText), cancellationToken).ConfigureAwait(false)
+                ? (IStateStore)await EtcdStateStore.OpenAsync(etcdOptions!, cancellationToken).ConfigureAwait(false)
                 : await SqliteStateStore.OpenAsync(Path.GetFullPath(storeText), new SqliteStateStoreOptions(), TimeProvider.System, cancellationToken).ConfigureAwait(false);
             await SnapshotRestore.RestoreAsync(
                 input,
