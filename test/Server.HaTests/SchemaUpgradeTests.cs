@@ -357,19 +357,7 @@ public sealed class SchemaUpgradeTests(ITestOutputHelper output) : IDisposable
             ConnectTimeout = TimeSpan.FromSeconds(2),
             SslOptions = new SslClientAuthenticationOptions
             {
-                RemoteCertificateValidationCallback = (_, certificate, _, errors) =>
-                {
-                    if (certificate is null || (errors & SslPolicyErrors.RemoteCertificateNameMismatch) != 0)
-                    {
-                        return false;
-                    }
-
-                    using var chain = new X509Chain();
-                    chain.ChainPolicy.TrustMode = X509ChainTrustMode.CustomRootTrust;
-                    chain.ChainPolicy.CustomTrustStore.Add(ca);
-                    chain.ChainPolicy.RevocationMode = X509RevocationMode.NoCheck;
-                    return chain.Build(X509CertificateLoader.LoadCertificate(certificate.GetRawCertData()));
-                },
+                RemoteCertificateValidationCallback = PinnedCa.Validator(ca),
             },
         };
         var client = new HttpClient(handler) { BaseAddress = new Uri($"https://localhost:{server.Port}/"), Timeout = Timeout.InfiniteTimeSpan };

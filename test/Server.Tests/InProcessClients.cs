@@ -1,10 +1,10 @@
 using System.Net;
 using System.Net.Http.Headers;
-using System.Net.Security;
 using System.Net.Sockets;
 using System.Security.Cryptography.X509Certificates;
 using System.Text.Json.Nodes;
 using Holdfast.Server.Hosting;
+using Holdfast.Testing;
 
 namespace Holdfast.Server.Tests;
 
@@ -19,19 +19,7 @@ internal static class InProcessClients
         var ca = X509Certificate2.CreateFromPem(File.ReadAllText(server.DataDirectory.CaCertificatePath));
         return new HttpClientHandler
         {
-            ServerCertificateCustomValidationCallback = (_, certificate, _, errors) =>
-            {
-                if (certificate is null)
-                {
-                    return false;
-                }
-
-                using var chain = new X509Chain();
-                chain.ChainPolicy.TrustMode = X509ChainTrustMode.CustomRootTrust;
-                chain.ChainPolicy.CustomTrustStore.Add(ca);
-                chain.ChainPolicy.RevocationMode = X509RevocationMode.NoCheck;
-                return chain.Build(certificate) && (errors & SslPolicyErrors.RemoteCertificateNameMismatch) == 0;
-            },
+            ServerCertificateCustomValidationCallback = (_, certificate, _, errors) => PinnedCa.Accepts(certificate, errors, ca),
         };
     }
 

@@ -316,20 +316,7 @@ internal static class FailoverRun
                 PooledConnectionLifetime = TimeSpan.FromSeconds(5),
                 SslOptions = new SslClientAuthenticationOptions
                 {
-                    RemoteCertificateValidationCallback = (_, certificate, _, errors) =>
-                    {
-                        if (certificate is null || (errors & SslPolicyErrors.RemoteCertificateNameMismatch) != 0)
-                        {
-                            return false;
-                        }
-
-                        using var chain = new X509Chain();
-                        chain.ChainPolicy.TrustMode = X509ChainTrustMode.CustomRootTrust;
-                        chain.ChainPolicy.CustomTrustStore.Add(ca);
-                        chain.ChainPolicy.RevocationMode = X509RevocationMode.NoCheck;
-                        using var leaf = new X509Certificate2(certificate);
-                        return chain.Build(leaf);
-                    },
+                    RemoteCertificateValidationCallback = PinnedCa.Validator(ca),
                 },
                 ConnectCallback = async (_, token) =>
                 {

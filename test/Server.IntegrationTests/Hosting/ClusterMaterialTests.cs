@@ -135,19 +135,7 @@ public sealed class ClusterMaterialTests : IDisposable
     {
         using var tcp = new TcpClient();
         await tcp.ConnectAsync(IPAddress.Loopback, port);
-        await using var ssl = new SslStream(tcp.GetStream(), false, (_, certificate, _, errors) =>
-        {
-            if (certificate is not X509Certificate2 leaf || (errors & SslPolicyErrors.RemoteCertificateNameMismatch) != 0)
-            {
-                return false;
-            }
-
-            using var chain = new X509Chain();
-            chain.ChainPolicy.TrustMode = X509ChainTrustMode.CustomRootTrust;
-            chain.ChainPolicy.CustomTrustStore.Add(ca);
-            chain.ChainPolicy.RevocationMode = X509RevocationMode.NoCheck;
-            return chain.Build(leaf);
-        });
+        await using var ssl = new SslStream(tcp.GetStream(), false, PinnedCa.Validator(ca));
         await ssl.AuthenticateAsClientAsync("localhost");
         return X509CertificateLoader.LoadCertificate(ssl.RemoteCertificate!.GetRawCertData());
     }

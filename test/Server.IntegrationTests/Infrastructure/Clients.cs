@@ -1,10 +1,10 @@
 using System.Net.Http.Headers;
-using System.Net.Security;
 using System.Security.Cryptography.X509Certificates;
 using Azure.Core;
 using Azure.Core.Pipeline;
 using Azure.Identity;
 using Azure.ResourceManager;
+using Holdfast.Testing;
 
 namespace Holdfast.Server.IntegrationTests.Infrastructure;
 
@@ -19,24 +19,7 @@ public static class Clients
         var ca = X509Certificate2.CreateFromPem(File.ReadAllText(caCertificatePath));
         return new HttpClientHandler
         {
-            ServerCertificateCustomValidationCallback = (_, certificate, _, errors) =>
-            {
-                if (certificate is null)
-                {
-                    return false;
-                }
-
-                if (errors == SslPolicyErrors.None)
-                {
-                    return true;
-                }
-
-                using var chain = new X509Chain();
-                chain.ChainPolicy.TrustMode = X509ChainTrustMode.CustomRootTrust;
-                chain.ChainPolicy.CustomTrustStore.Add(ca);
-                chain.ChainPolicy.RevocationMode = X509RevocationMode.NoCheck;
-                return chain.Build(certificate) && (errors & SslPolicyErrors.RemoteCertificateNameMismatch) == 0;
-            },
+            ServerCertificateCustomValidationCallback = (_, certificate, _, errors) => PinnedCa.Accepts(certificate, errors, ca),
         };
     }
 

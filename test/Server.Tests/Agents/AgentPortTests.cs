@@ -105,14 +105,7 @@ public sealed class AgentPortTests : IAsyncLifetime, IDisposable
         var ca = _ca;
         var handler = new HttpClientHandler
         {
-            ServerCertificateCustomValidationCallback = (_, certificate, _, _) =>
-            {
-                using var chain = new X509Chain();
-                chain.ChainPolicy.TrustMode = X509ChainTrustMode.CustomRootTrust;
-                chain.ChainPolicy.CustomTrustStore.Add(ca);
-                chain.ChainPolicy.RevocationMode = X509RevocationMode.NoCheck;
-                return certificate is not null && chain.Build(certificate);
-            },
+            ServerCertificateCustomValidationCallback = (_, certificate, _, _) => certificate is not null && PinnedCa.ChainsTo(certificate, ca),
         };
         return new HttpClient(handler);
     }
