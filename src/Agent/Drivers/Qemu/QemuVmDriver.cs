@@ -105,81 +105,72 @@ public sealed partial class QemuVmDriver : IVmDriver, IVmConsoleSource
     {
         ArgumentNullException.ThrowIfNull(spec);
         ValidateId(spec.Id);
-        var gate = Gate(spec.Id);
-        await gate.WaitAsync(cancellationToken).ConfigureAwait(false);
+        using var held = await LockAsync(spec.Id, cancellationToken).ConfigureAwait(false);
+        var final = Dir(spec.Id);
+        if (Directory.Exists(final))
+        {
+            throw new VmDriverException($"VM '{spec.Id}' already exists.");
+        }
+
+        var guest = spec.Guest ?? new GuestSpec();
+        var image = ResolveImage(guest.Image);
+        var staging = Path.Combine(_vmsRoot, ".creating-" + spec.Id);
+        if (Directory.Exists(staging))
+        {
+            Directory.Delete(staging, recursive: true);
+        }
+
+        Directory.CreateDirectory(staging);
         try
         {
-            var final = Dir(spec.Id);
-            if (Directory.Exists(final))
+            var osDisk = Path.Combine(staging, "os.qcow2");
+            var info = await ProcessRunner.RunAsync(_options.QemuImgPath, ["info", "--output=json", image.Disk], TimeSpan.FromSeconds(30), cancellationToken).ConfigureAwait(false);
+            var baseBytes = System.Text.Json.JsonDocument.Parse(info).RootElement.GetProperty("virtual-size").GetInt64();
+            var wanted = guest.OsDiskSizeGb is { } gb ? (long)gb * 1024 * 1024 * 1024 : 0;
+            List<string> create = ["create", "-q", "-f", "qcow2", "-b", image.Disk, "-F", image.DiskFormat, osDisk];
+            if (wanted > baseBytes)
             {
-                throw new VmDriverException($"VM '{spec.Id}' already exists.");
+                create.Add(wanted.ToString(CultureInfo.InvariantCulture));
             }
 
-            var guest = spec.Guest ?? new GuestSpec();
-            var image = ResolveImage(guest.Image);
-            var staging = Path.Combine(_vmsRoot, ".creating-" + spec.Id);
-            if (Directory.Exists(staging))
+            await ProcessRunner.RunAsync(_options.QemuImgPath, create, TimeSpan.FromSeconds(60), cancellationToken).ConfigureAwait(false);
+            foreach (var disk in guest.DataDisks)
             {
-                Directory.Delete(staging, recursive: true);
+                await ProcessRunner.RunAsync(_options.QemuImgPath, ["create", "-q", "-f", "qcow2", Path.Combine(staging, $"data-{disk.Lun}.qcow2"), $"{Math.Max(1, disk.SizeGb)}G"], TimeSpan.FromSeconds(60), cancellationToken).ConfigureAwait(false);
             }
 
-            Directory.CreateDirectory(staging);
-            try
+            await CloudInitSeed.BuildAsync(Path.Combine(staging, "seed.iso"), spec.Id, guest, _options.GenIsoImagePath, cancellationToken).ConfigureAwait(false);
+            var record = new QemuVmRecord
             {
-                var osDisk = Path.Combine(staging, "os.qcow2");
-                var info = await ProcessRunner.RunAsync(_options.QemuImgPath, ["info", "--output=json", image.Disk], TimeSpan.FromSeconds(30), cancellationToken).ConfigureAwait(false);
-                var baseBytes = System.Text.Json.JsonDocument.Parse(info).RootElement.GetProperty("virtual-size").GetInt64();
-                var wanted = guest.OsDiskSizeGb is { } gb ? (long)gb * 1024 * 1024 * 1024 : 0;
-                List<string> create = ["create", "-q", "-f", "qcow2", "-b", image.Disk, "-F", image.DiskFormat, osDisk];
-                if (wanted > baseBytes)
-                {
-                    create.Add(wanted.ToString(CultureInfo.InvariantCulture));
-                }
-
-                await ProcessRunner.RunAsync(_options.QemuImgPath, create, TimeSpan.FromSeconds(60), cancellationToken).ConfigureAwait(false);
-                foreach (var disk in guest.DataDisks)
-                {
-                    await ProcessRunner.RunAsync(_options.QemuImgPath, ["create", "-q", "-f", "qcow2", Path.Combine(staging, $"data-{disk.Lun}.qcow2"), $"{Math.Max(1, disk.SizeGb)}G"], TimeSpan.FromSeconds(60), cancellationToken).ConfigureAwait(false);
-                }
-
-                await CloudInitSeed.BuildAsync(Path.Combine(staging, "seed.iso"), spec.Id, guest, _options.GenIsoImagePath, cancellationToken).ConfigureAwait(false);
-                var record = new QemuVmRecord
-                {
-                    Id = spec.Id,
-                    Epoch = spec.Epoch,
-                    Demand = spec.Demand,
-                    Size = spec.Size,
-                    Image = image.Name,
-                    Kernel = image.Kernel,
-                    Initrd = image.Initrd,
-                    KernelCommandLine = image.KernelCommandLine,
-                    Vcpus = Math.Clamp(spec.Demand.VCpus, 1, Math.Max(1, _options.MaxVcpus)),
-                    MemoryMiB = Math.Max(_options.MinMemoryMiB, (int)Math.Round(spec.Demand.MemoryMiB * _options.MemoryScale)),
-                    DataDiskLuns = [.. guest.DataDisks.Select(d => d.Lun).Order()],
-                    PrivateIpAddress = guest.PrivateIpAddress,
-                    SubnetPrefix = guest.SubnetPrefix,
-                    Mac = MacOf(spec.Id),
-                };
-                AgentFiles.WriteAtomic(Path.Combine(staging, "vm.json"), FabricJson.Serialize(record), isPrivate: true);
-                Directory.Move(staging, final);
-                LogCreated(_logger, spec.Id, image.Name, record.Vcpus, record.MemoryMiB);
-            }
-            catch
-            {
-                Directory.Delete(staging, recursive: true);
-                throw;
-            }
+                Id = spec.Id,
+                Epoch = spec.Epoch,
+                Demand = spec.Demand,
+                Size = spec.Size,
+                Image = image.Name,
+                Kernel = image.Kernel,
+                Initrd = image.Initrd,
+                KernelCommandLine = image.KernelCommandLine,
+                Vcpus = Math.Clamp(spec.Demand.VCpus, 1, Math.Max(1, _options.MaxVcpus)),
+                MemoryMiB = Math.Max(_options.MinMemoryMiB, (int)Math.Round(spec.Demand.MemoryMiB * _options.MemoryScale)),
+                DataDiskLuns = [.. guest.DataDisks.Select(d => d.Lun).Order()],
+                PrivateIpAddress = guest.PrivateIpAddress,
+                SubnetPrefix = guest.SubnetPrefix,
+                Mac = MacOf(spec.Id),
+            };
+            AgentFiles.WriteAtomic(Path.Combine(staging, "vm.json"), FabricJson.Serialize(record), isPrivate: true);
+            Directory.Move(staging, final);
+            LogCreated(_logger, spec.Id, image.Name, record.Vcpus, record.MemoryMiB);
         }
-        finally
+        catch
         {
-            gate.Release();
+            Directory.Delete(staging, recursive: true);
+            throw;
         }
     }
 
     public async Task StartAsync(string id, CancellationToken cancellationToken)
     {
-        var gate = Gate(id);
-        await gate.WaitAsync(cancellationToken).ConfigureAwait(false);
+        using var held = await LockAsync(id, cancellationToken).ConfigureAwait(false);
         try
         {
             var record = Read(id) ?? throw new VmDriverException($"VM '{id}' does not exist.");
@@ -205,41 +196,21 @@ public sealed partial class QemuVmDriver : IVmDriver, IVmConsoleSource
         {
             throw new VmDriverException($"VM '{id}' started but QMP failed: {ex.Message}", ex);
         }
-        finally
-        {
-            gate.Release();
-        }
     }
 
     /// <summary>Graceful: the ACPI power button, then (after <see cref="QemuVmDriverOptions.ShutdownTimeout"/>) a hard stop.</summary>
     public async Task StopAsync(string id, CancellationToken cancellationToken)
     {
-        var gate = Gate(id);
-        await gate.WaitAsync(cancellationToken).ConfigureAwait(false);
-        try
-        {
-            _ = Read(id) ?? throw new VmDriverException($"VM '{id}' does not exist.");
-            await ShutdownAsync(id, graceful: true, cancellationToken).ConfigureAwait(false);
-        }
-        finally
-        {
-            gate.Release();
-        }
+        using var held = await LockAsync(id, cancellationToken).ConfigureAwait(false);
+        _ = Read(id) ?? throw new VmDriverException($"VM '{id}' does not exist.");
+        await ShutdownAsync(id, graceful: true, cancellationToken).ConfigureAwait(false);
     }
 
     /// <summary>Power off at once (QMP <c>quit</c>, then SIGKILL): Azure's powerOff with skipShutdown.</summary>
     public async Task PowerOffAsync(string id, CancellationToken cancellationToken)
     {
-        var gate = Gate(id);
-        await gate.WaitAsync(cancellationToken).ConfigureAwait(false);
-        try
-        {
-            await ShutdownAsync(id, graceful: false, cancellationToken).ConfigureAwait(false);
-        }
-        finally
-        {
-            gate.Release();
-        }
+        using var held = await LockAsync(id, cancellationToken).ConfigureAwait(false);
+        await ShutdownAsync(id, graceful: false, cancellationToken).ConfigureAwait(false);
     }
 
     /// <summary>A reset (QMP <c>system_reset</c>) of a running VM; a stopped one is started.</summary>
@@ -251,8 +222,7 @@ public sealed partial class QemuVmDriver : IVmDriver, IVmConsoleSource
             return;
         }
 
-        var gate = Gate(id);
-        await gate.WaitAsync(cancellationToken).ConfigureAwait(false);
+        using var held = await LockAsync(id, cancellationToken).ConfigureAwait(false);
         try
         {
             await using var qmp = await QmpClient.ConnectAsync(Path.Combine(Dir(id), "qmp.sock"), TimeSpan.FromSeconds(10), cancellationToken).ConfigureAwait(false);
@@ -262,32 +232,20 @@ public sealed partial class QemuVmDriver : IVmDriver, IVmConsoleSource
         {
             throw new VmDriverException($"Resetting VM '{id}' failed: {ex.Message}", ex);
         }
-        finally
-        {
-            gate.Release();
-        }
     }
 
     /// <summary>Stops the VM hard and removes its directory: disks, seed, console. A VM that does not exist is a no-op.</summary>
     public async Task DeleteAsync(string id, CancellationToken cancellationToken)
     {
-        var gate = Gate(id);
-        await gate.WaitAsync(cancellationToken).ConfigureAwait(false);
-        try
+        using var held = await LockAsync(id, cancellationToken).ConfigureAwait(false);
+        if (!Directory.Exists(Dir(id)))
         {
-            if (!Directory.Exists(Dir(id)))
-            {
-                return;
-            }
+            return;
+        }
 
-            await ShutdownAsync(id, graceful: false, cancellationToken).ConfigureAwait(false);
-            Directory.Delete(Dir(id), recursive: true);
-            LogDeleted(_logger, id);
-        }
-        finally
-        {
-            gate.Release();
-        }
+        await ShutdownAsync(id, graceful: false, cancellationToken).ConfigureAwait(false);
+        Directory.Delete(Dir(id), recursive: true);
+        LogDeleted(_logger, id);
     }
 
     public async Task<IReadOnlyList<VmStatus>> ListAsync(CancellationToken cancellationToken)
@@ -295,18 +253,10 @@ public sealed partial class QemuVmDriver : IVmDriver, IVmConsoleSource
         var list = new List<VmStatus>();
         foreach (var record in Records())
         {
-            var gate = Gate(record.Id);
-            await gate.WaitAsync(cancellationToken).ConfigureAwait(false);
-            try
-            {
-                var (power, error) = await ObserveAsync(record.Id, cancellationToken).ConfigureAwait(false);
-                list.Add(new VmStatus(record.Id, power, record.Epoch, record.Demand, record.Size, error));
-                BoundConsole(record.Id);
-            }
-            finally
-            {
-                gate.Release();
-            }
+            using var held = await LockAsync(record.Id, cancellationToken).ConfigureAwait(false);
+            var (power, error) = await ObserveAsync(record.Id, cancellationToken).ConfigureAwait(false);
+            list.Add(new VmStatus(record.Id, power, record.Epoch, record.Demand, record.Size, error));
+            BoundConsole(record.Id);
         }
 
         return list;
@@ -604,6 +554,19 @@ public sealed partial class QemuVmDriver : IVmDriver, IVmConsoleSource
     }
 
     private string Dir(string id) => Path.Combine(_vmsRoot, id.ToLowerInvariant());
+
+    /// <summary>Holds the VM's gate (one operation per VM at a time) until disposed.</summary>
+    private async Task<GateHold> LockAsync(string id, CancellationToken cancellationToken)
+    {
+        var gate = Gate(id);
+        await gate.WaitAsync(cancellationToken).ConfigureAwait(false);
+        return new GateHold(gate);
+    }
+
+    private readonly struct GateHold(SemaphoreSlim gate) : IDisposable
+    {
+        public void Dispose() => gate.Release();
+    }
 
     private SemaphoreSlim Gate(string id)
     {
