@@ -13,47 +13,27 @@ namespace Holdfast.Server.IntegrationTests.Agents;
 /// host goes Failed and its VMs come back on the others at a new epoch; restarted, it is fenced (its stale VMs are
 /// deleted). At no point does a VM run on two live hosts.
 /// </summary>
-public sealed class AgentHealingTests : IAsyncLifetime
+public sealed class AgentHealingTests : AgentFleetTest
 {
     private static readonly TimeSpan Timeout = TimeSpan.FromSeconds(90);
     private static readonly AzureLocation Local = new("local");
-    private readonly List<AgentProcess> _agents = [];
-    private ServerProcess _server = null!;
-    private FleetApi _fleet = null!;
-
-    public async Task InitializeAsync()
-    {
-        _server = await ServerProcess.StartAsync(null, "--heartbeat-seconds", "1", "--unreachable-after-seconds", "3", "--failed-after-seconds", "6");
-        _fleet = await FleetApi.ConnectAsync(_server);
-    }
-
-    public async Task DisposeAsync()
-    {
-        foreach (var agent in _agents)
-        {
-            await agent.DisposeAsync();
-        }
-
-        _fleet.Dispose();
-        await _server.DisposeAsync();
-    }
 
     [Fact]
     public async Task KilledAgent_ItsVmsComeBackElsewhere_AndTheRestartedAgentIsFenced()
     {
         string[] hosts = ["h1", "h2", "h3"];
-        await _fleet.CreateFleetAsync(hosts);
+        await Fleet.CreateFleetAsync(hosts);
         foreach (var host in hosts)
         {
-            _agents.Add(await AgentProcess.StartAsync(_server, host, await _fleet.CreateJoinTokenAsync(host)));
+            Agents.Add(await AgentProcess.StartAsync(ControlPlane, host, await Fleet.CreateJoinTokenAsync(host)));
         }
 
         foreach (var host in hosts)
         {
-            await _fleet.WaitForStateAsync(host, "InService", Timeout);
+            await Fleet.WaitForStateAsync(host, "InService", Timeout);
         }
 
-        var arm = Clients.Arm(_server.Credentials);
+        var arm = Clients.Arm(ControlPlane.Credentials);
         var subscription = await arm.GetDefaultSubscriptionAsync();
         var group = (await subscription.GetResourceGroups().CreateOrUpdateAsync(WaitUntil.Completed, "heal", new ResourceGroupData(Local))).Value;
         string[] names = ["vm1", "vm2", "vm3"];
@@ -62,14 +42,14 @@ public sealed class AgentHealingTests : IAsyncLifetime
             await group.GetVirtualMachines().CreateOrUpdateAsync(WaitUntil.Completed, name, VmData(name));
         }
 
-        var before = await WaitForVmsAsync(_agents, names.Length);
-        var victim = _agents.First(a => before.Any(v => v.Host == a.HostName));
+        var before = await WaitForVmsAsync(Agents, names.Length);
+        var victim = Agents.First(a => before.Any(v => v.Host == a.HostName));
         var moved = before.Where(v => v.Host == victim.HostName).ToList();
 
         victim.Kill();
-        await _fleet.WaitForStateAsync(victim.HostName, "Failed", Timeout);
+        await Fleet.WaitForStateAsync(victim.HostName, "Failed", Timeout);
 
-        var survivors = _agents.Where(a => a != victim).ToList();
+        var survivors = Agents.Where(a => a != victim).ToList();
         var after = await WaitForVmsAsync(survivors, names.Length);
         foreach (var vm in moved)
         {
@@ -82,7 +62,7 @@ public sealed class AgentHealingTests : IAsyncLifetime
         Assert.Equal(moved.Count, (await victim.ReadVmsAsync()).Count);
         await victim.RestartAsync();
         await WaitUntilAsync(async () => (await victim.ReadVmsAsync()).Count == 0, "the restarted agent to delete its stale VMs");
-        Assert.Equal("Failed", await _fleet.StateOfAsync(victim.HostName));
+        Assert.Equal("Failed", await Fleet.StateOfAsync(victim.HostName));
         Assert.Equal(names.Length, (await WaitForVmsAsync(survivors, names.Length)).Count);
 
         foreach (var name in names)

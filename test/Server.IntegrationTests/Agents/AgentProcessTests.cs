@@ -7,45 +7,25 @@ namespace Holdfast.Server.IntegrationTests.Agents;
 /// timings: join with one-time tokens, validation into service, heartbeats, and a killed agent's host going
 /// Unreachable then Failed, its restarted agent answered as Failed.
 /// </summary>
-public sealed class AgentProcessTests : IAsyncLifetime
+public sealed class AgentProcessTests : AgentFleetTest
 {
     private static readonly TimeSpan StateTimeout = TimeSpan.FromSeconds(60);
-    private readonly List<AgentProcess> _agents = [];
-    private ServerProcess _server = null!;
-    private FleetApi _fleet = null!;
-
-    public async Task InitializeAsync()
-    {
-        _server = await ServerProcess.StartAsync(null, "--heartbeat-seconds", "1", "--unreachable-after-seconds", "3", "--failed-after-seconds", "6");
-        _fleet = await FleetApi.ConnectAsync(_server);
-    }
-
-    public async Task DisposeAsync()
-    {
-        foreach (var agent in _agents)
-        {
-            await agent.DisposeAsync();
-        }
-
-        _fleet.Dispose();
-        await _server.DisposeAsync();
-    }
 
     [Fact]
     public async Task Agents_JoinWithTokens_GoInServiceAndStayThereWhileTheyHeartbeat()
     {
         string[] hosts = ["h1", "h2", "h3"];
-        await _fleet.CreateFleetAsync(hosts);
+        await Fleet.CreateFleetAsync(hosts);
         foreach (var host in hosts)
         {
-            Assert.Equal("Provisioning", await _fleet.StateOfAsync(host));
-            _agents.Add(await AgentProcess.StartAsync(_server, host, await _fleet.CreateJoinTokenAsync(host)));
+            Assert.Equal("Provisioning", await Fleet.StateOfAsync(host));
+            Agents.Add(await AgentProcess.StartAsync(ControlPlane, host, await Fleet.CreateJoinTokenAsync(host)));
         }
 
         foreach (var host in hosts)
         {
-            await _fleet.WaitForStateAsync(host, "InService", StateTimeout);
-            var properties = await _fleet.GetHostAsync(host);
+            await Fleet.WaitForStateAsync(host, "InService", StateTimeout);
+            var properties = await Fleet.GetHostAsync(host);
             Assert.True(properties.GetProperty("simulated").GetBoolean());
             Assert.Equal("simulated", properties.GetProperty("agent").GetProperty("driver").GetString());
         }
@@ -54,46 +34,46 @@ public sealed class AgentProcessTests : IAsyncLifetime
         await Task.Delay(TimeSpan.FromSeconds(8));
         foreach (var host in hosts)
         {
-            Assert.Equal("InService", await _fleet.StateOfAsync(host));
+            Assert.Equal("InService", await Fleet.StateOfAsync(host));
         }
 
-        Assert.All(_agents, a => Assert.False(a.HasExited, a.Output));
-        Assert.All(_agents, a => Assert.DoesNotContain("BEGIN", a.Output, StringComparison.Ordinal));
+        Assert.All(Agents, a => Assert.False(a.HasExited, a.Output));
+        Assert.All(Agents, a => Assert.DoesNotContain("BEGIN", a.Output, StringComparison.Ordinal));
     }
 
     [Fact]
     public async Task KilledAgent_HostGoesUnreachableThenFailed_AndItsRestartedAgentIsAnsweredFailed()
     {
-        await _fleet.CreateFleetAsync("h1", "h2");
-        var h1 = await AgentProcess.StartAsync(_server, "h1", await _fleet.CreateJoinTokenAsync("h1"));
-        _agents.Add(h1);
-        _agents.Add(await AgentProcess.StartAsync(_server, "h2", await _fleet.CreateJoinTokenAsync("h2")));
-        await _fleet.WaitForStateAsync("h1", "InService", StateTimeout);
-        await _fleet.WaitForStateAsync("h2", "InService", StateTimeout);
+        await Fleet.CreateFleetAsync("h1", "h2");
+        var h1 = await AgentProcess.StartAsync(ControlPlane, "h1", await Fleet.CreateJoinTokenAsync("h1"));
+        Agents.Add(h1);
+        Agents.Add(await AgentProcess.StartAsync(ControlPlane, "h2", await Fleet.CreateJoinTokenAsync("h2")));
+        await Fleet.WaitForStateAsync("h1", "InService", StateTimeout);
+        await Fleet.WaitForStateAsync("h2", "InService", StateTimeout);
 
         h1.Kill();
-        await _fleet.WaitForStateAsync("h1", "Unreachable", StateTimeout);
-        await _fleet.WaitForStateAsync("h1", "Failed", StateTimeout);
-        Assert.Equal("InService", await _fleet.StateOfAsync("h2"));
+        await Fleet.WaitForStateAsync("h1", "Unreachable", StateTimeout);
+        await Fleet.WaitForStateAsync("h1", "Failed", StateTimeout);
+        Assert.Equal("InService", await Fleet.StateOfAsync("h2"));
 
         // Restarted on its state directory without a token: it syncs with its certificate and is told it is Failed.
         await h1.RestartAsync();
         await h1.WaitForOutputAsync("Host h1 is Failed", StateTimeout);
         Assert.Contains("resumed with the identity", h1.Output, StringComparison.Ordinal);
-        Assert.Equal("Failed", await _fleet.StateOfAsync("h1"));
+        Assert.Equal("Failed", await Fleet.StateOfAsync("h1"));
         Assert.Empty(await h1.ReadVmsAsync());
     }
 
     [Fact]
     public async Task Agent_ReusedJoinToken_IsRefusedAndExits()
     {
-        await _fleet.CreateFleetAsync("h1");
-        var token = await _fleet.CreateJoinTokenAsync("h1");
-        _agents.Add(await AgentProcess.StartAsync(_server, "h1", token));
+        await Fleet.CreateFleetAsync("h1");
+        var token = await Fleet.CreateJoinTokenAsync("h1");
+        Agents.Add(await AgentProcess.StartAsync(ControlPlane, "h1", token));
 
         var (exitCode, output) = await ServerProcess.RunToExitAsync(
-            "agent", "--server", _server.AgentEndpoint!.ToString(), "--host-name", "h1", "--join-token", token, "--ca-file", _server.Credentials.CaCertificatePath,
-            "--state-dir", Path.Combine(_server.DataDirectory + "-agents", "h1-second"));
+            "agent", "--server", ControlPlane.AgentEndpoint!.ToString(), "--host-name", "h1", "--join-token", token, "--ca-file", ControlPlane.Credentials.CaCertificatePath,
+            "--state-dir", Path.Combine(ControlPlane.DataDirectory + "-agents", "h1-second"));
 
         Assert.Equal(1, exitCode);
         Assert.Contains("join token is not valid", output, StringComparison.Ordinal);
@@ -110,10 +90,10 @@ public sealed class AgentProcessTests : IAsyncLifetime
     {
         var arguments = new Dictionary<string, string>
         {
-            ["--server"] = _server.AgentEndpoint!.ToString(),
+            ["--server"] = ControlPlane.AgentEndpoint!.ToString(),
             ["--host-name"] = "h1",
-            ["--ca-file"] = _server.Credentials.CaCertificatePath,
-            ["--state-dir"] = Path.Combine(_server.DataDirectory + "-agents", "flags"),
+            ["--ca-file"] = ControlPlane.Credentials.CaCertificatePath,
+            ["--state-dir"] = Path.Combine(ControlPlane.DataDirectory + "-agents", "flags"),
             [flag] = value,
         };
 
