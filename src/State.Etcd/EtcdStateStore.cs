@@ -48,11 +48,16 @@ public sealed class EtcdStateStore : IStateStore
         return Revision(response.Header);
     }
 
-    public async ValueTask<KeyValue?> GetAsync(string key, CancellationToken cancellationToken)
+    public ValueTask<KeyValue?> GetAsync(string key, CancellationToken cancellationToken) => GetAsync(key, serializable: false, cancellationToken);
+
+    /// <summary>A serializable range: the member the client talks to answers from its own applied state.</summary>
+    public ValueTask<KeyValue?> GetSerializableAsync(string key, CancellationToken cancellationToken) => GetAsync(key, serializable: true, cancellationToken);
+
+    private async ValueTask<KeyValue?> GetAsync(string key, bool serializable, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(key);
         ThrowIfDisposed();
-        var response = await _gateway.RangeAsync(new EtcdRangeRequest { Key = EtcdKeys.Encode(key) }, cancellationToken).ConfigureAwait(false);
+        var response = await _gateway.RangeAsync(new EtcdRangeRequest { Key = EtcdKeys.Encode(key), Serializable = serializable }, cancellationToken).ConfigureAwait(false);
         return response.Kvs is [var kv, ..] ? ToKeyValue(kv) : null;
     }
 

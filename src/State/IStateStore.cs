@@ -14,6 +14,14 @@ public interface IStateStore : IAsyncDisposable
     ValueTask<KeyValue?> GetAsync(string key, CancellationToken cancellationToken);
 
     /// <summary>
+    /// As <see cref="GetAsync"/>, but a replicated store may answer from its member's own copy without a quorum round
+    /// (etcd's serializable read), so the value can be a little behind. Only for a read that a compare-and-swap checks
+    /// afterwards, where staleness costs a retry and never a wrong write; a caller that would refuse or answer because
+    /// of what it read reads again with <see cref="GetAsync"/> first. The embedded stores answer it as <see cref="GetAsync"/>.
+    /// </summary>
+    ValueTask<KeyValue?> GetSerializableAsync(string key, CancellationToken cancellationToken) => GetAsync(key, cancellationToken);
+
+    /// <summary>
     /// Keys starting with <see cref="RangeRequest.Prefix"/>, in ordinal order, read from one consistent snapshot.
     /// Page with <see cref="RangeRequest.StartAfter"/> set to the previous page's <see cref="RangeResult.ContinueAfter"/>.
     /// </summary>

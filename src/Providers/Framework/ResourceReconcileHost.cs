@@ -26,10 +26,7 @@ public sealed partial class ResourceReconcileHost(IStateStore store, ResourceRec
                 {
                     var revision = await ListIntoAsync(queue, ResourceKeys.GroupsPrefix, cancellationToken).ConfigureAwait(false);
                     revision = Math.Min(revision, await ListIntoAsync(queue, ResourceKeys.ResourcesPrefix, cancellationToken).ConfigureAwait(false));
-                    await foreach (var change in store.WatchAsync("/", revision, cancellationToken).ConfigureAwait(false))
-                    {
-                        Enqueue(queue, change);
-                    }
+                    await WatchIntoAsync(queue, revision, cancellationToken).ConfigureAwait(false);
                 }
                 catch (RevisionCompactedException ex)
                 {
@@ -47,6 +44,38 @@ public sealed partial class ResourceReconcileHost(IStateStore store, ResourceRec
         }
 
         await workers.ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// Watches groups and resources (two prefixes, so the store sends nothing else: activity-log and fabric writes
+    /// never reach this loop) until one watch ends, then stops the other and rethrows what ended the first.
+    /// Order between the two streams does not matter: the reconciler reads the committed state.
+    /// </summary>
+    private async Task WatchIntoAsync(WorkQueue<string> queue, long revision, CancellationToken cancellationToken)
+    {
+        using var both = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        Task[] watches = [WatchPrefixAsync(ResourceKeys.GroupsPrefix), WatchPrefixAsync(ResourceKeys.ResourcesPrefix)];
+        var first = await Task.WhenAny(watches).ConfigureAwait(false);
+        await both.CancelAsync().ConfigureAwait(false);
+        foreach (var watch in watches)
+        {
+            try
+            {
+                await watch.ConfigureAwait(false);
+            }
+            catch (Exception) when (watch != first)
+            {
+                // The other watch was stopped; what counts is why the first one ended.
+            }
+        }
+
+        async Task WatchPrefixAsync(string prefix)
+        {
+            await foreach (var change in store.WatchAsync(prefix, revision, both.Token).ConfigureAwait(false))
+            {
+                Enqueue(queue, change);
+            }
+        }
     }
 
     private async Task<long> ListIntoAsync(WorkQueue<string> queue, string prefix, CancellationToken cancellationToken)
@@ -81,11 +110,6 @@ public sealed partial class ResourceReconcileHost(IStateStore store, ResourceRec
     {
         var key = change.Kv.Key;
         var isGroup = key.StartsWith(ResourceKeys.GroupsPrefix, StringComparison.Ordinal);
-        if (!isGroup && !key.StartsWith(ResourceKeys.ResourcesPrefix, StringComparison.Ordinal))
-        {
-            return;
-        }
-
         if (change.Type == WatchEventType.Delete)
         {
             if (!isGroup && ResourceKeys.GroupOfResource(key) is { } group)

@@ -27,6 +27,8 @@ internal sealed class FencedStateStore(IStateStore inner) : IStateStore
 
     public ValueTask<KeyValue?> GetAsync(string key, CancellationToken cancellationToken) => inner.GetAsync(key, cancellationToken);
 
+    public ValueTask<KeyValue?> GetSerializableAsync(string key, CancellationToken cancellationToken) => inner.GetSerializableAsync(key, cancellationToken);
+
     public ValueTask<RangeResult> RangeAsync(RangeRequest request, CancellationToken cancellationToken) => inner.RangeAsync(request, cancellationToken);
 
     public IAsyncEnumerable<WatchEvent> WatchAsync(string prefix, long afterRevision, CancellationToken cancellationToken) => inner.WatchAsync(prefix, afterRevision, cancellationToken);

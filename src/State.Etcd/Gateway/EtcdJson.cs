@@ -36,6 +36,9 @@ internal sealed class EtcdRangeRequest
 
     /// <summary>Reads at this etcd revision; 0 (left out) reads the newest.</summary>
     public long Revision { get; init; }
+
+    /// <summary>Answered from the member's own store without a ReadIndex round to the leader (may be behind).</summary>
+    public bool Serializable { get; init; }
 }
 
 internal sealed class EtcdRangeResponse

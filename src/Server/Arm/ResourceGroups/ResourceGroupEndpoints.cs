@@ -100,23 +100,25 @@ internal static class ResourceGroupEndpoints
 
         var key = ResourceKeys.Group(subscriptionId, resourceGroupName);
         var canonicalSubscription = subscription.SubscriptionId;
+        var conditional = context.Request.Headers.IfMatch.Count > 0 || context.Request.Headers.IfNoneMatch.Count > 0;
         for (var attempt = 0; ; attempt++)
         {
-            var existing = await data.Store.GetAsync(key, context.RequestAborted).ConfigureAwait(false);
-            Preconditions.Check(context.Request, existing);
-            JsonObject? previous = existing is null ? null : ResourceDocument.Parse(existing.Value);
-            if (previous is not null)
+            // An unconditional first attempt reads without a quorum round (etcd); the compare-and-swap below catches a
+            // stale read, and a refusal is only ever given on a fresh one.
+            var fresh = conditional || attempt > 0;
+            var existing = fresh
+                ? await data.Store.GetAsync(key, context.RequestAborted).ConfigureAwait(false)
+                : await data.Store.GetSerializableAsync(key, context.RequestAborted).ConfigureAwait(false);
+            JsonObject? previous;
+            try
             {
-                if (string.Equals(ResourceDocument.GetProvisioningState(previous), ProvisioningStates.Deleting, StringComparison.OrdinalIgnoreCase))
-                {
-                    throw new ApiException(HttpStatusCode.Conflict, ArmErrorCodes.ResourceGroupBeingDeleted, $"The resource group '{previous["name"]}' is in deprovisioning state and cannot perform this operation.");
-                }
-
-                var existingLocation = previous["location"]!.GetValue<string>();
-                if (!string.Equals(existingLocation, data.Options.Location, StringComparison.OrdinalIgnoreCase) || !data.IsOwnLocation(location!))
-                {
-                    throw new ApiException(HttpStatusCode.Conflict, ArmErrorCodes.InvalidResourceGroupLocation, $"Invalid resource group location '{location}'. The Resource group already exists in location '{existingLocation}'.");
-                }
+                Preconditions.Check(context.Request, existing);
+                previous = existing is null ? null : ResourceDocument.Parse(existing.Value);
+                CheckReplaceable(data, previous, location!);
+            }
+            catch (ApiException) when (!fresh)
+            {
+                continue;
             }
 
             // An existing group keeps the name casing it was created with, as in ARM.
@@ -145,10 +147,30 @@ internal static class ResourceGroupEndpoints
                 return;
             }
 
-            if (attempt >= 3 || context.Request.Headers.IfMatch.Count > 0 || context.Request.Headers.IfNoneMatch.Count > 0)
+            if (attempt >= 3 || conditional)
             {
                 throw ApiErrors.Conflict("The resource group was modified concurrently; retry the request.");
             }
+        }
+    }
+
+    /// <summary>An existing group is replaced only when it is not being deleted and stays in its location.</summary>
+    private static void CheckReplaceable(ArmData data, JsonObject? previous, string location)
+    {
+        if (previous is null)
+        {
+            return;
+        }
+
+        if (string.Equals(ResourceDocument.GetProvisioningState(previous), ProvisioningStates.Deleting, StringComparison.OrdinalIgnoreCase))
+        {
+            throw new ApiException(HttpStatusCode.Conflict, ArmErrorCodes.ResourceGroupBeingDeleted, $"The resource group '{previous["name"]}' is in deprovisioning state and cannot perform this operation.");
+        }
+
+        var existingLocation = previous["location"]!.GetValue<string>();
+        if (!string.Equals(existingLocation, data.Options.Location, StringComparison.OrdinalIgnoreCase) || !data.IsOwnLocation(location))
+        {
+            throw new ApiException(HttpStatusCode.Conflict, ArmErrorCodes.InvalidResourceGroupLocation, $"Invalid resource group location '{location}'. The Resource group already exists in location '{existingLocation}'.");
         }
     }
 
