@@ -15,12 +15,14 @@ public sealed class EtcdStateStore : IStateStore
     private readonly IEtcdGateway _gateway;
     private readonly EtcdStateStoreOptions _options;
     private readonly CancellationTokenSource _closed = new();
+    private readonly EtcdTxnBatcher _batcher;
     private int _disposed;
 
     internal EtcdStateStore(IEtcdGateway gateway, EtcdStateStoreOptions options)
     {
         _gateway = gateway;
         _options = options;
+        _batcher = new EtcdTxnBatcher(gateway, options, SendTxnAsync, response => Revision(response.Header), ToOpResult);
     }
 
     public IReadOnlyList<Uri> Endpoints => _options.Endpoints;
@@ -149,6 +151,13 @@ public sealed class EtcdStateStore : IStateStore
             Success = request.Success.Select(ToEtcdOp).ToList(),
             Failure = request.Failure.Select(ToEtcdOp).ToList(),
         };
+        return EtcdTxnBatcher.CanGroup(request)
+            ? await _batcher.CommitAsync(etcdRequest, request, cancellationToken).ConfigureAwait(false)
+            : await SendTxnAsync(etcdRequest, request, cancellationToken).ConfigureAwait(false);
+    }
+
+    private async Task<TxnResult> SendTxnAsync(EtcdTxnRequest etcdRequest, TxnRequest request, CancellationToken cancellationToken)
+    {
         bool writes = request.Success.Concat(request.Failure).Any(op => op.Type is TxnOpType.Put or TxnOpType.Delete or TxnOpType.DeletePrefix);
         var response = await _gateway.TxnAsync(etcdRequest, writes, cancellationToken).ConfigureAwait(false);
         var results = (response.Responses ?? []).Select(ToOpResult).ToList();

@@ -23,6 +23,18 @@ public sealed class EtcdStateStoreOptions
     public TimeSpan WatchRetryTimeout { get; init; } = TimeSpan.FromSeconds(30);
 
     /// <summary>
+    /// Group commit (<see cref="TxnRequest.MayShareRevision"/>): at most this many grouped transactions are in flight to
+    /// etcd at once; what arrives meanwhile waits and is sent together. 1 disables overlap, not grouping.
+    /// </summary>
+    public int MaxTxnsInFlight { get; init; } = 2;
+
+    /// <summary>A group's limit on compares and on success operations (etcd's default <c>--max-txn-ops</c> is 128).</summary>
+    public int MaxGroupedOps { get; init; } = 128;
+
+    /// <summary>A group's limit on key and value bytes (etcd refuses requests over 1.5 MiB by default; JSON adds a third).</summary>
+    public long MaxGroupedBytes { get; init; } = 512 * 1024;
+
+    /// <summary>
     /// Parses <c>etcd://host:port[,host:port…]</c> (the <c>--store</c> flag) into plain-HTTP endpoints. Throws
     /// <see cref="FormatException"/> with a message fit for an operator.
     /// </summary>

@@ -2,8 +2,8 @@ namespace Holdfast.State;
 
 /// <summary>
 /// The control plane's only persistence contract, modelled on etcd v3 (and on kine's SQL emulation of it).
-/// Every successful write or transaction advances one global revision by exactly one, and is acknowledged only
-/// once it is durable. Keys are ordinal (byte-wise) ordered strings. Expected outcomes — a failed compare, a
+/// Every successful write or transaction advances one global revision by exactly one (transactions that opt in with
+/// <see cref="TxnRequest.MayShareRevision"/> may share one), and is acknowledged only once it is durable. Keys are ordinal (byte-wise) ordered strings. Expected outcomes — a failed compare, a
 /// missing key — are values; exceptions (<see cref="StateStoreException"/>) are for the unexpected.
 /// </summary>
 public interface IStateStore : IAsyncDisposable

@@ -100,6 +100,14 @@ public sealed record TxnRequest(IReadOnlyList<Compare> Compares, IReadOnlyList<T
         : this(compares, success, [])
     {
     }
+
+    /// <summary>
+    /// The caller does not need a revision of its own: a backend whose every commit is a network round trip (etcd) may
+    /// commit this transaction together with other such transactions at one revision (group commit). It stays atomic,
+    /// its compares are checked against the state just before it, and only transactions on disjoint keys are grouped,
+    /// so the outcome is one a serial order would give. Backends may ignore it.
+    /// </summary>
+    public bool MayShareRevision { get; init; }
 }
 
 /// <summary>

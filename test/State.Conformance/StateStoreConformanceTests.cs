@@ -170,6 +170,24 @@ public abstract class StateStoreConformanceTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task GetSerializableAsync_AfterOwnWrites_SeesThemWithRevisions()
+    {
+        Assert.Null(await Store.GetSerializableAsync("/a", Ct));
+        await Store.PutAsync("/a", Bytes("one"), null, Ct);
+        var second = await Store.PutAsync("/a", Bytes("two"), null, Ct);
+
+        var read = await Store.GetSerializableAsync("/a", Ct);
+
+        Assert.NotNull(read);
+        Assert.Equal("two", Text(read.Value));
+        Assert.Equal(second.Revision, read.ModRevision);
+        Assert.Equal(1, read.CreateRevision);
+        Assert.Equal(2, read.Version);
+        await Store.DeleteAsync("/a", null, Ct);
+        Assert.Null(await Store.GetSerializableAsync("/a", Ct));
+    }
+
+    [Fact]
     public async Task DeleteAsync_ExistingKey_RemovesKeyAndAdvancesRevision()
     {
         await Store.PutAsync("/a", Bytes("one"), null, Ct);
@@ -953,6 +971,75 @@ public abstract class StateStoreConformanceTests : IAsyncLifetime
         Assert.All(results, r => Assert.True(r.Succeeded));
         Assert.Equal(Enumerable.Range(1, 100).Select(i => (long)i), results.Select(r => r.Revision).Order());
         Assert.Equal(100, await Store.GetRevisionAsync(Ct));
+    }
+
+    [Fact]
+    public async Task TxnAsync_SharedRevisionDisjointWriters_EachCommitsWithItsOwnResults()
+    {
+        await Store.PutAsync("/s/0", Bytes("old"), null, Ct);
+
+        var results = await Task.WhenAll(Enumerable.Range(0, 60).Select(i => Store.TxnAsync(
+            new TxnRequest([Compare.ModRevisionIs($"/s/{i}", i == 0 ? 1 : 0)], [TxnOp.Put($"/s/{i}", Bytes($"v{i}")), TxnOp.Get($"/t/{i}")]) { MayShareRevision = true },
+            Ct).AsTask()));
+
+        Assert.All(results, r => Assert.True(r.Succeeded));
+        Assert.All(results, r => Assert.Equal(2, r.Results.Count));
+        Assert.Equal("old", Text(results[0].Results[0].Kvs.Single().Value));
+        Assert.All(results.Skip(1), r => Assert.Empty(r.Results[0].Kvs));
+        for (int i = 0; i < 60; i++)
+        {
+            var kv = await Store.GetAsync($"/s/{i}", Ct);
+            Assert.Equal($"v{i}", Text(kv!.Value));
+            Assert.Equal(results[i].Revision, kv.ModRevision);
+        }
+
+        Assert.Equal(results.Max(r => r.Revision), await Store.GetRevisionAsync(Ct));
+    }
+
+    [Fact]
+    public async Task TxnAsync_SharedRevisionOneCompareFails_OnlyThatOneFailsWithItsFailureBranch()
+    {
+        await Store.PutAsync("/f/stale", Bytes("current"), null, Ct);
+
+        var results = await Task.WhenAll(Enumerable.Range(0, 30).Select(i => Store.TxnAsync(
+            i == 7
+                ? new TxnRequest([Compare.ModRevisionIs("/f/stale", 999)], [TxnOp.Put("/f/stale", Bytes("lost"))], [TxnOp.Get("/f/stale")]) { MayShareRevision = true }
+                : new TxnRequest([Compare.Absent($"/f/{i}")], [TxnOp.Put($"/f/{i}", Bytes("v"))]) { MayShareRevision = true },
+            Ct).AsTask()));
+
+        Assert.False(results[7].Succeeded);
+        Assert.Equal("current", Text(results[7].Results.Single().Kvs.Single().Value));
+        Assert.All(results.Where((_, i) => i != 7), r => Assert.True(r.Succeeded));
+        Assert.Equal("current", Text((await Store.GetAsync("/f/stale", Ct))!.Value));
+        Assert.Equal(29, (await Store.RangeAsync(new RangeRequest("/f/"), Ct)).Items.Count(kv => kv.Key != "/f/stale"));
+    }
+
+    [Fact]
+    public async Task TxnAsync_SharedRevisionCasIncrementsOnOneKey_NoLostUpdates()
+    {
+        const int Workers = 8;
+        const int IncrementsEach = 25;
+        await Store.PutAsync("/shared", Bytes("0"), 0, Ct);
+
+        var workers = Enumerable.Range(0, Workers).Select(_ => Task.Run(async () =>
+        {
+            for (int i = 0; i < IncrementsEach; i++)
+            {
+                while (true)
+                {
+                    var current = (await Store.GetAsync("/shared", Ct))!;
+                    int next = int.Parse(Text(current.Value), System.Globalization.CultureInfo.InvariantCulture) + 1;
+                    var request = new TxnRequest([Compare.ModRevisionIs("/shared", current.ModRevision)], [TxnOp.Put("/shared", Bytes($"{next}"))]) { MayShareRevision = true };
+                    if ((await Store.TxnAsync(request, Ct)).Succeeded)
+                    {
+                        break;
+                    }
+                }
+            }
+        }));
+        await Task.WhenAll(workers).WaitAsync(TimeSpan.FromSeconds(60));
+
+        Assert.Equal($"{Workers * IncrementsEach}", Text((await Store.GetAsync("/shared", Ct))!.Value));
     }
 
     [Fact]

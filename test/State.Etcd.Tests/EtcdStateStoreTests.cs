@@ -47,6 +47,36 @@ public sealed class EtcdStateStoreTests : IDisposable
     }
 
     [Fact]
+    public async Task TxnAsync_ManyConcurrentSharedRevisionWrites_GroupedIntoFewerRevisions()
+    {
+        await using var etcd = await EtcdProcess.StartSingleAsync(_directory.Path);
+        await using var store = await EtcdStateStore.OpenAsync(new EtcdStateStoreOptions { Endpoints = [etcd.ClientUrl], MaxTxnsInFlight = 1 }, CancellationToken.None);
+        long before = await store.GetRevisionAsync(CancellationToken.None);
+
+        var results = await Task.WhenAll(Enumerable.Range(0, 40).Select(i => store.TxnAsync(
+            new TxnRequest([Compare.Absent($"/g/{i}")], [TxnOp.Put($"/g/{i}", Encoding.UTF8.GetBytes("v"))]) { MayShareRevision = true },
+            CancellationToken.None).AsTask()));
+
+        // One in flight at a time: the first goes alone, the 39 that queued behind it go as one group.
+        Assert.All(results, r => Assert.True(r.Succeeded));
+        Assert.InRange(results.Select(r => r.Revision).Distinct().Count(), 1, 10);
+        Assert.Equal(results.Select(r => r.Revision).Distinct().Count(), await store.GetRevisionAsync(CancellationToken.None) - before);
+    }
+
+    [Fact]
+    public async Task TxnAsync_ConcurrentWritesWithoutSharedRevision_EachGetsItsOwnRevision()
+    {
+        await using var etcd = await EtcdProcess.StartSingleAsync(_directory.Path);
+        await using var store = await EtcdStateStore.OpenAsync(new EtcdStateStoreOptions { Endpoints = [etcd.ClientUrl], MaxTxnsInFlight = 1 }, CancellationToken.None);
+
+        var results = await Task.WhenAll(Enumerable.Range(0, 20).Select(i => store.TxnAsync(
+            new TxnRequest([Compare.Absent($"/g/{i}")], [TxnOp.Put($"/g/{i}", Encoding.UTF8.GetBytes("v"))]),
+            CancellationToken.None).AsTask()));
+
+        Assert.Equal(20, results.Select(r => r.Revision).Distinct().Count());
+    }
+
+    [Fact]
     public async Task OpenAsync_NothingListening_ThrowsTransient()
     {
         using var listener = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, 0);
