@@ -22,6 +22,7 @@ internal sealed partial class AuditChainer(IStateStore store, AuditSigningKeys k
     private readonly AuditOptions _options = serverOptions.Audit;
     private DateTimeOffset _lastCheckpointAt = timeProvider.GetUtcNow();
     private DateTimeOffset? _lastRetentionAt;
+    private (AuditHead Head, long Revision)? _lastHead;
 
     public override async Task StopAsync(CancellationToken cancellationToken)
     {
@@ -108,7 +109,9 @@ internal sealed partial class AuditChainer(IStateStore store, AuditSigningKeys k
     /// <summary>Chains one batch in one transaction; -1 when the head or a pending record changed meanwhile.</summary>
     private async Task<int> ChainBatchAsync(KeyValue[] batch, CancellationToken cancellationToken)
     {
-        var (head, headRevision) = await ReadHeadAsync(cancellationToken).ConfigureAwait(false);
+        // The chainer is the head's one writer, so the head it wrote last is usually current; the compare checks.
+        var (head, headRevision) = _lastHead ?? await ReadHeadAsync(cancellationToken).ConfigureAwait(false);
+        _lastHead = null;
         var compares = new List<Compare> { Compare.ModRevisionIs(AuditKeys.Head, headRevision) };
         var ops = new List<TxnOp>();
         var sequence = head.Sequence;
@@ -131,7 +134,8 @@ internal sealed partial class AuditChainer(IStateStore store, AuditSigningKeys k
             }
         }
 
-        ops.Add(HeadOp(new AuditHead { Sequence = sequence, Hash = previous, LastCheckpoint = lastCheckpoint }));
+        var newHead = new AuditHead { Sequence = sequence, Hash = previous, LastCheckpoint = lastCheckpoint };
+        ops.Add(HeadOp(newHead));
 
         // Never cancelled half-way: the transaction is atomic, but a cancelled wait would leave us unsure whether it landed.
         var result = await store.TxnAsync(new TxnRequest(compares, ops), CancellationToken.None).ConfigureAwait(false);
@@ -139,6 +143,8 @@ internal sealed partial class AuditChainer(IStateStore store, AuditSigningKeys k
         {
             return -1;
         }
+
+        _lastHead = (newHead, result.Revision);
 
         if (lastCheckpoint != head.LastCheckpoint)
         {
@@ -157,6 +163,7 @@ internal sealed partial class AuditChainer(IStateStore store, AuditSigningKeys k
             return;
         }
 
+        _lastHead = null;
         var (head, headRevision) = await ReadHeadAsync(cancellationToken).ConfigureAwait(false);
         if (head.Sequence <= head.LastCheckpoint)
         {

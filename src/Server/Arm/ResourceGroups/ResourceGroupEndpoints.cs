@@ -101,14 +101,27 @@ internal static class ResourceGroupEndpoints
         var key = ResourceKeys.Group(subscriptionId, resourceGroupName);
         var canonicalSubscription = subscription.SubscriptionId;
         var conditional = context.Request.Headers.IfMatch.Count > 0 || context.Request.Headers.IfNoneMatch.Count > 0;
+        KeyValue? existing = null;
+        var readByCommit = false;
         for (var attempt = 0; ; attempt++)
         {
-            // An unconditional first attempt reads without a quorum round (etcd); the compare-and-swap below catches a
-            // stale read, and a refusal is only ever given on a fresh one.
+            // An unconditional first attempt starts from what this replica last wrote, or else reads without a quorum
+            // round (etcd); the compare-and-swap below catches a stale guess, its failure branch reads the current
+            // value, and a refusal is only ever given on a fresh read.
             var fresh = conditional || attempt > 0;
-            var existing = fresh
-                ? await data.Store.GetAsync(key, context.RequestAborted).ConfigureAwait(false)
-                : await data.Store.GetSerializableAsync(key, context.RequestAborted).ConfigureAwait(false);
+            if (readByCommit)
+            {
+                readByCommit = false;
+            }
+            else if (fresh)
+            {
+                existing = await data.Store.GetAsync(key, context.RequestAborted).ConfigureAwait(false);
+            }
+            else
+            {
+                existing = data.RecentWrites.Find(key) ?? await data.Store.GetSerializableAsync(key, context.RequestAborted).ConfigureAwait(false);
+            }
+
             JsonObject? previous;
             try
             {
@@ -139,14 +152,17 @@ internal static class ResourceGroupEndpoints
             }
 
             var document = ResourceDocument.Serialize(group);
-            var write = await data.CommitAsync(context, new TxnRequest([Compare.ModRevisionIs(key, existing?.ModRevision ?? 0)], [TxnOp.Put(key, document)]), existing is null ? StatusCodes.Status201Created : StatusCodes.Status200OK).ConfigureAwait(false);
+            var write = await data.CommitAsync(context, new TxnRequest([Compare.ModRevisionIs(key, existing?.ModRevision ?? 0)], [TxnOp.Put(key, document)], [TxnOp.Get(key)]), existing is null ? StatusCodes.Status201Created : StatusCodes.Status200OK).ConfigureAwait(false);
             if (write.Succeeded)
             {
+                data.RecentWrites.Remember(key, document, write.Revision, existing);
                 context.Response.Headers.ETag = ResourceDocument.ETag(write.Revision);
                 await ArmResponses.WriteStoredAsync(context, existing is null ? StatusCodes.Status201Created : StatusCodes.Status200OK, document, etag: null).ConfigureAwait(false);
                 return;
             }
 
+            existing = write.Results is [{ Kvs: [var current, ..] }] ? current : null;
+            readByCommit = true;
             if (attempt >= 3 || conditional)
             {
                 throw ApiErrors.Conflict("The resource group was modified concurrently; retry the request.");
