@@ -8,8 +8,8 @@ namespace Holdfast.State.Etcd;
 /// (their compares joined, their success operations concatenated), so a burst of N API writes costs one raft proposal
 /// instead of N. Only transactions whose keys (compared or written) are disjoint share a group, so the joint outcome is
 /// the one a serial order would give. When the joint compare fails, nothing was written and each member runs again on
-/// its own, with its own failure branch. A transport error fails every member alike (the outcome is unknown, as for a
-/// single write).
+/// its own, with its own failure branch; so does every member when etcd refuses the joint request outright. A transient
+/// error fails every member alike (the outcome is unknown, as for a single write).
 /// </summary>
 internal sealed class EtcdTxnBatcher(IEtcdGateway gateway, EtcdStateStoreOptions options, Func<EtcdTxnRequest, TxnRequest, CancellationToken, Task<TxnResult>> sendOne, Func<EtcdTxnResponse, long> revisionOf, Func<EtcdResponseOp, TxnOpResult> resultOf)
 {
@@ -115,7 +115,20 @@ internal sealed class EtcdTxnBatcher(IEtcdGateway gateway, EtcdStateStoreOptions
             Compare = group.SelectMany(m => m.EtcdRequest.Compare ?? []).ToList(),
             Success = group.SelectMany(m => m.EtcdRequest.Success ?? []).ToList(),
         };
-        var response = await gateway.TxnAsync(joint, writes: true, CancellationToken.None).ConfigureAwait(false);
+        EtcdTxnResponse response;
+        try
+        {
+            response = await gateway.TxnAsync(joint, writes: true, CancellationToken.None).ConfigureAwait(false);
+        }
+        catch (StateStoreException refused) when (!refused.IsTransient)
+        {
+            // etcd refused the joint request (a lost lease, a limit) and applied nothing: one member's fault must not
+            // fail the others, so each runs alone and gets its own answer. A transient error's outcome is unknown, so
+            // it goes to every member as it is.
+            await SendEachAsync(group).ConfigureAwait(false);
+            return;
+        }
+
         if (response.Succeeded)
         {
             long revision = revisionOf(response);
@@ -133,7 +146,11 @@ internal sealed class EtcdTxnBatcher(IEtcdGateway gateway, EtcdStateStoreOptions
         }
 
         // Some member's compare failed and nothing was written: each runs alone, with its own failure branch.
-        await Task.WhenAll(group.Select(async member =>
+        await SendEachAsync(group).ConfigureAwait(false);
+    }
+
+    private Task SendEachAsync(List<Member> group) =>
+        Task.WhenAll(group.Select(async member =>
         {
             try
             {
@@ -143,8 +160,7 @@ internal sealed class EtcdTxnBatcher(IEtcdGateway gateway, EtcdStateStoreOptions
             {
                 member.Completion.TrySetException(exception);
             }
-        })).ConfigureAwait(false);
-    }
+        }));
 
     private static HashSet<string> KeysOf(TxnRequest request)
     {

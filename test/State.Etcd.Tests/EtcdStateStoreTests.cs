@@ -64,6 +64,28 @@ public sealed class EtcdStateStoreTests : IDisposable
     }
 
     [Fact]
+    public async Task TxnAsync_GroupedWithAMemberEtcdRefuses_OnlyThatMemberFails()
+    {
+        await using var etcd = await EtcdProcess.StartSingleAsync(_directory.Path);
+        await using var store = await EtcdStateStore.OpenAsync(new EtcdStateStoreOptions { Endpoints = [etcd.ClientUrl], MaxTxnsInFlight = 1 }, CancellationToken.None);
+        var lease = await store.GrantLeaseAsync(TimeSpan.FromSeconds(5), CancellationToken.None);
+        await store.RevokeLeaseAsync(lease.Id, CancellationToken.None);
+
+        var writes = Enumerable.Range(0, 30).Select(i => store.TxnAsync(
+            new TxnRequest([Compare.Absent($"/r/{i}")], [TxnOp.Put($"/r/{i}", Encoding.UTF8.GetBytes("v"), i == 12 ? lease.Id : 0)]) { MayShareRevision = true },
+            CancellationToken.None).AsTask()).ToList();
+        var refused = await Assert.ThrowsAnyAsync<StateStoreException>(() => writes[12]);
+
+        Assert.False(refused.IsTransient);
+        foreach (var write in writes.Where((_, i) => i != 12))
+        {
+            Assert.True((await write).Succeeded);
+        }
+
+        Assert.Equal(29, (await store.RangeAsync(new RangeRequest("/r/"), CancellationToken.None)).Items.Count);
+    }
+
+    [Fact]
     public async Task TxnAsync_ConcurrentWritesWithoutSharedRevision_EachGetsItsOwnRevision()
     {
         await using var etcd = await EtcdProcess.StartSingleAsync(_directory.Path);
