@@ -148,8 +148,8 @@ public sealed class EtcdStateStore : IStateStore
         var etcdRequest = new EtcdTxnRequest
         {
             Compare = request.Compares.Select(ToEtcdCompare).ToList(),
-            Success = request.Success.Select(ToEtcdOp).ToList(),
-            Failure = request.Failure.Select(ToEtcdOp).ToList(),
+            Success = request.Success.Select(op => ToEtcdOp(op, previous: !request.WithoutPreviousValues)).ToList(),
+            Failure = request.Failure.Select(op => ToEtcdOp(op, previous: true)).ToList(),
         };
         return EtcdTxnBatcher.CanGroup(request)
             ? await _batcher.CommitAsync(etcdRequest, request, cancellationToken).ConfigureAwait(false)
@@ -379,18 +379,18 @@ public sealed class EtcdStateStore : IStateStore
         };
     }
 
-    private static EtcdRequestOp ToEtcdOp(TxnOp op)
+    private static EtcdRequestOp ToEtcdOp(TxnOp op, bool previous)
     {
         ArgumentNullException.ThrowIfNull(op.Key);
         switch (op.Type)
         {
             case TxnOpType.Put:
-                return new EtcdRequestOp { RequestPut = new EtcdPutRequest { Key = EtcdKeys.Encode(op.Key), Value = op.Value.ToArray(), Lease = op.Lease, PrevKv = true } };
+                return new EtcdRequestOp { RequestPut = new EtcdPutRequest { Key = EtcdKeys.Encode(op.Key), Value = op.Value.ToArray(), Lease = op.Lease, PrevKv = previous } };
             case TxnOpType.Delete:
-                return new EtcdRequestOp { RequestDeleteRange = new EtcdDeleteRangeRequest { Key = EtcdKeys.Encode(op.Key), PrevKv = true } };
+                return new EtcdRequestOp { RequestDeleteRange = new EtcdDeleteRangeRequest { Key = EtcdKeys.Encode(op.Key), PrevKv = previous } };
             case TxnOpType.DeletePrefix:
                 var (deleteKey, deleteEnd) = EtcdKeys.Prefix(op.Key);
-                return new EtcdRequestOp { RequestDeleteRange = new EtcdDeleteRangeRequest { Key = deleteKey, RangeEnd = deleteEnd, PrevKv = true } };
+                return new EtcdRequestOp { RequestDeleteRange = new EtcdDeleteRangeRequest { Key = deleteKey, RangeEnd = deleteEnd, PrevKv = previous } };
             case TxnOpType.Get:
                 return new EtcdRequestOp { RequestRange = new EtcdRangeRequest { Key = EtcdKeys.Encode(op.Key) } };
             case TxnOpType.Range:

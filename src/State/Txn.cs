@@ -108,6 +108,13 @@ public sealed record TxnRequest(IReadOnlyList<Compare> Compares, IReadOnlyList<T
     /// so the outcome is one a serial order would give. Backends may ignore it.
     /// </summary>
     public bool MayShareRevision { get; init; }
+
+    /// <summary>
+    /// The caller reads no previous values from the success branch's writes: a backend may leave their
+    /// <see cref="TxnOpResult.Kvs"/> empty (etcd then sends no <c>prev_kv</c>; <see cref="TxnOpResult.Deleted"/> still
+    /// counts). Reads (Get, Range) and the failure branch are unaffected.
+    /// </summary>
+    public bool WithoutPreviousValues { get; init; }
 }
 
 /// <summary>

@@ -997,6 +997,23 @@ public abstract class StateStoreConformanceTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task TxnAsync_WithoutPreviousValues_WritesAndCountsDeletesAndStillReads()
+    {
+        await Store.PutAsync("/w/a", Bytes("old"), null, Ct);
+        await Store.PutAsync("/w/b", Bytes("gone"), null, Ct);
+
+        var result = await Store.TxnAsync(
+            new TxnRequest([Compare.Exists("/w/a")], [TxnOp.Put("/w/a", Bytes("new")), TxnOp.Delete("/w/b"), TxnOp.Get("/w/a")]) { WithoutPreviousValues = true },
+            Ct);
+
+        Assert.True(result.Succeeded);
+        Assert.Equal(1, result.Results[1].Deleted);
+        Assert.Equal("new", Text(result.Results[2].Kvs.Single().Value));
+        Assert.Equal("new", Text((await Store.GetAsync("/w/a", Ct))!.Value));
+        Assert.Null(await Store.GetAsync("/w/b", Ct));
+    }
+
+    [Fact]
     public async Task TxnAsync_SharedRevisionOneCompareFails_OnlyThatOneFailsWithItsFailureBranch()
     {
         await Store.PutAsync("/f/stale", Bytes("current"), null, Ct);

@@ -84,7 +84,7 @@ internal sealed class ArmData(IStateStore store, ProviderRegistry registry, Hold
         // The record rides in the success branch only: a failed compare writes nothing, and the request either retries
         // (and commits its record then) or fails, when the pipeline records the failure.
         // A request needs only its own keys' revisions (ETags), so its commit may share a revision with others.
-        var audited = request with { Success = [.. request.Success, audit.PendingOp(context, successStatus)], MayShareRevision = true };
+        var audited = request with { Success = [.. request.Success, audit.PendingOp(context, successStatus)], MayShareRevision = true, WithoutPreviousValues = true };
         var result = await store.TxnAsync(audited, context.RequestAborted).ConfigureAwait(false);
         if (result.Succeeded)
         {

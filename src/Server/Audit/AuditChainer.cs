@@ -138,7 +138,7 @@ internal sealed partial class AuditChainer(IStateStore store, AuditSigningKeys k
         ops.Add(HeadOp(newHead));
 
         // Never cancelled half-way: the transaction is atomic, but a cancelled wait would leave us unsure whether it landed.
-        var result = await store.TxnAsync(new TxnRequest(compares, ops), CancellationToken.None).ConfigureAwait(false);
+        var result = await store.TxnAsync(new TxnRequest(compares, ops) { WithoutPreviousValues = true }, CancellationToken.None).ConfigureAwait(false);
         if (!result.Succeeded)
         {
             return -1;
@@ -241,7 +241,7 @@ internal sealed partial class AuditChainer(IStateStore store, AuditSigningKeys k
                 compares.Add(Compare.ModRevisionIs(AuditKeys.Anchor, anchorKv?.ModRevision ?? 0));
             }
 
-            var result = await store.TxnAsync(new TxnRequest(compares, ops), CancellationToken.None).ConfigureAwait(false);
+            var result = await store.TxnAsync(new TxnRequest(compares, ops) { WithoutPreviousValues = true }, CancellationToken.None).ConfigureAwait(false);
             if (!result.Succeeded)
             {
                 return;

@@ -70,7 +70,7 @@ internal sealed class FencedStateStore(IStateStore inner) : IStateStore
     private async ValueTask<TxnResult> FencedTxnAsync(LeaderTerm term, TxnRequest request, CancellationToken cancellationToken)
     {
         var result = await inner.TxnAsync(
-            new TxnRequest([.. request.Compares, term.Fence], request.Success, [.. request.Failure, TxnOp.Get(ClusterKeys.Leader)]),
+            request with { Compares = [.. request.Compares, term.Fence], Failure = [.. request.Failure, TxnOp.Get(ClusterKeys.Leader)] },
             cancellationToken).ConfigureAwait(false);
         if (result.Succeeded)
         {
