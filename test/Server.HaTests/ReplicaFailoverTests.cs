@@ -45,7 +45,8 @@ public sealed class ReplicaFailoverTests(ITestOutputHelper output)
             var status = await ClusterStatus.StatusAsync(alone);
             output.WriteLine($"restarted {leader}: answers as {status["thisReplica"]}, leader {status["leader"]?["replica"]}");
             Assert.Equal(leader, status["thisReplica"]!.GetValue<string>());
-            Assert.Equal(next, status["leader"]!["replica"]!.GetValue<string>());
+            string named = status["leader"]!["replica"]!.GetValue<string>();
+            Assert.True(named == next, $"The restarted replica names {named} as leader, not {next}. Leadership log:\n{cluster.LeadershipLog()}");
             Assert.Contains(status["replicas"]!.AsArray(), r => r!["replica"]!.GetValue<string>() == leader);
             faultEnd = Stopwatch.GetTimestamp();
         }, output);

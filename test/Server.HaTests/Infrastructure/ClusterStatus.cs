@@ -86,7 +86,7 @@ internal static class ClusterStatus
                     return term;
                 }
 
-                Assert.True(deadline.Elapsed < Bound, $"The replicas did not agree on one leader with its singletons started within {Bound.TotalSeconds} s: {string.Join("; ", seen)}");
+                Assert.True(deadline.Elapsed < Bound, $"The replicas did not agree on one leader with its singletons started within {Bound.TotalSeconds} s: {string.Join("; ", seen)}. Leadership log:\n{cluster.LeadershipLog()}");
                 await Task.Delay(200);
             }
         }
