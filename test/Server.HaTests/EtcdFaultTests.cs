@@ -16,19 +16,25 @@ public sealed class EtcdFaultTests(ITestOutputHelper output)
     private static readonly TimeSpan Down = TimeSpan.FromSeconds(4);
 
     [Fact]
-    public Task Writes_EtcdLeaderKilled9AndRestarted_NothingLostAndLinearizable() =>
-        RunUnderLoadAsync(async cluster =>
+    public Task Writes_EtcdLeaderKilled9AndRestarted_NothingLostAndLinearizable() => RunUnderLoadAsync((cluster, _) => KillEtcdLeaderAndRestartAsync(cluster));
+
+    /// <summary>
+    /// The same fault under three replicas (the workload spread over them): besides the checks of every fault test,
+    /// every acknowledged VM reaches Succeeded (the leader's reconcilers ran on through the store's election) and the
+    /// replicas agree on one leader afterwards.
+    /// </summary>
+    [Fact]
+    public Task Writes_EtcdLeaderKilled9UnderThreeReplicas_OneLeaderNothingLostAndLinearizable() =>
+        RunUnderLoadAsync(async (cluster, http) =>
         {
-            var leader = await cluster.FindEtcdLeaderAsync();
-            output.WriteLine($"kill -9 etcd leader {leader}");
-            leader.Kill();
-            await Task.Delay(Down);
-            await leader.StartAsync();
-        });
+            var (leader, term) = await ClusterStatus.LeaderAsync(http, previousTerm: 0);
+            output.WriteLine($"replica leader {leader} (term {term})");
+            await KillEtcdLeaderAndRestartAsync(cluster);
+        }, replicas: 3);
 
     [Fact]
     public Task Writes_OneEtcdFollowerStoppedAndRestarted_NothingLostAndLinearizable() =>
-        RunUnderLoadAsync(async cluster =>
+        RunUnderLoadAsync(async (cluster, _) =>
         {
             var leader = await cluster.FindEtcdLeaderAsync();
             var follower = cluster.Members.First(m => m != leader);
@@ -40,7 +46,7 @@ public sealed class EtcdFaultTests(ITestOutputHelper output)
 
     [Fact]
     public Task Writes_EveryEtcdMemberAndServerRestarted_NothingLostAndLinearizable() =>
-        RunUnderLoadAsync(async cluster =>
+        RunUnderLoadAsync(async (cluster, _) =>
         {
             output.WriteLine("kill -9 the server and every etcd member");
             cluster.Server.Kill();
@@ -56,14 +62,33 @@ public sealed class EtcdFaultTests(ITestOutputHelper output)
             await cluster.Server.StartAsync();
         });
 
-    private async Task RunUnderLoadAsync(Func<HaCluster, Task> fault)
+    private async Task KillEtcdLeaderAndRestartAsync(HaCluster cluster)
     {
-        await using var cluster = await HaCluster.StartAsync();
-        using var http = await cluster.SignedInClientAsync();
+        var leader = await cluster.FindEtcdLeaderAsync();
+        output.WriteLine($"kill -9 etcd leader {leader}");
+        leader.Kill();
+        await Task.Delay(Down);
+        await leader.StartAsync();
+    }
+
+    private async Task RunUnderLoadAsync(Func<HaCluster, HttpClient, Task> fault, int replicas = 1)
+    {
+        await using var cluster = await HaCluster.StartAsync(replicas);
+        using var http = replicas == 1 ? await cluster.SignedInClientAsync() : await cluster.SpreadClientAsync();
         var workload = new RegisterWorkload(http, cluster.Server.Credentials.SubscriptionId);
         await workload.InitializeAsync();
-        await UnderLoad.RunAndCheckAsync(workload, () => fault(cluster), output);
+        await UnderLoad.RunAndCheckAsync(workload, () => fault(cluster, http), output);
+        if (replicas > 1)
+        {
+            var notSucceeded = await workload.VmsNotSucceededAsync(TimeSpan.FromSeconds(30));
+            Assert.True(notSucceeded.Count == 0, "Acknowledged VMs not Succeeded: " + string.Join("; ", notSucceeded.Take(10)));
+        }
+
         await Placement.AssertEachVmPlacedOnceAsync(cluster.ReadStoreAsync, workload, output);
+        if (replicas > 1)
+        {
+            await ClusterStatus.AssertReplicasAgreeOnOneLeaderAsync(cluster, output);
+        }
     }
 }
 

@@ -13,7 +13,8 @@ namespace Holdfast.Server.Cluster;
 
 /// <summary>
 /// <c>GET /providers/Holdfast.Cluster/status</c> (operator, root scope, <c>Holdfast.Cluster/status/read</c>): the store
-/// kind and revision, the leader (replica, term, API endpoint) or null, the live replicas, and which replica answered.
+/// kind and revision, the leader (replica, term, API endpoint, when elected, when its leader-only services had all
+/// started, or null before then) or null, the live replicas, and which replica answered.
 /// Any replica answers from the store, so every replica gives the same leader.
 /// </summary>
 internal static class ClusterStatusEndpoints
@@ -43,7 +44,7 @@ internal static class ClusterStatusEndpoints
         JsonNode? leader = null;
         if (snapshot.Results[0].Kvs is [var leaderKv, ..] && Parse(leaderKv, ClusterJson.Default.LeaderRecord) is { } record)
         {
-            leader = new JsonObject { ["replica"] = record.Replica, ["term"] = leaderKv.CreateRevision, ["apiEndpoint"] = record.ApiEndpoint, ["electedAt"] = record.ElectedAt };
+            leader = new JsonObject { ["replica"] = record.Replica, ["term"] = leaderKv.CreateRevision, ["apiEndpoint"] = record.ApiEndpoint, ["electedAt"] = record.ElectedAt, ["singletonsStartedAt"] = record.SingletonsStartedAt };
         }
 
         var replicas = new JsonArray();

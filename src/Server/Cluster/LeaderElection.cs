@@ -12,6 +12,8 @@ namespace Holdfast.Server.Cluster;
 /// the lease cannot be renewed within its TTL, when the leader key is no longer the one this replica created, or when a
 /// fenced write finds it so; a stop revokes the lease, which deletes both keys at once so another replica takes over
 /// without waiting for the TTL. Followers campaign again on every tick and as soon as they see the leader key deleted.
+/// Once every leader-only service has started in a term, the leader rewrites its record with that time (fenced), so
+/// the status endpoint of any replica reports when the term's singletons began running.
 /// </summary>
 public sealed partial class LeaderElection : BackgroundService, ILeadership
 {
@@ -30,6 +32,7 @@ public sealed partial class LeaderElection : BackgroundService, ILeadership
     private long _lease;
     private DateTimeOffset _leaseConfirmedAt;
     private string? _registered;
+    private int _leaderOnlyServices;
 
     public LeaderElection(IStateStore store, HoldfastServerOptions options, TimeProvider time, ILogger<LeaderElection> logger)
     {
@@ -79,6 +82,19 @@ public sealed partial class LeaderElection : BackgroundService, ILeadership
             }
 
             await changed.WaitAsync(cancellationToken).ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>A leader-only service was created: a term's singletons have all started once this many have.</summary>
+    internal void AddLeaderOnlyService() => Interlocked.Increment(ref _leaderOnlyServices);
+
+    /// <summary>One leader-only service started in <paramref name="term"/>; the last one stamps the term and wakes the loop to publish it.</summary>
+    internal void SingletonStarted(LeaderTerm term)
+    {
+        if (term.SingletonStarted() == Volatile.Read(ref _leaderOnlyServices))
+        {
+            term.SingletonsStartedAt = _time.GetUtcNow();
+            Wake();
         }
     }
 
@@ -201,6 +217,11 @@ public sealed partial class LeaderElection : BackgroundService, ILeadership
                 return true;
             }
 
+            if (term.SingletonsStartedAt is { } startedAt && !term.Published)
+            {
+                return await PublishStartedAsync(term, startedAt, holder.Lease, cancellationToken).ConfigureAwait(false);
+            }
+
             return false;
         }
 
@@ -218,7 +239,7 @@ public sealed partial class LeaderElection : BackgroundService, ILeadership
             cancellationToken).ConfigureAwait(false);
         if (result.Succeeded)
         {
-            Become(result.Revision);
+            Become(result.Revision, record);
             return false;
         }
 
@@ -230,7 +251,7 @@ public sealed partial class LeaderElection : BackgroundService, ILeadership
         if (holder.Lease == LeaseId)
         {
             // This replica's own campaign committed but its answer was lost (a timeout): the term is ours.
-            Become(holder.CreateRevision);
+            Become(holder.CreateRevision, ReadLeader(holder) ?? record);
             return false;
         }
 
@@ -249,7 +270,23 @@ public sealed partial class LeaderElection : BackgroundService, ILeadership
         return false;
     }
 
-    private void Become(long term)
+    /// <summary>Rewrites the leader record with when the term's singletons started, fenced by the term; true to tick again.</summary>
+    private async Task<bool> PublishStartedAsync(LeaderTerm term, DateTimeOffset startedAt, long lease, CancellationToken cancellationToken)
+    {
+        var record = JsonSerializer.SerializeToUtf8Bytes(term.Record with { SingletonsStartedAt = startedAt }, ClusterJson.Default.LeaderRecord);
+        var result = await _store.TxnAsync(new TxnRequest([term.Fence], [TxnOp.Put(ClusterKeys.Leader, record, lease)]), cancellationToken).ConfigureAwait(false);
+        if (!result.Succeeded)
+        {
+            StepDown(term.Number, "the leader key is no longer the one it created");
+            return true;
+        }
+
+        term.Published = true;
+        LogSingletonsStarted(_logger, ReplicaId, term.Number, (startedAt - term.Record.ElectedAt).TotalMilliseconds);
+        return false;
+    }
+
+    private void Become(long term, LeaderRecord record)
     {
         TaskCompletionSource changed;
         lock (_gate)
@@ -260,7 +297,7 @@ public sealed partial class LeaderElection : BackgroundService, ILeadership
             }
 
             _current?.End();
-            _current = new LeaderTerm(term, this);
+            _current = new LeaderTerm(term, record, this);
             changed = _leaderChanged;
             _leaderChanged = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         }
@@ -343,14 +380,19 @@ public sealed partial class LeaderElection : BackgroundService, ILeadership
 
     private void Wake() => Volatile.Read(ref _wake).TrySetResult();
 
+    /// <summary>Until the next tick or a wake; a wake during a tick is kept, so the sleep after it ends at once.</summary>
     private async Task SleepAsync(CancellationToken cancellationToken)
     {
-        var wake = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-        Volatile.Write(ref _wake, wake);
+        var wake = Volatile.Read(ref _wake);
         using var delay = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         var sleeping = Task.Delay(_renewEvery, _time, delay.Token);
         await Task.WhenAny(sleeping, wake.Task).ConfigureAwait(false);
         await delay.CancelAsync().ConfigureAwait(false);
+        if (wake.Task.IsCompleted)
+        {
+            Interlocked.CompareExchange(ref _wake, new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously), wake);
+        }
+
         cancellationToken.ThrowIfCancellationRequested();
     }
 
@@ -372,6 +414,9 @@ public sealed partial class LeaderElection : BackgroundService, ILeadership
     [LoggerMessage(Level = LogLevel.Information, Message = "Replica {ReplicaId} is leader for term {Term}")]
     private static partial void LogElected(ILogger logger, string replicaId, long term);
 
+    [LoggerMessage(Level = LogLevel.Information, Message = "Replica {ReplicaId}: every leader-only service started in term {Term}, {Milliseconds} ms after the election")]
+    private static partial void LogSingletonsStarted(ILogger logger, string replicaId, long term, double milliseconds);
+
     [LoggerMessage(Level = LogLevel.Warning, Message = "Replica {ReplicaId} is no longer leader (term {Term}): {Reason}")]
     private static partial void LogSteppedDown(ILogger logger, string replicaId, long term, string reason);
 
@@ -385,16 +430,32 @@ public sealed partial class LeaderElection : BackgroundService, ILeadership
     private static partial void LogRevokeFailed(ILogger logger, string reason);
 }
 
-/// <summary>One term of this replica's leadership: its number (the fence) and a token cancelled when it ends.</summary>
-internal sealed class LeaderTerm(long number, LeaderElection election) : IDisposable
+/// <summary>One term of this replica's leadership: its number (the fence), its record, and a token cancelled when it ends.</summary>
+internal sealed class LeaderTerm(long number, LeaderRecord record, LeaderElection election) : IDisposable
 {
     private readonly CancellationTokenSource _ended = new();
+    private int _singletonsStarted;
 
     public long Number { get; } = number;
+
+    /// <summary>The leader record this term was won with.</summary>
+    public LeaderRecord Record { get; } = record;
+
+    /// <summary>When the last of this term's leader-only services started; null until then.</summary>
+    public DateTimeOffset? SingletonsStartedAt { get; set; }
+
+    /// <summary>The leader record carries <see cref="SingletonsStartedAt"/>.</summary>
+    public bool Published { get; set; }
 
     public Compare Fence { get; } = ClusterKeys.Fence(number);
 
     public CancellationToken Token => _ended.Token;
+
+    /// <summary>A leader-only service started in this term (<see cref="LeaderOnlyService"/>).</summary>
+    public void Started() => election.SingletonStarted(this);
+
+    /// <summary>How many of this term's leader-only services have started, this one included.</summary>
+    internal int SingletonStarted() => Interlocked.Increment(ref _singletonsStarted);
 
     /// <summary>A fenced write failed its fence: this term is over.</summary>
     public void Lost() => election.StepDown(Number, "a fenced write found the leader key changed");

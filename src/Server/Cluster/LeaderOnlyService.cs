@@ -7,11 +7,26 @@ namespace Holdfast.Server.Cluster;
 /// <summary>
 /// Runs a singleton hosted service only while this replica leads: started when a term begins (with the term as the
 /// <see cref="FencedStateStore.Scope"/> of its whole async flow, so its writes are fenced), stopped when the term ends
-/// (its token is cancelled at once), started again on the next term.
+/// (its token is cancelled at once), started again on the next term. Each start is counted in the term, so the leader
+/// record says when all of them had started (<see cref="LeaderElection.SingletonStarted"/>).
 /// </summary>
-internal sealed partial class LeaderOnlyService(IHostedService singleton, LeaderElection election, ILogger<LeaderOnlyService> logger) : BackgroundService
+internal sealed partial class LeaderOnlyService : BackgroundService
 {
-    private readonly string _name = singleton.GetType().Name;
+    private readonly IHostedService _singleton;
+    private readonly LeaderElection _election;
+    private readonly ILogger<LeaderOnlyService> _logger;
+    private readonly string _name;
+
+    public LeaderOnlyService(IHostedService singleton, LeaderElection election, ILogger<LeaderOnlyService> logger)
+    {
+        ArgumentNullException.ThrowIfNull(singleton);
+        ArgumentNullException.ThrowIfNull(election);
+        _singleton = singleton;
+        _election = election;
+        _logger = logger;
+        _name = singleton.GetType().Name;
+        election.AddLeaderOnlyService();
+    }
 
     /// <summary>The singleton's terms so far (tests).</summary>
     public int Starts { get; private set; }
@@ -22,8 +37,8 @@ internal sealed partial class LeaderOnlyService(IHostedService singleton, Leader
         {
             while (!stoppingToken.IsCancellationRequested)
             {
-                await election.WaitForLeadershipAsync(stoppingToken).ConfigureAwait(false);
-                if (election.CurrentTerm is not { } term)
+                await _election.WaitForLeadershipAsync(stoppingToken).ConfigureAwait(false);
+                if (_election.CurrentTerm is not { } term)
                 {
                     continue;
                 }
@@ -51,10 +66,11 @@ internal sealed partial class LeaderOnlyService(IHostedService singleton, Leader
         using var running = CancellationTokenSource.CreateLinkedTokenSource(stoppingToken, term.Token);
         FencedStateStore.Scope = term;
         Starts++;
-        LogStarting(logger, _name, term.Number);
+        LogStarting(_logger, _name, term.Number);
         try
         {
-            await singleton.StartAsync(running.Token).ConfigureAwait(false);
+            await _singleton.StartAsync(running.Token).ConfigureAwait(false);
+            term.Started();
             await Task.Delay(Timeout.InfiniteTimeSpan, running.Token).ConfigureAwait(false);
         }
         catch (OperationCanceledException) when (running.IsCancellationRequested)
@@ -62,7 +78,7 @@ internal sealed partial class LeaderOnlyService(IHostedService singleton, Leader
         }
         catch (Exception ex) when (ex is StateStoreException or OperationCanceledException)
         {
-            LogFailed(logger, _name, ex.Message);
+            LogFailed(_logger, _name, ex.Message);
         }
         finally
         {
@@ -70,20 +86,20 @@ internal sealed partial class LeaderOnlyService(IHostedService singleton, Leader
             try
             {
                 using var stopTimeout = new CancellationTokenSource(TimeSpan.FromSeconds(10));
-                await singleton.StopAsync(stopTimeout.Token).ConfigureAwait(false);
+                await _singleton.StopAsync(stopTimeout.Token).ConfigureAwait(false);
             }
             catch (Exception ex) when (ex is StateStoreException or OperationCanceledException or ObjectDisposedException)
             {
-                LogFailed(logger, _name, ex.Message);
+                LogFailed(_logger, _name, ex.Message);
             }
 
-            if (singleton is BackgroundService { ExecuteTask: { IsFaulted: true } faulted })
+            if (_singleton is BackgroundService { ExecuteTask: { IsFaulted: true } faulted })
             {
-                LogFailed(logger, _name, faulted.Exception!.GetBaseException().Message);
+                LogFailed(_logger, _name, faulted.Exception!.GetBaseException().Message);
             }
 
             FencedStateStore.Scope = null;
-            LogStopped(logger, _name, term.Number);
+            LogStopped(_logger, _name, term.Number);
         }
     }
 

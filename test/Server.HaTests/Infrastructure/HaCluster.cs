@@ -85,6 +85,10 @@ public sealed class HaCluster : IAsyncDisposable
 
     private static readonly string ClusterToken = "ha-tests-" + Guid.NewGuid().ToString("N");
 
+    /// <summary>Every replica's leader-election log lines so far (elections, step-downs and their reasons), for failure messages.</summary>
+    public string LeadershipLog() =>
+        string.Join('\n', Replicas.SelectMany((replica, i) => replica.Output.Split('\n').Where(l => l.Contains("Cluster.LeaderElection", StringComparison.Ordinal)).Select(l => $"r{i + 1}: {l}")));
+
     /// <summary>The member that reports itself leader (asked of each member's maintenance status), bounded.</summary>
     public async Task<EtcdProcess> FindEtcdLeaderAsync()
     {

@@ -195,6 +195,67 @@ public sealed class LeaderElectionTests : IAsyncLifetime, IDisposable
         }
     }
 
+    [Fact]
+    public async Task LeaderOnlyServices_LastOneStarted_StatusReportsWhenForEachTerm()
+    {
+        var a = await StartAsync("replica-a");
+        var quick = new GatedStart();
+        var slow = new GatedStart();
+        quick.Open();
+        var gated = new[] { new LeaderOnlyService(quick, a, NullLogger<LeaderOnlyService>.Instance), new LeaderOnlyService(slow, a, NullLogger<LeaderOnlyService>.Instance) };
+        foreach (var service in gated)
+        {
+            await service.StartAsync(CancellationToken.None);
+        }
+
+        try
+        {
+            await Task.WhenAll(quick.Entered, slow.Entered).WaitAsync(Patience);
+            var firstTerm = a.Term;
+            var before = await ClusterStatusEndpoints.ReadAsync(_store, "sqlite", a.ReplicaId, CancellationToken.None);
+            Assert.Equal(firstTerm, before["leader"]!["term"]!.GetValue<long>());
+            Assert.Null(before["leader"]!["singletonsStartedAt"]);
+
+            // Only once the last one has started does the leader record say so, with that time.
+            var released = TimeProvider.System.GetUtcNow();
+            slow.Open();
+            var first = await StartedLeaderAsync(afterTerm: 0);
+            Assert.Equal(firstTerm, first["term"]!.GetValue<long>());
+            Assert.True(first["singletonsStartedAt"]!.GetValue<DateTimeOffset>() >= released, $"{first} was stamped before the last service started ({released:O}).");
+
+            // A new term (the lease revoked behind the leader's back): the new record is stamped again.
+            await _store.RevokeLeaseAsync(a.LeaseId, CancellationToken.None);
+            var second = await StartedLeaderAsync(afterTerm: firstTerm);
+            Assert.True(second["singletonsStartedAt"]!.GetValue<DateTimeOffset>() >= second["electedAt"]!.GetValue<DateTimeOffset>());
+            Assert.All(gated, g => Assert.Equal(2, g.Starts));
+        }
+        finally
+        {
+            foreach (var service in gated)
+            {
+                await service.StopAsync(CancellationToken.None);
+                service.Dispose();
+            }
+        }
+    }
+
+    /// <summary>The status endpoint's leader once its term is above <paramref name="afterTerm"/> and its singletons started (bounded).</summary>
+    private async Task<System.Text.Json.Nodes.JsonNode> StartedLeaderAsync(long afterTerm)
+    {
+        var waited = System.Diagnostics.Stopwatch.StartNew();
+        while (true)
+        {
+            var status = await ClusterStatusEndpoints.ReadAsync(_store, "sqlite", "test", CancellationToken.None);
+            if (status["leader"] is { } leader && leader["term"]!.GetValue<long>() > afterTerm && leader["singletonsStartedAt"] is not null)
+            {
+                return leader;
+            }
+
+            Assert.True(waited.Elapsed < Patience, $"No leader above term {afterTerm} with its singletons started: {status}");
+            await Task.Delay(50);
+        }
+    }
+
     private async Task<LeaderElection> StartAsync(string replicaId, int leaseSeconds = 4)
     {
         var options = new HoldfastServerOptions { DataDirectory = "unused", ReplicaId = replicaId, LeaderLeaseSeconds = leaseSeconds };
@@ -248,5 +309,24 @@ public sealed class LeaderElectionTests : IAsyncLifetime, IDisposable
                 _stopped.TrySetResult();
             }
         }
+    }
+
+    /// <summary>A singleton whose start waits until <see cref="Open"/> (every start after that is at once).</summary>
+    private sealed class GatedStart : IHostedService
+    {
+        private readonly TaskCompletionSource _open = new(TaskCreationOptions.RunContinuationsAsynchronously);
+        private readonly TaskCompletionSource _entered = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+        public Task Entered => _entered.Task;
+
+        public void Open() => _open.TrySetResult();
+
+        public async Task StartAsync(CancellationToken cancellationToken)
+        {
+            _entered.TrySetResult();
+            await _open.Task.WaitAsync(cancellationToken);
+        }
+
+        public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;
     }
 }

@@ -36,9 +36,23 @@ public sealed class ReplicaServerTests
 
         var admin = AdminCredentials.Load(server.DataDirectory.AdminCredentialsPath);
         using var http = await InProcessClients.SignedInAsync(server, admin.ClientId, admin.ClientSecret);
-        using var response = await http.GetAsync("providers/Holdfast.Cluster/status?api-version=2025-01-01");
-        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
-        var status = JsonNode.Parse(await response.Content.ReadAsStringAsync())!;
+        // The leader record says when the term's last leader-only service started (published just after, so polled).
+        JsonNode status;
+        var published = System.Diagnostics.Stopwatch.StartNew();
+        while (true)
+        {
+            using var response = await http.GetAsync("providers/Holdfast.Cluster/status?api-version=2025-01-01");
+            Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+            status = JsonNode.Parse(await response.Content.ReadAsStringAsync())!;
+            if (status["leader"]?["singletonsStartedAt"] is not null || published.Elapsed > TimeSpan.FromSeconds(20))
+            {
+                break;
+            }
+
+            await Task.Delay(50);
+        }
+
+        Assert.True(status["leader"]!["singletonsStartedAt"]?.GetValue<DateTimeOffset>() >= status["leader"]!["electedAt"]!.GetValue<DateTimeOffset>(), $"No singletonsStartedAt at or after electedAt: {status}");
         Assert.Equal("sqlite", status["store"]!.GetValue<string>());
         Assert.Equal("solo", status["leader"]!["replica"]!.GetValue<string>());
         Assert.Equal(leadership.Term, status["leader"]!["term"]!.GetValue<long>());
