@@ -235,7 +235,21 @@ internal sealed class StoreWriter : IKvSource, IDisposable
 
     public TxnResult Txn(TxnRequest request, out StateStoreException? rejection)
     {
-        bool succeeded = TxnCompares.AllHold(request.Compares, this);
+        // The rows the compares read, reused by the first write to the same key (a compare-and-swap then looks its key
+        // up once, not twice); a write consumes its key's entry, so later operations read again.
+        Dictionary<string, KeyValue?>? compared = null;
+        bool succeeded = true;
+        foreach (var compare in request.Compares)
+        {
+            var current = Get(compare.Key);
+            (compared ??= new Dictionary<string, KeyValue?>(StringComparer.Ordinal))[compare.Key] = current;
+            if (!compare.IsSatisfiedBy(current))
+            {
+                succeeded = false;
+                break;
+            }
+        }
+
         var ops = succeeded ? request.Success : request.Failure;
         foreach (var op in ops)
         {
@@ -256,14 +270,13 @@ internal sealed class StoreWriter : IKvSource, IDisposable
             switch (op.Type)
             {
                 case TxnOpType.Put:
-                    var previous = Get(op.Key);
+                    var previous = compared is not null && compared.Remove(op.Key, out var known) ? known : Get(op.Key);
                     Upsert(op.Key, op.Value.ToArray(), revision, op.Lease);
                     wrote = true;
                     results.Add(new TxnOpResult(previous is null ? [] : [previous], 0));
                     break;
                 case TxnOpType.Delete:
-                    _deleteKeyReturning.Parameters[0].Value = op.Key;
-                    var deleted = Schema.ReadOne(_deleteKeyReturning);
+                    var deleted = compared is not null && compared.Remove(op.Key, out var seen) ? DeleteKnown(op.Key, seen) : DeleteReturning(op.Key);
                     if (deleted is not null)
                     {
                         LogDelete(op.Key, revision);
@@ -273,6 +286,7 @@ internal sealed class StoreWriter : IKvSource, IDisposable
                     results.Add(new TxnOpResult(deleted is null ? [] : [deleted], deleted is null ? 0 : 1));
                     break;
                 case TxnOpType.DeletePrefix:
+                    compared = null;
                     var range = Range(op.Key);
                     if (range.Count > 0)
                     {
@@ -424,6 +438,25 @@ internal sealed class StoreWriter : IKvSource, IDisposable
         }
 
         _batchRevision = revision;
+    }
+
+    private KeyValue? DeleteReturning(string key)
+    {
+        _deleteKeyReturning.Parameters[0].Value = key;
+        return Schema.ReadOne(_deleteKeyReturning);
+    }
+
+    /// <summary>Deletes a key whose current row this transaction has already read (<paramref name="current"/>, null when absent).</summary>
+    private KeyValue? DeleteKnown(string key, KeyValue? current)
+    {
+        if (current is null)
+        {
+            return null;
+        }
+
+        _deleteKey.Parameters[0].Value = key;
+        _deleteKey.ExecuteNonQuery();
+        return current;
     }
 
     private long ModRevisionOf(string key)

@@ -96,6 +96,53 @@ public sealed class SqliteStateStoreTests : IDisposable
     }
 
     [Fact]
+    public async Task TxnAsync_ComparedKeysWrittenSeveralTimes_ResultsReflectEachStep()
+    {
+        await using var store = await OpenAsync();
+        var first = await store.PutAsync("/m/a", "v1"u8.ToArray(), null, CancellationToken.None);
+        await store.PutAsync("/m/p/1", "x"u8.ToArray(), null, CancellationToken.None);
+
+        // The compares read /m/a and /m/b; the operations then write, delete and rewrite them, so a row read by a compare
+        // may stand for the key only until the first write to it.
+        var result = await store.TxnAsync(
+            new TxnRequest(
+                [Compare.ModRevisionIs("/m/a", first.Revision), Compare.Absent("/m/b"), Compare.Exists("/m/p/1")],
+                [TxnOp.Put("/m/a", "v2"u8.ToArray()), TxnOp.Delete("/m/a"), TxnOp.Put("/m/a", "v3"u8.ToArray()), TxnOp.Delete("/m/b"), TxnOp.Put("/m/b", "b"u8.ToArray()), TxnOp.DeletePrefix("/m/p/"), TxnOp.Delete("/m/p/1")]),
+            CancellationToken.None);
+
+        Assert.True(result.Succeeded);
+        Assert.Equal("v1", Encoding.UTF8.GetString(Assert.Single(result.Results[0].Kvs).Value.Span));
+        Assert.Equal("v2", Encoding.UTF8.GetString(Assert.Single(result.Results[1].Kvs).Value.Span));
+        Assert.Equal(1, result.Results[1].Deleted);
+        Assert.Empty(result.Results[2].Kvs);
+        Assert.Empty(result.Results[3].Kvs);
+        Assert.Equal(0, result.Results[3].Deleted);
+        Assert.Empty(result.Results[4].Kvs);
+        Assert.Equal(1, result.Results[5].Deleted);
+        Assert.Empty(result.Results[6].Kvs);
+        Assert.Equal(0, result.Results[6].Deleted);
+        Assert.Equal("v3", Encoding.UTF8.GetString((await store.GetAsync("/m/a", CancellationToken.None))!.Value.Span));
+        Assert.Equal("b", Encoding.UTF8.GetString((await store.GetAsync("/m/b", CancellationToken.None))!.Value.Span));
+        Assert.Null(await store.GetAsync("/m/p/1", CancellationToken.None));
+    }
+
+    [Fact]
+    public async Task TxnAsync_CompareThenDeleteExistingKey_ReturnsDeletedRowAndDeletes()
+    {
+        await using var store = await OpenAsync();
+        var written = await store.PutAsync("/d/a", "v"u8.ToArray(), null, CancellationToken.None);
+
+        var result = await store.TxnAsync(new TxnRequest([Compare.ModRevisionIs("/d/a", written.Revision)], [TxnOp.Delete("/d/a")]), CancellationToken.None);
+
+        Assert.True(result.Succeeded);
+        var deleted = Assert.Single(result.Results[0].Kvs);
+        Assert.Equal(written.Revision, deleted.ModRevision);
+        Assert.Equal(1, result.Results[0].Deleted);
+        Assert.Null(await store.GetAsync("/d/a", CancellationToken.None));
+        Assert.Equal(written.Revision + 1, result.Revision);
+    }
+
+    [Fact]
     public async Task WatchAsync_ConsumerFallsBehindBuffer_EndsWithTransientErrorAfterBufferedEvents()
     {
         await using var store = await OpenAsync(new SqliteStateStoreOptions { WatchBufferCapacity = 4 });
