@@ -9,7 +9,8 @@ namespace Holdfast.State.Sqlite;
 /// acknowledged write is durable. Writes go through one writer task that drains up to
 /// <see cref="SqliteStateStoreOptions.MaxBatchSize"/> queued requests into one transaction (group commit: one fsync
 /// for the batch, one revision per successful write). Reads run on pooled read connections and never queue behind
-/// the writer. Watches replay the <c>log</c> table and then follow an in-process fan-out. Leases are rows with an
+/// the writer; a point read of a recently written key is served from the rows the writer kept after its commit
+/// (<see cref="RecentWrites"/>). Watches replay the <c>log</c> table and then follow an in-process fan-out. Leases are rows with an
 /// absolute expiry, checked every <see cref="SqliteStateStoreOptions.LeaseCheckInterval"/> on the injected
 /// <see cref="TimeProvider"/>; expiry deletes their keys through the writer, so watchers see the deletes.
 /// Put (or a transaction's Put) with a lease that does not exist or has expired throws a non-transient
@@ -129,6 +130,12 @@ public sealed class SqliteStateStore : IStateStore
     {
         ValidateKey(key);
         cancellationToken.ThrowIfCancellationRequested();
+        ThrowIfDisposed();
+        if (_writer.Recent.TryGet(key, out var recent))
+        {
+            return ValueTask.FromResult(recent);
+        }
+
         return ValueTask.FromResult(Read(key, static (connection, key) => connection.Get(key), "Reading a key"));
     }
 
@@ -393,6 +400,7 @@ public sealed class SqliteStateStore : IStateStore
                 {
                     // A defect must neither strand callers nor stop the only writer: fail what the batch left
                     // unanswered and go on (the next batch rolls back any transaction left open).
+                    _writer.Recent.Abandon();
                     var error = SqliteErrors.Translate(exception, "Applying writes");
                     foreach (var write in batch)
                     {

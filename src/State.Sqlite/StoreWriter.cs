@@ -14,6 +14,7 @@ internal sealed class StoreWriter : IKvSource, IDisposable
     private readonly SqliteConnection _connection;
     private readonly TimeProvider _time;
     private readonly List<WatchEvent> _events = [];
+    private readonly RecentWrites _recent = new(capacity: 1024, maxValueBytes: 16 * 1024);
 
     private readonly SqliteCommand _begin;
     private readonly SqliteCommand _commit;
@@ -103,6 +104,9 @@ internal sealed class StoreWriter : IKvSource, IDisposable
 
     public long CommittedRevision => Volatile.Read(ref _committedRevision);
 
+    /// <summary>The rows of recently written keys, filled after each commit; other threads read it.</summary>
+    public RecentWrites Recent => _recent;
+
     /// <summary>
     /// Applies <paramref name="batch"/> in one transaction, hands the committed changes to <paramref name="publish"/>
     /// and completes every request. A request whose <see cref="PendingWrite.Apply"/> throws is failed alone: the
@@ -163,10 +167,12 @@ internal sealed class StoreWriter : IKvSource, IDisposable
                     _updateMeta.ExecuteNonQuery();
                 }
 
+                _recent.Committing();
                 _commit.ExecuteNonQuery();
             }
             catch (Exception exception)
             {
+                _recent.Abandon();
                 FailAll(batch, RollBackAfter(exception, "Committing writes"));
                 return;
             }
@@ -174,6 +180,7 @@ internal sealed class StoreWriter : IKvSource, IDisposable
             _revision = _batchRevision;
             _logId = _batchLogId;
             Volatile.Write(ref _committedRevision, _revision);
+            _recent.Committed(_events);
             if (_events.Count > 0)
             {
                 publish(_events);

@@ -143,6 +143,77 @@ public sealed class SqliteStateStoreTests : IDisposable
     }
 
     [Fact]
+    public async Task GetAsync_MoreRecentlyWrittenKeysThanKept_EveryReadSeesTheNewestRow()
+    {
+        await using var store = await OpenAsync();
+        var revisions = new Dictionary<string, long>();
+        for (int round = 0; round < 2; round++)
+        {
+            // 2,500 keys: more than the writer keeps, so reads mix kept rows and SQLite reads.
+            var writes = Enumerable.Range(0, 2500).Select(async i =>
+            {
+                var key = $"/r/{i:D4}";
+                var result = await store.PutAsync(key, Encoding.UTF8.GetBytes($"{round}-{i}"), null, CancellationToken.None);
+                return (key, result.Revision);
+            });
+            foreach (var (key, revision) in await Task.WhenAll(writes))
+            {
+                revisions[key] = revision;
+            }
+
+            foreach (var (key, revision) in revisions)
+            {
+                var kv = await store.GetAsync(key, CancellationToken.None);
+                Assert.NotNull(kv);
+                Assert.Equal(revision, kv.ModRevision);
+                Assert.Equal(round + 1, kv.Version);
+                Assert.Equal($"{round}-{int.Parse(key.AsSpan(3), System.Globalization.CultureInfo.InvariantCulture)}", Encoding.UTF8.GetString(kv.Value.Span));
+            }
+        }
+
+        await store.DeleteAsync("/r/0007", null, CancellationToken.None);
+        await store.TxnAsync(new TxnRequest([], [TxnOp.DeletePrefix("/r/24")]), CancellationToken.None);
+        Assert.Null(await store.GetAsync("/r/0007", CancellationToken.None));
+        Assert.Null(await store.GetAsync("/r/2499", CancellationToken.None));
+        Assert.NotNull(await store.GetAsync("/r/2399", CancellationToken.None));
+    }
+
+    [Fact]
+    public async Task GetAsync_WhileAnotherTaskWrites_NeverSeesAnOlderRowThanAcknowledged()
+    {
+        await using var store = await OpenAsync();
+        long acknowledged = 0;
+        using var stop = new CancellationTokenSource(TimeSpan.FromSeconds(2));
+        var writer = Task.Run(async () =>
+        {
+            for (int i = 0; !stop.IsCancellationRequested; i++)
+            {
+                var result = await store.TxnAsync(
+                    new TxnRequest([], [TxnOp.Put("/c/a", BitConverter.GetBytes(i)), TxnOp.Put("/c/b", BitConverter.GetBytes(i))]), CancellationToken.None);
+                Volatile.Write(ref acknowledged, result.Revision);
+            }
+        });
+
+        long reads = 0;
+        while (!writer.IsCompleted)
+        {
+            long before = Volatile.Read(ref acknowledged);
+            var a = await store.GetAsync("/c/a", CancellationToken.None);
+            var b = await store.GetAsync("/c/b", CancellationToken.None);
+            if (before > 0)
+            {
+                // Both keys are written by every transaction: a read after another sees the same or a later one.
+                Assert.True(a!.ModRevision >= before, $"read revision {a.ModRevision} after {before} was acknowledged");
+                Assert.True(b!.ModRevision >= a.ModRevision, $"/c/b at {b.ModRevision} read after /c/a at {a.ModRevision}");
+                reads++;
+            }
+        }
+
+        await writer;
+        Assert.True(reads > 0);
+    }
+
+    [Fact]
     public async Task WatchAsync_ConsumerFallsBehindBuffer_EndsWithTransientErrorAfterBufferedEvents()
     {
         await using var store = await OpenAsync(new SqliteStateStoreOptions { WatchBufferCapacity = 4 });
