@@ -23,6 +23,7 @@ public sealed class SqliteStateStore : IStateStore
     private readonly SqliteStateStoreOptions _options;
     private readonly StoreWriter _writer;
     private readonly ReadConnectionPool _readers;
+    private readonly Checkpointer _checkpointer;
     private readonly Channel<PendingWrite> _queue =
         Channel.CreateUnbounded<PendingWrite>(new UnboundedChannelOptions { SingleReader = true, AllowSynchronousContinuations = false });
 
@@ -41,6 +42,7 @@ public sealed class SqliteStateStore : IStateStore
         _options = options;
         _writer = writer;
         _readers = new ReadConnectionPool(path, options.MaxIdleReadConnections, options.BusyTimeoutSeconds);
+        _checkpointer = new Checkpointer(path, options.BusyTimeoutSeconds);
         _expiryPicked = () => Volatile.Write(ref _expiryQueued, 0);
         // The writer blocks in SQLite and fsync; it gets a thread of its own so it never holds one of the pool's
         // few threads (two on the reference machine) while the disk syncs.
@@ -296,6 +298,7 @@ public sealed class SqliteStateStore : IStateStore
             watcher.End(new StateStoreException($"The state store at '{Path}' was closed.", isTransient: false));
         }
 
+        _checkpointer.Dispose();
         _readers.Dispose();
         _writer.Dispose();
     }
@@ -376,6 +379,7 @@ public sealed class SqliteStateStore : IStateStore
     {
         var reader = _queue.Reader;
         var batch = new List<PendingWrite>(_options.MaxBatchSize);
+        int commits = 0;
         while (WaitForWrites(reader))
         {
             while (batch.Count < _options.MaxBatchSize && reader.TryRead(out var write))
@@ -409,6 +413,17 @@ public sealed class SqliteStateStore : IStateStore
                 }
 
                 batch.Clear();
+                if (++commits >= _options.CheckpointEveryCommits)
+                {
+                    commits = 0;
+                    _checkpointer.Request();
+                }
+
+                if (_checkpointer.WalFrames >= _options.WalFramesBeforeWriterCheckpoint)
+                {
+                    // Caught up (or failed, and the checkpointer's next run reports the size again): ask again later.
+                    _checkpointer.Observed(_writer.Checkpoint() >= 0 ? 0 : -1);
+                }
             }
         }
     }

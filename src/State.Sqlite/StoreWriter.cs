@@ -37,6 +37,7 @@ internal sealed class StoreWriter : IKvSource, IDisposable
     private readonly SqliteCommand _expiredLeases;
     private readonly SqliteCommand _compactMeta;
     private readonly SqliteCommand _compactLog;
+    private readonly SqliteCommand _checkpoint;
 
     private long _revision;
     private long _logId;
@@ -91,6 +92,7 @@ internal sealed class StoreWriter : IKvSource, IDisposable
         _expiredLeases = Schema.Prepare(connection, "SELECT id FROM leases WHERE expires_at_ms <= $now ORDER BY expires_at_ms, id", "$now");
         _compactMeta = Schema.Prepare(connection, "UPDATE meta SET value = $rev WHERE name = 'compact_rev' AND value < $rev", "$rev");
         _compactLog = Schema.Prepare(connection, "DELETE FROM log WHERE rev <= $rev", "$rev");
+        _checkpoint = Schema.Prepare(connection, "PRAGMA wal_checkpoint(PASSIVE)");
 
         using var load = Schema.Prepare(
             connection,
@@ -194,6 +196,12 @@ internal sealed class StoreWriter : IKvSource, IDisposable
             return;
         }
     }
+
+    /// <summary>
+    /// A PASSIVE checkpoint between batches, when no write is in flight: it catches up with the WAL's end, so the next
+    /// write transaction can start the WAL over. Returns the WAL's frame count before it restarts, or -1.
+    /// </summary>
+    public long Checkpoint() => Checkpointer.Run(_checkpoint);
 
     public KeyValue? Get(string key)
     {
@@ -402,7 +410,7 @@ internal sealed class StoreWriter : IKvSource, IDisposable
         {
             _begin, _commit, _rollback, _selectVersion, _selectKv, _selectRange, _upsert, _deleteKey, _deleteKeyReturning, _deleteRange,
             _insertLog, _updateMeta, _leaseLive, _leaseInsert, _leaseKeepAlive, _leaseDelete, _leaseKeys, _leaseDeleteKeys,
-            _expiredLeases, _compactMeta, _compactLog,
+            _expiredLeases, _compactMeta, _compactLog, _checkpoint,
         })
         {
             command.Dispose();

@@ -214,6 +214,49 @@ public sealed class SqliteStateStoreTests : IDisposable
     }
 
     [Fact]
+    public async Task PutAsync_ManyCommits_BackgroundCheckpointCopiesTheWalIntoTheDatabaseFile()
+    {
+        await using var store = await OpenAsync(new SqliteStateStoreOptions { CheckpointEveryCommits = 16 });
+        var value = new byte[2048];
+        for (int i = 0; i < 200; i++)
+        {
+            await store.PutAsync($"/ck/{i:D3}", value, null, CancellationToken.None);
+        }
+
+        // 200 writes of 2 KiB take at least 100 pages; only a checkpoint puts them in the database file itself.
+        var waited = System.Diagnostics.Stopwatch.StartNew();
+        while (new FileInfo(DatabasePath).Length < 100 * 4096 && waited.Elapsed < WaitTimeout)
+        {
+            await Task.Delay(20);
+        }
+
+        Assert.True(new FileInfo(DatabasePath).Length >= 100 * 4096, $"database file is {new FileInfo(DatabasePath).Length} bytes");
+    }
+
+    [Fact]
+    public async Task PutAsync_UnbrokenConcurrentWrites_WalStartsOverInsteadOfGrowing()
+    {
+        await using var store = await OpenAsync(new SqliteStateStoreOptions { CheckpointEveryCommits = 4, WalFramesBeforeWriterCheckpoint = 256 });
+        var value = new byte[2048];
+        await Task.WhenAll(Enumerable.Range(0, 64).Select(async worker =>
+        {
+            for (int i = 0; i < 40; i++)
+            {
+                await store.PutAsync($"/wal/{worker:D2}/{i:D2}", value, null, CancellationToken.None);
+            }
+        }));
+
+        // 2,560 writes of 2 KiB put at least 1,280 frames (5 MiB) through the WAL, and the log doubles that; a WAL
+        // that started over stays near the bound (256 frames, 1 MiB) plus what one batch adds.
+        long walBytes = new FileInfo(DatabasePath + "-wal").Length;
+        Assert.True(walBytes < 4 * 1024 * 1024, $"WAL is {walBytes} bytes");
+        for (int worker = 0; worker < 64; worker += 9)
+        {
+            Assert.NotNull(await store.GetAsync($"/wal/{worker:D2}/39", CancellationToken.None));
+        }
+    }
+
+    [Fact]
     public async Task WatchAsync_ConsumerFallsBehindBuffer_EndsWithTransientErrorAfterBufferedEvents()
     {
         await using var store = await OpenAsync(new SqliteStateStoreOptions { WatchBufferCapacity = 4 });
