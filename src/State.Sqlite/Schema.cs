@@ -77,7 +77,8 @@ internal static class Schema
                 }
 
                 // FULL: a commit returns only after the WAL is fsynced, so an acknowledged write survives power loss.
-                Execute(connection, "PRAGMA synchronous = FULL; PRAGMA journal_size_limit = 67108864; PRAGMA cache_size = -16384");
+                // No automatic checkpoint: the store's Checkpointer copies the WAL back off the commit path.
+                Execute(connection, "PRAGMA synchronous = FULL; PRAGMA journal_size_limit = 67108864; PRAGMA cache_size = -16384; PRAGMA wal_autocheckpoint = 0");
             }
             else
             {

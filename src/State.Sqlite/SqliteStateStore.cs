@@ -9,7 +9,8 @@ namespace Holdfast.State.Sqlite;
 /// acknowledged write is durable. Writes go through one writer task that drains up to
 /// <see cref="SqliteStateStoreOptions.MaxBatchSize"/> queued requests into one transaction (group commit: one fsync
 /// for the batch, one revision per successful write). Reads run on pooled read connections and never queue behind
-/// the writer. Watches replay the <c>log</c> table and then follow an in-process fan-out. Leases are rows with an
+/// the writer; a point read of a recently written key is served from the rows the writer kept after its commit
+/// (<see cref="RecentWrites"/>). Watches replay the <c>log</c> table and then follow an in-process fan-out. Leases are rows with an
 /// absolute expiry, checked every <see cref="SqliteStateStoreOptions.LeaseCheckInterval"/> on the injected
 /// <see cref="TimeProvider"/>; expiry deletes their keys through the writer, so watchers see the deletes.
 /// Put (or a transaction's Put) with a lease that does not exist or has expired throws a non-transient
@@ -22,6 +23,7 @@ public sealed class SqliteStateStore : IStateStore
     private readonly SqliteStateStoreOptions _options;
     private readonly StoreWriter _writer;
     private readonly ReadConnectionPool _readers;
+    private readonly Checkpointer _checkpointer;
     private readonly Channel<PendingWrite> _queue =
         Channel.CreateUnbounded<PendingWrite>(new UnboundedChannelOptions { SingleReader = true, AllowSynchronousContinuations = false });
 
@@ -40,6 +42,7 @@ public sealed class SqliteStateStore : IStateStore
         _options = options;
         _writer = writer;
         _readers = new ReadConnectionPool(path, options.MaxIdleReadConnections, options.BusyTimeoutSeconds);
+        _checkpointer = new Checkpointer(path, options.BusyTimeoutSeconds);
         _expiryPicked = () => Volatile.Write(ref _expiryQueued, 0);
         // The writer blocks in SQLite and fsync; it gets a thread of its own so it never holds one of the pool's
         // few threads (two on the reference machine) while the disk syncs.
@@ -129,6 +132,12 @@ public sealed class SqliteStateStore : IStateStore
     {
         ValidateKey(key);
         cancellationToken.ThrowIfCancellationRequested();
+        ThrowIfDisposed();
+        if (_writer.Recent.TryGet(key, out var recent))
+        {
+            return ValueTask.FromResult(recent);
+        }
+
         return ValueTask.FromResult(Read(key, static (connection, key) => connection.Get(key), "Reading a key"));
     }
 
@@ -289,6 +298,7 @@ public sealed class SqliteStateStore : IStateStore
             watcher.End(new StateStoreException($"The state store at '{Path}' was closed.", isTransient: false));
         }
 
+        _checkpointer.Dispose();
         _readers.Dispose();
         _writer.Dispose();
     }
@@ -369,6 +379,7 @@ public sealed class SqliteStateStore : IStateStore
     {
         var reader = _queue.Reader;
         var batch = new List<PendingWrite>(_options.MaxBatchSize);
+        int commits = 0;
         while (WaitForWrites(reader))
         {
             while (batch.Count < _options.MaxBatchSize && reader.TryRead(out var write))
@@ -393,6 +404,7 @@ public sealed class SqliteStateStore : IStateStore
                 {
                     // A defect must neither strand callers nor stop the only writer: fail what the batch left
                     // unanswered and go on (the next batch rolls back any transaction left open).
+                    _writer.Recent.Abandon();
                     var error = SqliteErrors.Translate(exception, "Applying writes");
                     foreach (var write in batch)
                     {
@@ -401,6 +413,17 @@ public sealed class SqliteStateStore : IStateStore
                 }
 
                 batch.Clear();
+                if (++commits >= _options.CheckpointEveryCommits)
+                {
+                    commits = 0;
+                    _checkpointer.Request();
+                }
+
+                if (_checkpointer.WalFrames >= _options.WalFramesBeforeWriterCheckpoint)
+                {
+                    // Caught up (or failed, and the checkpointer's next run reports the size again): ask again later.
+                    _checkpointer.Observed(_writer.Checkpoint() >= 0 ? 0 : -1);
+                }
             }
         }
     }

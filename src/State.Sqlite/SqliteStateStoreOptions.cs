@@ -25,6 +25,15 @@ public sealed class SqliteStateStoreOptions
     /// </summary>
     public TimeSpan BusyTimeout { get; init; } = TimeSpan.FromSeconds(5);
 
+    /// <summary>Commits between two requests to the background checkpoint, which copies the WAL back into the database file.</summary>
+    public int CheckpointEveryCommits { get; init; } = 64;
+
+    /// <summary>
+    /// WAL size, in 4 KiB frames, past which the writer itself checkpoints between batches: under unbroken writes the
+    /// background checkpoint never reaches the WAL's end, and only a checkpoint that does lets SQLite start the WAL over.
+    /// </summary>
+    public long WalFramesBeforeWriterCheckpoint { get; init; } = 8192;
+
     internal int BusyTimeoutSeconds => (int)Math.Ceiling(BusyTimeout.TotalSeconds);
 
     internal void Validate()
@@ -34,5 +43,7 @@ public sealed class SqliteStateStoreOptions
         ArgumentOutOfRangeException.ThrowIfLessThan(WatchBufferCapacity, 1);
         ArgumentOutOfRangeException.ThrowIfLessThanOrEqual(LeaseCheckInterval, TimeSpan.Zero);
         ArgumentOutOfRangeException.ThrowIfNegative(MaxIdleReadConnections);
+        ArgumentOutOfRangeException.ThrowIfLessThan(CheckpointEveryCommits, 1);
+        ArgumentOutOfRangeException.ThrowIfLessThan(WalFramesBeforeWriterCheckpoint, 1);
     }
 }

@@ -14,6 +14,7 @@ internal sealed class StoreWriter : IKvSource, IDisposable
     private readonly SqliteConnection _connection;
     private readonly TimeProvider _time;
     private readonly List<WatchEvent> _events = [];
+    private readonly RecentWrites _recent = new(capacity: 1024, maxValueBytes: 16 * 1024);
 
     private readonly SqliteCommand _begin;
     private readonly SqliteCommand _commit;
@@ -36,6 +37,7 @@ internal sealed class StoreWriter : IKvSource, IDisposable
     private readonly SqliteCommand _expiredLeases;
     private readonly SqliteCommand _compactMeta;
     private readonly SqliteCommand _compactLog;
+    private readonly SqliteCommand _checkpoint;
 
     private long _revision;
     private long _logId;
@@ -90,6 +92,7 @@ internal sealed class StoreWriter : IKvSource, IDisposable
         _expiredLeases = Schema.Prepare(connection, "SELECT id FROM leases WHERE expires_at_ms <= $now ORDER BY expires_at_ms, id", "$now");
         _compactMeta = Schema.Prepare(connection, "UPDATE meta SET value = $rev WHERE name = 'compact_rev' AND value < $rev", "$rev");
         _compactLog = Schema.Prepare(connection, "DELETE FROM log WHERE rev <= $rev", "$rev");
+        _checkpoint = Schema.Prepare(connection, "PRAGMA wal_checkpoint(PASSIVE)");
 
         using var load = Schema.Prepare(
             connection,
@@ -102,6 +105,9 @@ internal sealed class StoreWriter : IKvSource, IDisposable
     }
 
     public long CommittedRevision => Volatile.Read(ref _committedRevision);
+
+    /// <summary>The rows of recently written keys, filled after each commit; other threads read it.</summary>
+    public RecentWrites Recent => _recent;
 
     /// <summary>
     /// Applies <paramref name="batch"/> in one transaction, hands the committed changes to <paramref name="publish"/>
@@ -163,10 +169,12 @@ internal sealed class StoreWriter : IKvSource, IDisposable
                     _updateMeta.ExecuteNonQuery();
                 }
 
+                _recent.Committing();
                 _commit.ExecuteNonQuery();
             }
             catch (Exception exception)
             {
+                _recent.Abandon();
                 FailAll(batch, RollBackAfter(exception, "Committing writes"));
                 return;
             }
@@ -174,6 +182,7 @@ internal sealed class StoreWriter : IKvSource, IDisposable
             _revision = _batchRevision;
             _logId = _batchLogId;
             Volatile.Write(ref _committedRevision, _revision);
+            _recent.Committed(_events);
             if (_events.Count > 0)
             {
                 publish(_events);
@@ -187,6 +196,12 @@ internal sealed class StoreWriter : IKvSource, IDisposable
             return;
         }
     }
+
+    /// <summary>
+    /// A PASSIVE checkpoint between batches, when no write is in flight: it catches up with the WAL's end, so the next
+    /// write transaction can start the WAL over. Returns the WAL's frame count before it restarts, or -1.
+    /// </summary>
+    public long Checkpoint() => Checkpointer.Run(_checkpoint);
 
     public KeyValue? Get(string key)
     {
@@ -235,7 +250,21 @@ internal sealed class StoreWriter : IKvSource, IDisposable
 
     public TxnResult Txn(TxnRequest request, out StateStoreException? rejection)
     {
-        bool succeeded = TxnCompares.AllHold(request.Compares, this);
+        // The rows the compares read, reused by the first write to the same key (a compare-and-swap then looks its key
+        // up once, not twice); a write consumes its key's entry, so later operations read again.
+        Dictionary<string, KeyValue?>? compared = null;
+        bool succeeded = true;
+        foreach (var compare in request.Compares)
+        {
+            var current = Get(compare.Key);
+            (compared ??= new Dictionary<string, KeyValue?>(StringComparer.Ordinal))[compare.Key] = current;
+            if (!compare.IsSatisfiedBy(current))
+            {
+                succeeded = false;
+                break;
+            }
+        }
+
         var ops = succeeded ? request.Success : request.Failure;
         foreach (var op in ops)
         {
@@ -256,14 +285,13 @@ internal sealed class StoreWriter : IKvSource, IDisposable
             switch (op.Type)
             {
                 case TxnOpType.Put:
-                    var previous = Get(op.Key);
+                    var previous = compared is not null && compared.Remove(op.Key, out var known) ? known : Get(op.Key);
                     Upsert(op.Key, op.Value.ToArray(), revision, op.Lease);
                     wrote = true;
                     results.Add(new TxnOpResult(previous is null ? [] : [previous], 0));
                     break;
                 case TxnOpType.Delete:
-                    _deleteKeyReturning.Parameters[0].Value = op.Key;
-                    var deleted = Schema.ReadOne(_deleteKeyReturning);
+                    var deleted = compared is not null && compared.Remove(op.Key, out var seen) ? DeleteKnown(op.Key, seen) : DeleteReturning(op.Key);
                     if (deleted is not null)
                     {
                         LogDelete(op.Key, revision);
@@ -273,6 +301,7 @@ internal sealed class StoreWriter : IKvSource, IDisposable
                     results.Add(new TxnOpResult(deleted is null ? [] : [deleted], deleted is null ? 0 : 1));
                     break;
                 case TxnOpType.DeletePrefix:
+                    compared = null;
                     var range = Range(op.Key);
                     if (range.Count > 0)
                     {
@@ -381,7 +410,7 @@ internal sealed class StoreWriter : IKvSource, IDisposable
         {
             _begin, _commit, _rollback, _selectVersion, _selectKv, _selectRange, _upsert, _deleteKey, _deleteKeyReturning, _deleteRange,
             _insertLog, _updateMeta, _leaseLive, _leaseInsert, _leaseKeepAlive, _leaseDelete, _leaseKeys, _leaseDeleteKeys,
-            _expiredLeases, _compactMeta, _compactLog,
+            _expiredLeases, _compactMeta, _compactLog, _checkpoint,
         })
         {
             command.Dispose();
@@ -424,6 +453,25 @@ internal sealed class StoreWriter : IKvSource, IDisposable
         }
 
         _batchRevision = revision;
+    }
+
+    private KeyValue? DeleteReturning(string key)
+    {
+        _deleteKeyReturning.Parameters[0].Value = key;
+        return Schema.ReadOne(_deleteKeyReturning);
+    }
+
+    /// <summary>Deletes a key whose current row this transaction has already read (<paramref name="current"/>, null when absent).</summary>
+    private KeyValue? DeleteKnown(string key, KeyValue? current)
+    {
+        if (current is null)
+        {
+            return null;
+        }
+
+        _deleteKey.Parameters[0].Value = key;
+        _deleteKey.ExecuteNonQuery();
+        return current;
     }
 
     private long ModRevisionOf(string key)

@@ -96,6 +96,167 @@ public sealed class SqliteStateStoreTests : IDisposable
     }
 
     [Fact]
+    public async Task TxnAsync_ComparedKeysWrittenSeveralTimes_ResultsReflectEachStep()
+    {
+        await using var store = await OpenAsync();
+        var first = await store.PutAsync("/m/a", "v1"u8.ToArray(), null, CancellationToken.None);
+        await store.PutAsync("/m/p/1", "x"u8.ToArray(), null, CancellationToken.None);
+
+        // The compares read /m/a and /m/b; the operations then write, delete and rewrite them, so a row read by a compare
+        // may stand for the key only until the first write to it.
+        var result = await store.TxnAsync(
+            new TxnRequest(
+                [Compare.ModRevisionIs("/m/a", first.Revision), Compare.Absent("/m/b"), Compare.Exists("/m/p/1")],
+                [TxnOp.Put("/m/a", "v2"u8.ToArray()), TxnOp.Delete("/m/a"), TxnOp.Put("/m/a", "v3"u8.ToArray()), TxnOp.Delete("/m/b"), TxnOp.Put("/m/b", "b"u8.ToArray()), TxnOp.DeletePrefix("/m/p/"), TxnOp.Delete("/m/p/1")]),
+            CancellationToken.None);
+
+        Assert.True(result.Succeeded);
+        Assert.Equal("v1", Encoding.UTF8.GetString(Assert.Single(result.Results[0].Kvs).Value.Span));
+        Assert.Equal("v2", Encoding.UTF8.GetString(Assert.Single(result.Results[1].Kvs).Value.Span));
+        Assert.Equal(1, result.Results[1].Deleted);
+        Assert.Empty(result.Results[2].Kvs);
+        Assert.Empty(result.Results[3].Kvs);
+        Assert.Equal(0, result.Results[3].Deleted);
+        Assert.Empty(result.Results[4].Kvs);
+        Assert.Equal(1, result.Results[5].Deleted);
+        Assert.Empty(result.Results[6].Kvs);
+        Assert.Equal(0, result.Results[6].Deleted);
+        Assert.Equal("v3", Encoding.UTF8.GetString((await store.GetAsync("/m/a", CancellationToken.None))!.Value.Span));
+        Assert.Equal("b", Encoding.UTF8.GetString((await store.GetAsync("/m/b", CancellationToken.None))!.Value.Span));
+        Assert.Null(await store.GetAsync("/m/p/1", CancellationToken.None));
+    }
+
+    [Fact]
+    public async Task TxnAsync_CompareThenDeleteExistingKey_ReturnsDeletedRowAndDeletes()
+    {
+        await using var store = await OpenAsync();
+        var written = await store.PutAsync("/d/a", "v"u8.ToArray(), null, CancellationToken.None);
+
+        var result = await store.TxnAsync(new TxnRequest([Compare.ModRevisionIs("/d/a", written.Revision)], [TxnOp.Delete("/d/a")]), CancellationToken.None);
+
+        Assert.True(result.Succeeded);
+        var deleted = Assert.Single(result.Results[0].Kvs);
+        Assert.Equal(written.Revision, deleted.ModRevision);
+        Assert.Equal(1, result.Results[0].Deleted);
+        Assert.Null(await store.GetAsync("/d/a", CancellationToken.None));
+        Assert.Equal(written.Revision + 1, result.Revision);
+    }
+
+    [Fact]
+    public async Task GetAsync_MoreRecentlyWrittenKeysThanKept_EveryReadSeesTheNewestRow()
+    {
+        await using var store = await OpenAsync();
+        var revisions = new Dictionary<string, long>();
+        for (int round = 0; round < 2; round++)
+        {
+            // 2,500 keys: more than the writer keeps, so reads mix kept rows and SQLite reads.
+            var writes = Enumerable.Range(0, 2500).Select(async i =>
+            {
+                var key = $"/r/{i:D4}";
+                var result = await store.PutAsync(key, Encoding.UTF8.GetBytes($"{round}-{i}"), null, CancellationToken.None);
+                return (key, result.Revision);
+            });
+            foreach (var (key, revision) in await Task.WhenAll(writes))
+            {
+                revisions[key] = revision;
+            }
+
+            foreach (var (key, revision) in revisions)
+            {
+                var kv = await store.GetAsync(key, CancellationToken.None);
+                Assert.NotNull(kv);
+                Assert.Equal(revision, kv.ModRevision);
+                Assert.Equal(round + 1, kv.Version);
+                Assert.Equal($"{round}-{int.Parse(key.AsSpan(3), System.Globalization.CultureInfo.InvariantCulture)}", Encoding.UTF8.GetString(kv.Value.Span));
+            }
+        }
+
+        await store.DeleteAsync("/r/0007", null, CancellationToken.None);
+        await store.TxnAsync(new TxnRequest([], [TxnOp.DeletePrefix("/r/24")]), CancellationToken.None);
+        Assert.Null(await store.GetAsync("/r/0007", CancellationToken.None));
+        Assert.Null(await store.GetAsync("/r/2499", CancellationToken.None));
+        Assert.NotNull(await store.GetAsync("/r/2399", CancellationToken.None));
+    }
+
+    [Fact]
+    public async Task GetAsync_WhileAnotherTaskWrites_NeverSeesAnOlderRowThanAcknowledged()
+    {
+        await using var store = await OpenAsync();
+        long acknowledged = 0;
+        using var stop = new CancellationTokenSource(TimeSpan.FromSeconds(2));
+        var writer = Task.Run(async () =>
+        {
+            for (int i = 0; !stop.IsCancellationRequested; i++)
+            {
+                var result = await store.TxnAsync(
+                    new TxnRequest([], [TxnOp.Put("/c/a", BitConverter.GetBytes(i)), TxnOp.Put("/c/b", BitConverter.GetBytes(i))]), CancellationToken.None);
+                Volatile.Write(ref acknowledged, result.Revision);
+            }
+        });
+
+        long reads = 0;
+        while (!writer.IsCompleted)
+        {
+            long before = Volatile.Read(ref acknowledged);
+            var a = await store.GetAsync("/c/a", CancellationToken.None);
+            var b = await store.GetAsync("/c/b", CancellationToken.None);
+            if (before > 0)
+            {
+                // Both keys are written by every transaction: a read after another sees the same or a later one.
+                Assert.True(a!.ModRevision >= before, $"read revision {a.ModRevision} after {before} was acknowledged");
+                Assert.True(b!.ModRevision >= a.ModRevision, $"/c/b at {b.ModRevision} read after /c/a at {a.ModRevision}");
+                reads++;
+            }
+        }
+
+        await writer;
+        Assert.True(reads > 0);
+    }
+
+    [Fact]
+    public async Task PutAsync_ManyCommits_BackgroundCheckpointCopiesTheWalIntoTheDatabaseFile()
+    {
+        await using var store = await OpenAsync(new SqliteStateStoreOptions { CheckpointEveryCommits = 16 });
+        var value = new byte[2048];
+        for (int i = 0; i < 200; i++)
+        {
+            await store.PutAsync($"/ck/{i:D3}", value, null, CancellationToken.None);
+        }
+
+        // 200 writes of 2 KiB take at least 100 pages; only a checkpoint puts them in the database file itself.
+        var waited = System.Diagnostics.Stopwatch.StartNew();
+        while (new FileInfo(DatabasePath).Length < 100 * 4096 && waited.Elapsed < WaitTimeout)
+        {
+            await Task.Delay(20);
+        }
+
+        Assert.True(new FileInfo(DatabasePath).Length >= 100 * 4096, $"database file is {new FileInfo(DatabasePath).Length} bytes");
+    }
+
+    [Fact]
+    public async Task PutAsync_UnbrokenConcurrentWrites_WalStartsOverInsteadOfGrowing()
+    {
+        await using var store = await OpenAsync(new SqliteStateStoreOptions { CheckpointEveryCommits = 4, WalFramesBeforeWriterCheckpoint = 256 });
+        var value = new byte[2048];
+        await Task.WhenAll(Enumerable.Range(0, 64).Select(async worker =>
+        {
+            for (int i = 0; i < 40; i++)
+            {
+                await store.PutAsync($"/wal/{worker:D2}/{i:D2}", value, null, CancellationToken.None);
+            }
+        }));
+
+        // 2,560 writes of 2 KiB put at least 1,280 frames (5 MiB) through the WAL, and the log doubles that; a WAL
+        // that started over stays near the bound (256 frames, 1 MiB) plus what one batch adds.
+        long walBytes = new FileInfo(DatabasePath + "-wal").Length;
+        Assert.True(walBytes < 4 * 1024 * 1024, $"WAL is {walBytes} bytes");
+        for (int worker = 0; worker < 64; worker += 9)
+        {
+            Assert.NotNull(await store.GetAsync($"/wal/{worker:D2}/39", CancellationToken.None));
+        }
+    }
+
+    [Fact]
     public async Task WatchAsync_ConsumerFallsBehindBuffer_EndsWithTransientErrorAfterBufferedEvents()
     {
         await using var store = await OpenAsync(new SqliteStateStoreOptions { WatchBufferCapacity = 4 });

@@ -19,6 +19,40 @@ public static class ResourceDocument
     public static string? GetProvisioningState(JsonObject resource) =>
         (resource["properties"] as JsonObject)?["provisioningState"]?.GetValue<string>();
 
+    /// <summary>
+    /// <see cref="GetProvisioningState(JsonObject)"/> read straight from a stored document, without building its node
+    /// tree: for watch consumers that only need the state of every change.
+    /// </summary>
+    public static string? ReadProvisioningState(ReadOnlySpan<byte> value)
+    {
+        var reader = new Utf8JsonReader(value);
+        if (!reader.Read() || reader.TokenType != JsonTokenType.StartObject)
+        {
+            throw new JsonException("A stored resource is not a JSON object.");
+        }
+
+        string? state = null;
+        while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
+        {
+            var isProperties = reader.ValueTextEquals("properties"u8);
+            reader.Read();
+            if (isProperties && reader.TokenType == JsonTokenType.StartObject)
+            {
+                state = ReadStateProperty(ref reader);
+            }
+            else if (isProperties)
+            {
+                state = null;
+            }
+            else
+            {
+                reader.Skip();
+            }
+        }
+
+        return state;
+    }
+
     public static void SetProvisioningState(JsonObject resource, string state)
     {
         if (resource["properties"] is not JsonObject properties)
@@ -42,6 +76,28 @@ public static class ResourceDocument
         }
 
         return served;
+    }
+
+    /// <summary>Reads the properties object the reader stands on to its end; its provisioningState, if any.</summary>
+    private static string? ReadStateProperty(ref Utf8JsonReader reader)
+    {
+        string? state = null;
+        while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
+        {
+            var isState = reader.ValueTextEquals("provisioningState"u8);
+            reader.Read();
+            if (isState)
+            {
+                // As JsonNode's GetValue<string>: a state that is not a string is an error, null is no state.
+                state = reader.TokenType == JsonTokenType.Null ? null : reader.GetString();
+            }
+            else
+            {
+                reader.Skip();
+            }
+        }
+
+        return state;
     }
 
     /// <summary>ARM's weak ETag for a revision; <c>If-Match</c> accepts it with or without the <c>W/</c> prefix.</summary>

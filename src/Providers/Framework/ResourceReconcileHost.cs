@@ -120,7 +120,7 @@ public sealed partial class ResourceReconcileHost(IStateStore store, ResourceRec
             return;
         }
 
-        if (!ProvisioningStates.IsTerminal(ResourceDocument.GetProvisioningState(ResourceDocument.Parse(change.Kv.Value))))
+        if (!ProvisioningStates.IsTerminal(ResourceDocument.ReadProvisioningState(change.Kv.Value.Span)))
         {
             queue.Add(key);
         }

@@ -6,6 +6,27 @@ namespace Holdfast.Providers.Tests.Framework;
 
 public sealed class ResourceDocumentTests
 {
+    [Theory]
+    [InlineData("""{"name":"a","properties":{"provisioningState":"Succeeded"}}""", "Succeeded")]
+    [InlineData("""{"tags":{"properties":{"provisioningState":"Deleting"}},"properties":{"x":[1,{"provisioningState":"No"}],"provisioningState":"Creating","y":{}}}""", "Creating")]
+    [InlineData("""{"properties":{"provisioningState":null}}""", null)]
+    [InlineData("""{"properties":{}}""", null)]
+    [InlineData("""{"properties":"text"}""", null)]
+    [InlineData("""{"name":"a"}""", null)]
+    public void ReadProvisioningState_StoredDocument_MatchesParsedDocument(string json, string? expected)
+    {
+        var bytes = System.Text.Encoding.UTF8.GetBytes(json);
+
+        Assert.Equal(expected, ResourceDocument.ReadProvisioningState(bytes));
+        Assert.Equal(ResourceDocument.GetProvisioningState(ResourceDocument.Parse(bytes)), ResourceDocument.ReadProvisioningState(bytes));
+    }
+
+    [Fact]
+    public void ReadProvisioningState_NotAnObject_Throws()
+    {
+        Assert.Throws<System.Text.Json.JsonException>(() => ResourceDocument.ReadProvisioningState("[1]"u8));
+    }
+
     [Fact]
     public void ETag_Revision_IsWeakQuotedNumber()
     {
