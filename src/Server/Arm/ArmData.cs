@@ -22,7 +22,7 @@ internal sealed class ArmData(IStateStore store, ProviderRegistry registry, Hold
     public ProviderRegistry Registry => registry;
 
     /// <summary>What this replica wrote last: a write's first guess at the current state (checked by its compare).</summary>
-    public RecentWrites RecentWrites { get; } = new();
+    public OwnWrites OwnWrites { get; } = new();
 
     public HoldfastServerOptions Options => options;
 

@@ -10,7 +10,7 @@ using Holdfast.Testing;
 namespace Holdfast.Server.Tests.Arm;
 
 /// <summary>
-/// A resource-group PUT starts from what this replica wrote last (<c>RecentWrites</c>) and lets its compare-and-swap
+/// A resource-group PUT starts from what this replica wrote last (<c>OwnWrites</c>) and lets its compare-and-swap
 /// catch a stale guess: here another writer (as another replica would) changes or deletes the group behind the server's
 /// back, and the next PUT must still answer from the store's current state.
 /// </summary>

@@ -119,7 +119,7 @@ internal static class ResourceGroupEndpoints
             }
             else
             {
-                existing = data.RecentWrites.Find(key) ?? await data.Store.GetSerializableAsync(key, context.RequestAborted).ConfigureAwait(false);
+                existing = data.OwnWrites.Find(key) ?? await data.Store.GetSerializableAsync(key, context.RequestAborted).ConfigureAwait(false);
             }
 
             JsonObject? previous;
@@ -155,7 +155,7 @@ internal static class ResourceGroupEndpoints
             var write = await data.CommitAsync(context, new TxnRequest([Compare.ModRevisionIs(key, existing?.ModRevision ?? 0)], [TxnOp.Put(key, document)], [TxnOp.Get(key)]), existing is null ? StatusCodes.Status201Created : StatusCodes.Status200OK).ConfigureAwait(false);
             if (write.Succeeded)
             {
-                data.RecentWrites.Remember(key, document, write.Revision, existing);
+                data.OwnWrites.Remember(key, document, write.Revision, existing);
                 context.Response.Headers.ETag = ResourceDocument.ETag(write.Revision);
                 await ArmResponses.WriteStoredAsync(context, existing is null ? StatusCodes.Status201Created : StatusCodes.Status200OK, document, etag: null).ConfigureAwait(false);
                 return;

@@ -9,7 +9,7 @@ namespace Holdfast.Server.Arm;
 /// expected state of a compare: a stale entry (another replica wrote, or the key was deleted) fails the compare, whose
 /// failure branch reads the current value in the same round trip. Bounded: past <see cref="Capacity"/> keys it starts over.
 /// </summary>
-internal sealed class RecentWrites
+internal sealed class OwnWrites
 {
     public const int Capacity = 4096;
 
