@@ -24,12 +24,17 @@ public sealed class EtcdStateStoreOptions
 
     /// <summary>
     /// Group commit (<see cref="TxnRequest.MayShareRevision"/>): at most this many grouped transactions are in flight to
-    /// etcd at once; what arrives meanwhile waits and is sent together. 1 disables overlap, not grouping.
+    /// etcd at once; what arrives meanwhile waits and is sent together. One measured best on a CPU-bound cluster (the
+    /// fewer, larger proposals, the less etcd spends per write; docs/benchmarks.md "HA: etcd").
     /// </summary>
-    public int MaxTxnsInFlight { get; init; } = 2;
+    public int MaxTxnsInFlight { get; init; } = 1;
 
-    /// <summary>A group's limit on compares and on success operations (etcd's default <c>--max-txn-ops</c> is 128).</summary>
-    public int MaxGroupedOps { get; init; } = 128;
+    /// <summary>
+    /// A group's limit on compares, and on success operations, each counted on its own as etcd counts them: half of the
+    /// <c>--max-txn-ops=1024</c> Holdfast requires (a cluster left at etcd's default of 128 refuses larger groups, and
+    /// their members then run one by one).
+    /// </summary>
+    public int MaxGroupedOps { get; init; } = 512;
 
     /// <summary>A group's limit on key and value bytes (etcd refuses requests over 1.5 MiB by default; JSON adds a third).</summary>
     public long MaxGroupedBytes { get; init; } = 512 * 1024;

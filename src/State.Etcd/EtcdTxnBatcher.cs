@@ -51,21 +51,25 @@ internal sealed class EtcdTxnBatcher(IEtcdGateway gateway, EtcdStateStoreOptions
 
         var group = new List<Member>();
         var keys = new HashSet<string>(StringComparer.Ordinal);
+        int compares = 0;
         int ops = 0;
         long bytes = 0;
         for (int i = 0; i < _queue.Count; i++)
         {
             var candidate = _queue[i];
-            int candidateOps = candidate.Request.Compares.Count + candidate.Request.Success.Count;
             if (group.Count > 0
-                && (ops + candidateOps > options.MaxGroupedOps || bytes + candidate.Bytes > options.MaxGroupedBytes || candidate.Keys.Overlaps(keys)))
+                && (compares + candidate.Request.Compares.Count > options.MaxGroupedOps
+                    || ops + candidate.Request.Success.Count > options.MaxGroupedOps
+                    || bytes + candidate.Bytes > options.MaxGroupedBytes
+                    || candidate.Keys.Overlaps(keys)))
             {
                 continue;
             }
 
             group.Add(candidate);
             keys.UnionWith(candidate.Keys);
-            ops += candidateOps;
+            compares += candidate.Request.Compares.Count;
+            ops += candidate.Request.Success.Count;
             bytes += candidate.Bytes;
         }
 

@@ -9,8 +9,7 @@ namespace Holdfast.Server.Audit;
 
 /// <summary>
 /// The one writer of the chain. It takes pending records in commit order (mod revision), gives them sequences, chains
-/// them (<see cref="AuditEntry.Create"/>) and, in one transaction per batch guarded by the head's revision and each
-/// pending record's, writes the entries and the new head and deletes the pending records — so a crash at any point
+/// them (<see cref="AuditEntry.Create"/>) and, in one transaction per batch guarded by the head's revision, writes the entries and the new head and deletes the pending records — so a crash at any point
 /// either chained a batch wholly or not at all, and a restart resumes from the head. It signs a checkpoint every
 /// <see cref="AuditOptions.CheckpointEveryEntries"/> entries, every <see cref="AuditOptions.CheckpointInterval"/> and
 /// on shutdown, and applies retention by truncating at a signed anchor. (In the HA issue it runs on the leader only.)
@@ -106,12 +105,15 @@ internal sealed partial class AuditChainer(IStateStore store, AuditSigningKeys k
         }
     }
 
-    /// <summary>Chains one batch in one transaction; -1 when the head or a pending record changed meanwhile.</summary>
+    /// <summary>Chains one batch in one transaction; -1 when the head changed meanwhile.</summary>
     private async Task<int> ChainBatchAsync(KeyValue[] batch, CancellationToken cancellationToken)
     {
         // The chainer is the head's one writer, so the head it wrote last is usually current; the compare checks.
         var (head, headRevision) = _lastHead ?? await ReadHeadAsync(cancellationToken).ConfigureAwait(false);
         _lastHead = null;
+        // The head's compare is the whole guard: only a chainer deletes pending records and every chaining moves the
+        // head, and a pending key (the server's own request id) is written once, so a record read here cannot have
+        // changed or been chained by the time this commits unless the head moved too.
         var compares = new List<Compare> { Compare.ModRevisionIs(AuditKeys.Head, headRevision) };
         var ops = new List<TxnOp>();
         var sequence = head.Sequence;
@@ -121,7 +123,6 @@ internal sealed partial class AuditChainer(IStateStore store, AuditSigningKeys k
         {
             var entry = AuditEntry.Create(ReadRecord(kv), ++sequence, previous);
             previous = entry.Hash;
-            compares.Add(Compare.ModRevisionIs(kv.Key, kv.ModRevision));
             ops.Add(TxnOp.Put(AuditKeys.Entry(entry.Sequence), AuditJson.Serialize(entry)));
             ops.Add(TxnOp.Delete(kv.Key));
 
