@@ -9,7 +9,8 @@ namespace Holdfast.Server.Audit;
 
 /// <summary>
 /// The one writer of the chain. It takes pending records in commit order (mod revision), gives them sequences, chains
-/// them (<see cref="AuditEntry.Create"/>) and, in one transaction per batch guarded by the head's revision, writes the entries and the new head and deletes the pending records — so a crash at any point
+/// them (<see cref="AuditEntry.Create"/>) and, in one transaction per batch guarded by the head's revision and each
+/// pending record's, writes the entries and the new head and deletes the pending records — so a crash at any point
 /// either chained a batch wholly or not at all, and a restart resumes from the head. It signs a checkpoint every
 /// <see cref="AuditOptions.CheckpointEveryEntries"/> entries, every <see cref="AuditOptions.CheckpointInterval"/> and
 /// on shutdown, and applies retention by truncating at a signed anchor. (In the HA issue it runs on the leader only.)
@@ -22,6 +23,7 @@ internal sealed partial class AuditChainer(IStateStore store, AuditSigningKeys k
     private DateTimeOffset _lastCheckpointAt = timeProvider.GetUtcNow();
     private DateTimeOffset? _lastRetentionAt;
     private (AuditHead Head, long Revision)? _lastHead;
+    private readonly PendingRecords _pending = new();
 
     public override async Task StopAsync(CancellationToken cancellationToken)
     {
@@ -40,6 +42,49 @@ internal sealed partial class AuditChainer(IStateStore store, AuditSigningKeys k
     }
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    {
+        var follower = FollowPendingAsync(stoppingToken);
+        try
+        {
+            await ChainLoopAsync(stoppingToken).ConfigureAwait(false);
+        }
+        finally
+        {
+            await follower.ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>Keeps <see cref="_pending"/> following the store, relisting after a compaction or a broken watch.</summary>
+    private async Task FollowPendingAsync(CancellationToken stoppingToken)
+    {
+        while (!stoppingToken.IsCancellationRequested)
+        {
+            try
+            {
+                await _pending.FollowAsync(store, signal, stoppingToken).ConfigureAwait(false);
+                continue;
+            }
+            catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
+            {
+                return;
+            }
+            catch (StateStoreException ex)
+            {
+                LogPendingWatchRestart(logger, ex.Message);
+            }
+
+            try
+            {
+                await Task.Delay(TimeSpan.FromMilliseconds(200), timeProvider, stoppingToken).ConfigureAwait(false);
+            }
+            catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
+            {
+                return;
+            }
+        }
+    }
+
+    private async Task ChainLoopAsync(CancellationToken stoppingToken)
     {
         while (!stoppingToken.IsCancellationRequested)
         {
@@ -70,12 +115,17 @@ internal sealed partial class AuditChainer(IStateStore store, AuditSigningKeys k
     internal async Task<int> DrainAsync(CancellationToken cancellationToken)
     {
         var appended = 0;
+        var fresh = false;
         while (true)
         {
-            var pending = new List<KeyValue>();
-            await foreach (var kv in AuditLog.RangeAllAsync(store, AuditKeys.PendingPrefix, null, cancellationToken).ConfigureAwait(false))
+            // The followed set when there is one, else (and after any conflict) a read of the prefix.
+            var pending = !fresh && _pending.IsLive ? _pending.Snapshot() : [];
+            if (fresh || !_pending.IsLive)
             {
-                pending.Add(kv);
+                await foreach (var kv in AuditLog.RangeAllAsync(store, AuditKeys.PendingPrefix, null, cancellationToken).ConfigureAwait(false))
+                {
+                    pending.Add(kv);
+                }
             }
 
             if (pending.Count == 0)
@@ -95,6 +145,7 @@ internal sealed partial class AuditChainer(IStateStore store, AuditSigningKeys k
                     break;
                 }
 
+                _pending.Chained(batch);
                 appended += chained;
             }
 
@@ -102,18 +153,17 @@ internal sealed partial class AuditChainer(IStateStore store, AuditSigningKeys k
             {
                 return appended;
             }
+
+            fresh = true;
         }
     }
 
-    /// <summary>Chains one batch in one transaction; -1 when the head changed meanwhile.</summary>
+    /// <summary>Chains one batch in one transaction; -1 when the head or a pending record changed meanwhile.</summary>
     private async Task<int> ChainBatchAsync(KeyValue[] batch, CancellationToken cancellationToken)
     {
         // The chainer is the head's one writer, so the head it wrote last is usually current; the compare checks.
         var (head, headRevision) = _lastHead ?? await ReadHeadAsync(cancellationToken).ConfigureAwait(false);
         _lastHead = null;
-        // The head's compare is the whole guard: only a chainer deletes pending records and every chaining moves the
-        // head, and a pending key (the server's own request id) is written once, so a record read here cannot have
-        // changed or been chained by the time this commits unless the head moved too.
         var compares = new List<Compare> { Compare.ModRevisionIs(AuditKeys.Head, headRevision) };
         var ops = new List<TxnOp>();
         var sequence = head.Sequence;
@@ -123,6 +173,7 @@ internal sealed partial class AuditChainer(IStateStore store, AuditSigningKeys k
         {
             var entry = AuditEntry.Create(ReadRecord(kv), ++sequence, previous);
             previous = entry.Hash;
+            compares.Add(Compare.ModRevisionIs(kv.Key, kv.ModRevision));
             ops.Add(TxnOp.Put(AuditKeys.Entry(entry.Sequence), AuditJson.Serialize(entry)));
             ops.Add(TxnOp.Delete(kv.Key));
 
@@ -302,6 +353,9 @@ internal sealed partial class AuditChainer(IStateStore store, AuditSigningKeys k
 
     private static TxnOp HeadOp(AuditHead head) =>
         TxnOp.Put(AuditKeys.Head, JsonSerializer.SerializeToUtf8Bytes(head, AuditServerJson.Default.AuditHead));
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "The watch of pending activity-log records restarts: {Reason}")]
+    private static partial void LogPendingWatchRestart(ILogger logger, string reason);
 
     [LoggerMessage(Level = LogLevel.Error, Message = "Chaining the activity log failed; retrying")]
     private static partial void LogChainFailed(ILogger logger, Exception exception);

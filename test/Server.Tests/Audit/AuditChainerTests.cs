@@ -102,6 +102,58 @@ public sealed class AuditChainerTests : IDisposable
     }
 
     [Fact]
+    public async Task Running_RecordsPendedWhileItFollows_AreChainedInCommitOrder()
+    {
+        var chainer = Chainer(new AuditOptions { BatchWindow = TimeSpan.Zero });
+        await chainer.StartAsync(CancellationToken.None);
+        try
+        {
+            await PendAsync("c", "first");
+            await PendAsync("a", "second");
+            await PendAsync("b", "third");
+
+            var content = await WaitForEntriesAsync(3);
+
+            Assert.Equal(["first", "second", "third"], content.Entries.Select(e => e.CorrelationId));
+            Assert.Empty((await _store.RangeAsync(new RangeRequest(AuditKeys.PendingPrefix), CancellationToken.None)).Items);
+            Assert.True(Verify(content).IsIntact);
+        }
+        finally
+        {
+            await chainer.StopAsync(CancellationToken.None);
+        }
+    }
+
+    [Fact]
+    public async Task Running_TwoChainersFollowingTheSameRecords_ChainEachExactlyOnce()
+    {
+        // Each one's followed set goes stale as the other chains: the per-record compares must catch it every time.
+        var first = Chainer(new AuditOptions { BatchWindow = TimeSpan.Zero });
+        var second = Chainer(new AuditOptions { BatchWindow = TimeSpan.Zero });
+        await first.StartAsync(CancellationToken.None);
+        await second.StartAsync(CancellationToken.None);
+        try
+        {
+            for (int i = 0; i < 60; i++)
+            {
+                await PendAsync($"r{i:D3}", $"c{i:D3}");
+            }
+
+            var content = await WaitForEntriesAsync(60);
+
+            Assert.Equal(Enumerable.Range(0, 60).Select(i => $"c{i:D3}"), content.Entries.Select(e => e.CorrelationId));
+            Assert.True(Verify(content).IsIntact);
+        }
+        finally
+        {
+            await first.StopAsync(CancellationToken.None);
+            await second.StopAsync(CancellationToken.None);
+        }
+
+        Assert.Equal(60, (await AuditLog.ReadAsync(_store, CancellationToken.None)).Entries.Count);
+    }
+
+    [Fact]
     public async Task StopAsync_ChainsWhatIsLeftAndSignsTheLastEntry()
     {
         var chainer = Chainer();
@@ -199,6 +251,23 @@ public sealed class AuditChainerTests : IDisposable
             CorrelationId = correlationId,
         };
         await _store.PutAsync(AuditKeys.Pending(requestId), JsonSerializer.SerializeToUtf8Bytes(record, AuditServerJson.Default.AuditRecord), null, CancellationToken.None);
+    }
+
+    /// <summary>Waits (real time, bounded) until the log holds at least <paramref name="count"/> entries and nothing is pending.</summary>
+    private async Task<Holdfast.Audit.Export.AuditExportContent> WaitForEntriesAsync(int count)
+    {
+        var started = TimeProvider.System.GetTimestamp();
+        while (true)
+        {
+            var content = await AuditLog.ReadAsync(_store, CancellationToken.None);
+            var pending = (await _store.RangeAsync(new RangeRequest(AuditKeys.PendingPrefix), CancellationToken.None)).Items.Count;
+            if ((content.Entries.Count >= count && pending == 0) || TimeProvider.System.GetElapsedTime(started) > TimeSpan.FromSeconds(20))
+            {
+                return content;
+            }
+
+            await Task.Delay(20);
+        }
     }
 
     private AuditVerification Verify(Holdfast.Audit.Export.AuditExportContent content) =>
