@@ -119,8 +119,9 @@ internal sealed partial class AuditChainer(IStateStore store, AuditSigningKeys k
         while (true)
         {
             // The followed set when there is one, else (and after any conflict) a read of the prefix.
-            var pending = !fresh && _pending.IsLive ? _pending.Snapshot() : [];
-            if (fresh || !_pending.IsLive)
+            var followed = !fresh && _pending.IsLive;
+            var pending = followed ? _pending.Snapshot() : [];
+            if (!followed)
             {
                 await foreach (var kv in AuditLog.RangeAllAsync(store, AuditKeys.PendingPrefix, null, cancellationToken).ConfigureAwait(false))
                 {
