@@ -325,7 +325,7 @@ public sealed partial class QemuVmDriver : IVmDriver, IVmConsoleSource
                 LogQmpFailed(_logger, id, "system_powerdown", ex.Message);
             }
 
-            if (await WaitForExitAsync(id, _options.ShutdownTimeout, cancellationToken).ConfigureAwait(false))
+            if (await WaitForExitAsync(id, pid, _options.ShutdownTimeout, cancellationToken).ConfigureAwait(false))
             {
                 LogStopped(_logger, id, pid, "graceful");
                 return;
@@ -342,7 +342,7 @@ public sealed partial class QemuVmDriver : IVmDriver, IVmConsoleSource
             LogQmpFailed(_logger, id, "quit", ex.Message);
         }
 
-        if (await WaitForExitAsync(id, TimeSpan.FromSeconds(5), cancellationToken).ConfigureAwait(false))
+        if (await WaitForExitAsync(id, pid, TimeSpan.FromSeconds(5), cancellationToken).ConfigureAwait(false))
         {
             LogStopped(_logger, id, pid, graceful ? "quit after the shutdown timeout" : "quit");
             return;
@@ -358,7 +358,7 @@ public sealed partial class QemuVmDriver : IVmDriver, IVmConsoleSource
             // Gone meanwhile.
         }
 
-        if (!await WaitForExitAsync(id, TimeSpan.FromSeconds(5), cancellationToken).ConfigureAwait(false))
+        if (!await WaitForExitAsync(id, pid, TimeSpan.FromSeconds(5), cancellationToken).ConfigureAwait(false))
         {
             throw new VmDriverException($"QEMU (pid {pid}) of VM '{id}' did not stop.");
         }
@@ -366,10 +366,14 @@ public sealed partial class QemuVmDriver : IVmDriver, IVmConsoleSource
         LogStopped(_logger, id, pid, "killed");
     }
 
-    private async Task<bool> WaitForExitAsync(string id, TimeSpan timeout, CancellationToken cancellationToken)
+    /// <summary>
+    /// Waits until QEMU <paramref name="pid"/> is gone. By the pid, not the pidfile: QEMU removes its pidfile while it
+    /// is still exiting, and a VM's directory must not be deleted under a QEMU that still has it open.
+    /// </summary>
+    private async Task<bool> WaitForExitAsync(string id, int pid, TimeSpan timeout, CancellationToken cancellationToken)
     {
         var deadline = Stopwatch.StartNew();
-        while (LivePid(id) is not null)
+        while (IsVmProcess(pid, id))
         {
             if (deadline.Elapsed > timeout)
             {
@@ -396,27 +400,27 @@ public sealed partial class QemuVmDriver : IVmDriver, IVmConsoleSource
             return null;
         }
 
-        if (!int.TryParse(text, NumberStyles.None, CultureInfo.InvariantCulture, out var pid))
-        {
-            return null;
-        }
+        return int.TryParse(text, NumberStyles.None, CultureInfo.InvariantCulture, out var pid) && IsVmProcess(pid, id) ? pid : null;
+    }
 
+    /// <summary>Whether <paramref name="pid"/> is alive (not a zombie) and is QEMU started on this VM's directory (pids are reused).</summary>
+    private bool IsVmProcess(int pid, string id)
+    {
         try
         {
             var stat = File.ReadAllText($"/proc/{pid}/stat");
             var state = stat[(stat.LastIndexOf(')') + 2)..].Split(' ')[0];
             if (state is "Z" or "X")
             {
-                return null;
+                return false;
             }
 
-            // The pid could have been reused: the process must be QEMU started on this VM's directory.
             var commandLine = File.ReadAllText($"/proc/{pid}/cmdline");
-            return commandLine.Contains(Path.Combine(dir, "qmp.sock"), StringComparison.Ordinal) ? pid : null;
+            return commandLine.Contains(Path.Combine(Dir(id), "qmp.sock"), StringComparison.Ordinal);
         }
         catch (Exception ex) when (ex is FileNotFoundException or DirectoryNotFoundException or IOException or UnauthorizedAccessException)
         {
-            return null;
+            return false;
         }
     }
 
