@@ -38,6 +38,18 @@ internal static class InProcessClients
         return http;
     }
 
+    /// <summary>
+    /// Starts the server in-process over TLS on <paramref name="store"/> (throttling off, a free port) and signs in as
+    /// the bootstrap admin.
+    /// </summary>
+    public static async Task<(RunningServer Server, HttpClient Admin)> StartSignedInAsync(string dataDirectory, Holdfast.State.IStateStore store)
+    {
+        var options = new HoldfastServerOptions { DataDirectory = dataDirectory, Port = FreePort(), Throttle = new ThrottleOptions { Enabled = false } };
+        var server = await HoldfastServer.StartAsync(options, Bootstrap.DataDirectory.Open(dataDirectory), store, TimeProvider.System, null, CancellationToken.None);
+        var admin = Bootstrap.AdminCredentials.Load(server.DataDirectory.AdminCredentialsPath);
+        return (server, await SignedInAsync(server, admin.ClientId, admin.ClientSecret));
+    }
+
     public static int FreePort()
     {
         using var listener = new TcpListener(IPAddress.Loopback, 0);

@@ -24,12 +24,9 @@ public sealed class PipelineFailureTests : IAsyncLifetime, IDisposable
 
     public async Task InitializeAsync()
     {
-        var options = new HoldfastServerOptions { DataDirectory = _directory.Path, Port = FreePort(), Throttle = new ThrottleOptions { Enabled = false } };
         _store = new FaultInjectingStore(new InMemoryStateStore(TimeProvider.System));
-        _server = await HoldfastServer.StartAsync(options, DataDirectory.Open(_directory.Path), _store, TimeProvider.System, null, CancellationToken.None);
-        var admin = AdminCredentials.Load(_server.DataDirectory.AdminCredentialsPath);
+        (_server, _admin) = await InProcessClients.StartSignedInAsync(_directory.Path, _store);
         _subscription = _server.Bootstrap.SubscriptionId;
-        _admin = await SignedInAsync(admin.ClientId, admin.ClientSecret);
     }
 
     public async Task DisposeAsync()

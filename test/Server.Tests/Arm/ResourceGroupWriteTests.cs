@@ -2,7 +2,6 @@ using System.Net;
 using System.Text;
 using System.Text.Json.Nodes;
 using Holdfast.Providers.Framework;
-using Holdfast.Server.Bootstrap;
 using Holdfast.Server.Hosting;
 using Holdfast.State;
 using Holdfast.Testing;
@@ -24,11 +23,8 @@ public sealed class ResourceGroupWriteTests : IAsyncLifetime, IDisposable
 
     public async Task InitializeAsync()
     {
-        var options = new HoldfastServerOptions { DataDirectory = _directory.Path, Port = InProcessClients.FreePort(), Throttle = new ThrottleOptions { Enabled = false } };
-        _server = await HoldfastServer.StartAsync(options, DataDirectory.Open(_directory.Path), _store, TimeProvider.System, null, CancellationToken.None);
-        var admin = AdminCredentials.Load(_server.DataDirectory.AdminCredentialsPath);
+        (_server, _admin) = await InProcessClients.StartSignedInAsync(_directory.Path, _store);
         _subscription = _server.Bootstrap.SubscriptionId;
-        _admin = await InProcessClients.SignedInAsync(_server, admin.ClientId, admin.ClientSecret);
     }
 
     public async Task DisposeAsync()
