@@ -341,7 +341,6 @@ internal static class FailoverRun
             string S(string name) => credentials[name]!.GetValue<string>();
             var ca = X509Certificate2.CreateFromPem(await File.ReadAllTextAsync(S("caCertificatePath"), cancellationToken).ConfigureAwait(false));
             int[] ports = [.. _replicas.Select(r => r.Port)];
-            int next = 0;
             var handler = new SocketsHttpHandler
             {
                 UseProxy = false,
@@ -351,28 +350,7 @@ internal static class FailoverRun
                 {
                     RemoteCertificateValidationCallback = PinnedCa.Validator(ca),
                 },
-                ConnectCallback = async (_, token) =>
-                {
-                    int first = Interlocked.Increment(ref next);
-                    for (int i = 0; ; i++)
-                    {
-                        var socket = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
-                        try
-                        {
-                            await socket.ConnectAsync(new IPEndPoint(IPAddress.Loopback, ports[(first + i) % ports.Length]), token).ConfigureAwait(false);
-                            return new NetworkStream(socket, ownsSocket: true);
-                        }
-                        catch (SocketException exception) when (exception.SocketErrorCode == SocketError.ConnectionRefused && i < ports.Length - 1)
-                        {
-                            socket.Dispose();
-                        }
-                        catch
-                        {
-                            socket.Dispose();
-                            throw;
-                        }
-                    }
-                },
+                ConnectCallback = ReplicaSpread.Connector(ports),
             };
             _http = new HttpClient(handler) { BaseAddress = new Uri(SharedEndpoint), Timeout = Timeout.InfiniteTimeSpan };
             _subscriptionId = S("subscriptionId");

@@ -216,29 +216,7 @@ public sealed class HaCluster : IAsyncDisposable
 
         if (ports is not null)
         {
-            int next = 0;
-            handler.ConnectCallback = async (_, cancellationToken) =>
-            {
-                int first = Interlocked.Increment(ref next);
-                for (int i = 0; ; i++)
-                {
-                    var socket = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
-                    try
-                    {
-                        await socket.ConnectAsync(new System.Net.IPEndPoint(System.Net.IPAddress.Loopback, ports[(first + i) % ports.Count]), cancellationToken);
-                        return new NetworkStream(socket, ownsSocket: true);
-                    }
-                    catch (SocketException exception) when (exception.SocketErrorCode == SocketError.ConnectionRefused && i < ports.Count - 1)
-                    {
-                        socket.Dispose();
-                    }
-                    catch
-                    {
-                        socket.Dispose();
-                        throw;
-                    }
-                }
-            };
+            handler.ConnectCallback = ReplicaSpread.Connector(ports);
         }
 
         var client = new HttpClient(handler) { BaseAddress = credentials.Endpoint, Timeout = Timeout.InfiniteTimeSpan };
