@@ -27,6 +27,4 @@ internal sealed class OwnWrites
 
         _byKey[key] = new KeyValue(key, value, previous?.CreateRevision ?? revision, revision, (previous?.Version ?? 0) + 1, 0);
     }
-
-    public void Forget(string key) => _byKey.TryRemove(key, out _);
 }
