@@ -9,6 +9,7 @@ namespace Holdfast.Audit;
     DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull,
     RespectNullableAnnotations = true)]
 [JsonSerializable(typeof(AuditEntry))]
+[JsonSerializable(typeof(AuditBlock))]
 [JsonSerializable(typeof(AuditCheckpoint))]
 [JsonSerializable(typeof(ExportHeader))]
 [JsonSerializable(typeof(ExportRecord))]

@@ -95,66 +95,98 @@ internal static class ActivityLogEndpoints
         var startAfter = ParseSkipToken(context.Request.Query["$skiptoken"].ToString())
             ?? await StartBeforeAsync(store, Earlier(filter.From), context.RequestAborted).ConfigureAwait(false);
         var items = new JsonArray();
-        string? lastScanned = null;
+        var lastScanned = startAfter;
         var scanned = 0;
         var more = false;
-        await foreach (var kv in AuditLog.RangeAllAsync(store, AuditKeys.EntriesPrefix, startAfter, context.RequestAborted).ConfigureAwait(false))
+        var done = false;
+        await foreach (var stored in AuditLog.StoredAsync(store, startAfter, context.RequestAborted).ConfigureAwait(false))
         {
-            if (items.Count == PageSize || scanned == ScanBudget)
+            if (stored.Entries is not { } entries)
             {
-                more = true;
-                break;
-            }
+                // A damaged record is for `holdfast audit verify` to name; the API serves what it can read.
+                if (scanned == ScanBudget)
+                {
+                    more = true;
+                    break;
+                }
 
-            scanned++;
-            lastScanned = kv.Key;
-            if (TryRead(kv) is not { } entry)
-            {
-                // A damaged entry is for `holdfast audit verify` to name; the API serves what it can read.
+                scanned++;
+                lastScanned = Math.Max(lastScanned, stored.LastSequence);
                 continue;
             }
 
-            if (filter.To is { } to && entry.EventTimestamp > Later(to))
+            foreach (var entry in entries)
             {
-                break;
+                if (items.Count == PageSize || scanned == ScanBudget)
+                {
+                    more = true;
+                    break;
+                }
+
+                scanned++;
+                lastScanned = entry.Sequence;
+                if (filter.To is { } to && entry.EventTimestamp > Later(to))
+                {
+                    done = true;
+                    break;
+                }
+
+                if (inScope(entry) && filter.Matches(entry))
+                {
+                    items.Add(Select(EventData.From(entry), select));
+                }
             }
 
-            if (inScope(entry) && filter.Matches(entry))
+            if (more || done)
             {
-                items.Add(Select(EventData.From(entry), select));
+                break;
             }
         }
 
         var body = new JsonObject { ["value"] = items };
-        if (more && lastScanned is not null)
+        if (more && lastScanned > startAfter)
         {
-            body["nextLink"] = ListQuery.NextLink(context, lastScanned);
+            body["nextLink"] = ListQuery.NextLink(context, lastScanned.ToString(CultureInfo.InvariantCulture));
         }
 
         await ArmResponses.WriteJsonAsync(context, StatusCodes.Status200OK, body).ConfigureAwait(false);
     }
 
     /// <summary>
-    /// The key to start a first page after: a binary search over sequences for the first entry at or after
+    /// The sequence to start a first page after: a binary search over sequences for the first entry at or after
     /// <paramref name="from"/>. Entries are in commit order and their timestamps are taken just before the commit, so
     /// timestamps are ordered up to <see cref="TimestampSlack"/>, which the caller subtracts; the filter does the rest.
+    /// Each probe reads the stored record holding the entry; probes inside the record read last are answered from it.
     /// </summary>
-    private static async Task<string?> StartBeforeAsync(IStateStore store, DateTimeOffset from, CancellationToken cancellationToken)
+    private static async Task<long> StartBeforeAsync(IStateStore store, DateTimeOffset from, CancellationToken cancellationToken)
     {
-        var first = (await store.RangeAsync(new RangeRequest(AuditKeys.EntriesPrefix, 1), cancellationToken).ConfigureAwait(false)).Items;
-        var head = await store.GetAsync(AuditKeys.Head, cancellationToken).ConfigureAwait(false);
-        if (first.Count == 0 || head is null || TryRead(first[0]) is not { } firstEntry)
+        StoredEntries? first = null;
+        await foreach (var stored in AuditLog.StoredAsync(store, 0, cancellationToken).ConfigureAwait(false))
         {
-            return null;
+            first = stored;
+            break;
         }
 
-        var low = firstEntry.Sequence;
+        var head = await store.GetAsync(AuditKeys.Head, cancellationToken).ConfigureAwait(false);
+        if (first?.Entries is not { Count: > 0 } firstEntries || head is null)
+        {
+            return 0;
+        }
+
+        var low = firstEntries[0].Sequence;
         var high = System.Text.Json.JsonSerializer.Deserialize(head.Value.Span, AuditServerJson.Default.AuditHead)?.Sequence ?? low;
+        IReadOnlyList<AuditEntry> probed = firstEntries;
         while (low < high)
         {
             var middle = low + ((high - low) / 2);
-            var kv = await store.GetAsync(AuditKeys.Entry(middle), cancellationToken).ConfigureAwait(false);
-            if (kv is null || TryRead(kv) is not { } entry || entry.EventTimestamp < from)
+            var entry = Find(probed, middle);
+            if (entry is null && await AuditLog.StoredWithAsync(store, middle, cancellationToken).ConfigureAwait(false) is { Entries: { } entries })
+            {
+                probed = entries;
+                entry = Find(probed, middle);
+            }
+
+            if (entry is null || entry.EventTimestamp < from)
             {
                 low = middle + 1;
             }
@@ -164,22 +196,15 @@ internal static class ActivityLogEndpoints
             }
         }
 
-        return low > 1 ? AuditKeys.Entry(low - 1) : null;
+        return Math.Max(low - 1, 0);
     }
 
-    private static AuditEntry? TryRead(KeyValue kv)
-    {
-        try
-        {
-            return AuditJson.DeserializeEntry(kv.Value.Span);
-        }
-        catch (System.Text.Json.JsonException)
-        {
-            return null;
-        }
-    }
+    private static AuditEntry? Find(IReadOnlyList<AuditEntry> entries, long sequence) =>
+        entries.Count > 0 && sequence >= entries[0].Sequence && sequence - entries[0].Sequence < entries.Count && entries[(int)(sequence - entries[0].Sequence)] is { } entry && entry.Sequence == sequence
+            ? entry
+            : null;
 
-    private static string? ParseSkipToken(string token)
+    private static long? ParseSkipToken(string token)
     {
         if (token.Length == 0)
         {
@@ -188,10 +213,10 @@ internal static class ActivityLogEndpoints
 
         try
         {
-            var key = Encoding.UTF8.GetString(Base64Url.DecodeFromChars(token));
-            if (key.StartsWith(AuditKeys.EntriesPrefix, StringComparison.Ordinal))
+            var text = Encoding.UTF8.GetString(Base64Url.DecodeFromChars(token));
+            if (long.TryParse(text, NumberStyles.None, CultureInfo.InvariantCulture, out var sequence))
             {
-                return key;
+                return sequence;
             }
         }
         catch (FormatException)

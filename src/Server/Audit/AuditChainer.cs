@@ -10,7 +10,8 @@ namespace Holdfast.Server.Audit;
 /// <summary>
 /// The one writer of the chain. It takes pending records in commit order (mod revision), gives them sequences, chains
 /// them (<see cref="AuditEntry.Create"/>) and, in one transaction per batch guarded by the head's revision and each
-/// pending record's, writes the entries and the new head and deletes the pending records — so a crash at any point
+/// pending record's, writes the batch's entries as one <see cref="AuditBlock"/> and the new head and deletes the
+/// pending records — so a crash at any point
 /// either chained a batch wholly or not at all, and a restart resumes from the head. It signs a checkpoint every
 /// <see cref="AuditOptions.CheckpointEveryEntries"/> entries, every <see cref="AuditOptions.CheckpointInterval"/> and
 /// on shutdown, and applies retention by truncating at a signed anchor. (In the HA issue it runs on the leader only.)
@@ -170,12 +171,13 @@ internal sealed partial class AuditChainer(IStateStore store, AuditSigningKeys k
         var sequence = head.Sequence;
         var previous = head.Hash;
         var lastCheckpoint = head.LastCheckpoint;
+        var entries = new List<AuditEntry>(batch.Length);
         foreach (var kv in batch)
         {
             var entry = AuditEntry.Create(ReadRecord(kv), ++sequence, previous);
             previous = entry.Hash;
+            entries.Add(entry);
             compares.Add(Compare.ModRevisionIs(kv.Key, kv.ModRevision));
-            ops.Add(TxnOp.Put(AuditKeys.Entry(entry.Sequence), AuditJson.Serialize(entry)));
             ops.Add(TxnOp.Delete(kv.Key));
 
             // Signed at the entry that reaches the count, not at the end of the batch: where checkpoints sit does
@@ -187,6 +189,8 @@ internal sealed partial class AuditChainer(IStateStore store, AuditSigningKeys k
             }
         }
 
+        // One block per batch: the store writes one record for the whole batch, however many entries it holds.
+        ops.Add(TxnOp.Put(AuditKeys.Block(sequence), AuditJson.Serialize(new AuditBlock { Entries = entries })));
         var newHead = new AuditHead { Sequence = sequence, Hash = previous, LastCheckpoint = lastCheckpoint };
         ops.Add(HeadOp(newHead));
 
@@ -248,18 +252,22 @@ internal sealed partial class AuditChainer(IStateStore store, AuditSigningKeys k
 
         _lastRetentionAt = now;
         var cutoff = now - retention;
-        var content = await AuditLog.ReadAsync(store, cancellationToken).ConfigureAwait(false);
+
+        // Whole stored records only (a block, or a single entry from before blocks), each wholly older than the cutoff:
+        // the anchor sits at a record's last entry, so no kept record starts below it.
         long? truncateTo = null;
         string? anchorHash = null;
-        foreach (var entry in content.Entries)
+        var deletions = new List<string>();
+        await foreach (var stored in AuditLog.StoredAsync(store, 0, cancellationToken).ConfigureAwait(false))
         {
-            if (entry.EventTimestamp >= cutoff)
+            if (stored.Entries is not { Count: > 0 } entries || entries.Any(e => e.EventTimestamp >= cutoff))
             {
                 break;
             }
 
-            truncateTo = entry.Sequence;
-            anchorHash = entry.Hash;
+            truncateTo = entries[^1].Sequence;
+            anchorHash = entries[^1].Hash;
+            deletions.Add(stored.Key);
         }
 
         if (truncateTo is not { } sequence)
@@ -267,6 +275,7 @@ internal sealed partial class AuditChainer(IStateStore store, AuditSigningKeys k
             return;
         }
 
+        var content = await AuditLog.ReadAsync(store, cancellationToken).ConfigureAwait(false);
         var verification = AuditVerifier.Verify(content.Entries, content.Checkpoints, keys.Find, content.Anchor);
         if (!verification.IsIntact)
         {
@@ -276,10 +285,7 @@ internal sealed partial class AuditChainer(IStateStore store, AuditSigningKeys k
 
         var anchorKv = await store.GetAsync(AuditKeys.Anchor, cancellationToken).ConfigureAwait(false);
         var anchor = AuditCheckpoint.Sign(sequence, anchorHash!, now, keys.ActiveKeyId, RequireSigner());
-        var deletions = content.Entries.Where(e => e.Sequence <= sequence).Select(e => AuditKeys.Entry(e.Sequence))
-            .Concat(content.Checkpoints.Where(c => c.Sequence < sequence).Select(c => AuditKeys.Checkpoint(c.Sequence)))
-            .Distinct(StringComparer.Ordinal)
-            .ToList();
+        deletions.AddRange(content.Checkpoints.Where(c => c.Sequence < sequence).Select(c => AuditKeys.Checkpoint(c.Sequence)).Distinct(StringComparer.Ordinal));
 
         // The anchor goes first: entries at or below it are ignored by verification, so deleting them in later
         // transactions is safe whenever a crash interrupts it (the next pass deletes the rest).

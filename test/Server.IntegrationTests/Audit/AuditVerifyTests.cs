@@ -46,8 +46,8 @@ public sealed class AuditVerifyTests : IAsyncLifetime
     {
         using (var log = new StoredLog(_server.DataDirectory))
         {
-            var entry = log.Read(StoredLog.EntryKey(6));
-            log.Write(StoredLog.EntryKey(6), entry.Replace("resourceGroups/write", "resourceGroups/read", StringComparison.Ordinal));
+            var entry = log.ReadEntry(6);
+            log.WriteEntry(6, entry.Replace("resourceGroups/write", "resourceGroups/read", StringComparison.Ordinal));
         }
 
         await AssertFailsAsync("Edited", 6);
@@ -58,7 +58,7 @@ public sealed class AuditVerifyTests : IAsyncLifetime
     {
         using (var log = new StoredLog(_server.DataDirectory))
         {
-            log.Delete(StoredLog.EntryKey(3));
+            log.DeleteEntry(3);
         }
 
         await AssertFailsAsync("Removed", 3);
@@ -69,10 +69,7 @@ public sealed class AuditVerifyTests : IAsyncLifetime
     {
         using (var log = new StoredLog(_server.DataDirectory))
         {
-            var fifth = log.Read(StoredLog.EntryKey(5));
-            var sixth = log.Read(StoredLog.EntryKey(6));
-            log.Write(StoredLog.EntryKey(5), sixth);
-            log.Write(StoredLog.EntryKey(6), fifth);
+            log.SwapEntries(5, 6);
         }
 
         await AssertFailsAsync("Reordered", 5);
@@ -84,7 +81,7 @@ public sealed class AuditVerifyTests : IAsyncLifetime
         using (var log = new StoredLog(_server.DataDirectory))
         {
             // A forged entry between 4 and 5 that claims to follow 4, with a correct hash of its own.
-            var fourth = AuditJson.DeserializeEntry(System.Text.Encoding.UTF8.GetBytes(log.Read(StoredLog.EntryKey(4))));
+            var fourth = AuditJson.DeserializeEntry(System.Text.Encoding.UTF8.GetBytes(log.ReadEntry(4)));
             var forged = AuditEntry.Create(
                 new AuditRecord
                 {
@@ -100,7 +97,7 @@ public sealed class AuditVerifyTests : IAsyncLifetime
                 },
                 5,
                 fourth.Hash);
-            log.Write(StoredLog.EntryKey(4) + "a", System.Text.Encoding.UTF8.GetString(AuditJson.Serialize(forged)));
+            log.InsertAfter(4, System.Text.Encoding.UTF8.GetString(AuditJson.Serialize(forged)));
         }
 
         await AssertFailsAsync("Inserted", 5);
@@ -112,8 +109,8 @@ public sealed class AuditVerifyTests : IAsyncLifetime
         using (var log = new StoredLog(_server.DataDirectory))
         {
             // No checkpoint covers entry 2 (they are at 4, 8, …), so cutting 1–2 is not a retention.
-            log.Delete(StoredLog.EntryKey(1));
-            log.Delete(StoredLog.EntryKey(2));
+            log.DeleteEntry(1);
+            log.DeleteEntry(2);
         }
 
         await AssertFailsAsync("TruncatedWithoutCheckpoint", 1);
@@ -127,7 +124,7 @@ public sealed class AuditVerifyTests : IAsyncLifetime
             var firstCheckpoint = long.Parse(log.Keys("/audit/checkpoints/")[0]["/audit/checkpoints/".Length..], System.Globalization.CultureInfo.InvariantCulture);
             for (var sequence = 1L; sequence <= firstCheckpoint; sequence++)
             {
-                log.Delete(StoredLog.EntryKey(sequence));
+                log.DeleteEntry(sequence);
             }
         }
 
@@ -143,11 +140,10 @@ public sealed class AuditVerifyTests : IAsyncLifetime
             firstCheckpoint = long.Parse(log.Keys("/audit/checkpoints/")[0]["/audit/checkpoints/".Length..], System.Globalization.CultureInfo.InvariantCulture);
 
             // The insider rewrites entry 2 and recomputes every hash after it, so the chain itself is consistent.
-            var keys = log.Keys("/audit/entries/");
             var previous = AuditEntry.GenesisHash;
-            foreach (var key in keys)
+            foreach (var sequence in log.Sequences())
             {
-                var entry = AuditJson.DeserializeEntry(System.Text.Encoding.UTF8.GetBytes(log.Read(key)));
+                var entry = AuditJson.DeserializeEntry(System.Text.Encoding.UTF8.GetBytes(log.ReadEntry(sequence)));
                 var record = new AuditRecord
                 {
                     EventTimestamp = entry.EventTimestamp,
@@ -169,7 +165,7 @@ public sealed class AuditVerifyTests : IAsyncLifetime
                 };
                 var rewritten = AuditEntry.Create(record, entry.Sequence, previous);
                 previous = rewritten.Hash;
-                log.Write(key, System.Text.Encoding.UTF8.GetString(AuditJson.Serialize(rewritten)));
+                log.WriteEntry(sequence, System.Text.Encoding.UTF8.GetString(AuditJson.Serialize(rewritten)));
             }
         }
 
@@ -177,16 +173,18 @@ public sealed class AuditVerifyTests : IAsyncLifetime
     }
 
     [Fact]
-    public async Task Verify_UnreadableEntry_FailsNamingTheKey()
+    public async Task Verify_UnreadableBlock_FailsNamingTheKey()
     {
+        string blockKey;
         using (var log = new StoredLog(_server.DataDirectory))
         {
-            log.Write(StoredLog.EntryKey(7), "{not json");
+            blockKey = log.BlockKeyOf(7);
+            log.Write(blockKey, "{not json");
         }
 
         var (exit, output) = await VerifyAsync();
         Assert.True(exit == 1, output);
-        Assert.Contains(StoredLog.EntryKey(7), output, StringComparison.Ordinal);
+        Assert.Contains(blockKey, output, StringComparison.Ordinal);
     }
 
     [Fact]

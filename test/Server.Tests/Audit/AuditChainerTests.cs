@@ -222,9 +222,9 @@ public sealed class AuditChainerTests : IDisposable
         await PendAsync("a", "one");
         await PendAsync("b", "two");
         await chainer.DrainAsync(CancellationToken.None);
-        var first = await _store.GetAsync(AuditKeys.Entry(1), CancellationToken.None);
-        var edited = AuditJson.DeserializeEntry(first!.Value.Span) with { CallerAppId = "someone-else" };
-        await _store.PutAsync(AuditKeys.Entry(1), AuditJson.Serialize(edited), null, CancellationToken.None);
+        var block = AuditJson.DeserializeBlock((await _store.GetAsync(AuditKeys.Block(2), CancellationToken.None))!.Value.Span);
+        var edited = block with { Entries = [block.Entries[0] with { CallerAppId = "someone-else" }, block.Entries[1]] };
+        await _store.PutAsync(AuditKeys.Block(2), AuditJson.Serialize(edited), null, CancellationToken.None);
         _time.Advance(TimeSpan.FromDays(2));
 
         await chainer.ApplyRetentionAsync(CancellationToken.None);
@@ -233,25 +233,94 @@ public sealed class AuditChainerTests : IDisposable
         Assert.Equal(2, (await AuditLog.ReadAsync(_store, CancellationToken.None)).Entries.Count);
     }
 
+    [Fact]
+    public async Task DrainAsync_EachBatch_IsStoredAsOneBlockKeyedByItsLastSequence()
+    {
+        var chainer = Chainer();
+        await PendAsync("a", "one");
+        await PendAsync("b", "two");
+        await PendAsync("c", "three");
+        await chainer.DrainAsync(CancellationToken.None);
+        await PendAsync("d", "four");
+        await PendAsync("e", "five");
+        await chainer.DrainAsync(CancellationToken.None);
+
+        var blocks = (await _store.RangeAsync(new RangeRequest(AuditKeys.BlocksPrefix), CancellationToken.None)).Items;
+        Assert.Equal([AuditKeys.Block(3), AuditKeys.Block(5)], blocks.Select(kv => kv.Key));
+        Assert.Equal([1L, 2L, 3L], AuditJson.DeserializeBlock(blocks[0].Value.Span).Entries.Select(e => e.Sequence));
+        Assert.Equal(["four", "five"], AuditJson.DeserializeBlock(blocks[1].Value.Span).Entries.Select(e => e.CorrelationId));
+        Assert.Empty((await _store.RangeAsync(new RangeRequest(AuditKeys.EntriesPrefix), CancellationToken.None)).Items);
+        Assert.True(Verify(await AuditLog.ReadAsync(_store, CancellationToken.None)).IsIntact);
+    }
+
+    [Fact]
+    public async Task DrainAsync_AfterEntriesStoredSinglyBeforeBlocks_ContinuesTheChainAndRetentionRemovesThem()
+    {
+        // A log written before blocks: one key per entry, and the head at its last entry.
+        var previous = AuditEntry.GenesisHash;
+        for (var sequence = 1L; sequence <= 2; sequence++)
+        {
+            var entry = AuditEntry.Create(Record("old" + sequence), sequence, previous);
+            previous = entry.Hash;
+            await _store.PutAsync(AuditKeys.Entry(sequence), AuditJson.Serialize(entry), null, CancellationToken.None);
+        }
+
+        await _store.PutAsync(AuditKeys.Head, JsonSerializer.SerializeToUtf8Bytes(new AuditHead { Sequence = 2, Hash = previous }, AuditServerJson.Default.AuditHead), null, CancellationToken.None);
+        var chainer = Chainer(new AuditOptions { Retention = TimeSpan.FromDays(1) });
+        _time.Advance(TimeSpan.FromDays(2));
+        await PendAsync("n", "new");
+        await chainer.DrainAsync(CancellationToken.None);
+
+        var content = await AuditLog.ReadAsync(_store, CancellationToken.None);
+        Assert.Equal(["old1", "old2", "new"], content.Entries.Select(e => e.CorrelationId));
+        Assert.True(Verify(content).IsIntact, Verify(content).Message);
+
+        await chainer.ApplyRetentionAsync(CancellationToken.None);
+
+        content = await AuditLog.ReadAsync(_store, CancellationToken.None);
+        Assert.Equal(["new"], content.Entries.Select(e => e.CorrelationId));
+        Assert.Equal(2, content.Anchor?.Sequence);
+        Assert.Empty((await _store.RangeAsync(new RangeRequest(AuditKeys.EntriesPrefix), CancellationToken.None)).Items);
+        Assert.True(Verify(content).IsIntact, Verify(content).Message);
+    }
+
+    [Fact]
+    public async Task ApplyRetentionAsync_BlockStraddlingTheCutoff_IsKeptWhole()
+    {
+        var chainer = Chainer(new AuditOptions { Retention = TimeSpan.FromDays(1) });
+        await PendAsync("a", "old");
+        _time.Advance(TimeSpan.FromDays(2));
+        await PendAsync("b", "new");
+        await chainer.DrainAsync(CancellationToken.None);
+
+        await chainer.ApplyRetentionAsync(CancellationToken.None);
+
+        var content = await AuditLog.ReadAsync(_store, CancellationToken.None);
+        Assert.Equal(["old", "new"], content.Entries.Select(e => e.CorrelationId));
+        Assert.Null(content.Anchor);
+    }
+
     private AuditChainer Chainer(AuditOptions? options = null) =>
         new(_store, _keys, new AuditChainSignal(), new HoldfastServerOptions { DataDirectory = _directory.Path, Audit = options ?? new AuditOptions() }, _time, NullLogger<AuditChainer>.Instance);
 
     private async Task PendAsync(string requestId, string correlationId)
     {
-        var record = new AuditRecord
-        {
-            EventTimestamp = _time.GetUtcNow(),
-            TenantId = "t",
-            CallerAppId = "app",
-            CallerObjectId = "object",
-            Operation = "Microsoft.Resources/subscriptions/resourceGroups/write",
-            ResourceId = "/subscriptions/s/resourceGroups/" + requestId,
-            Status = AuditStatuses.Succeeded,
-            HttpStatusCode = 201,
-            CorrelationId = correlationId,
-        };
+        var record = Record(correlationId) with { ResourceId = "/subscriptions/s/resourceGroups/" + requestId };
         await _store.PutAsync(AuditKeys.Pending(requestId), JsonSerializer.SerializeToUtf8Bytes(record, AuditServerJson.Default.AuditRecord), null, CancellationToken.None);
     }
+
+    private AuditRecord Record(string correlationId) => new()
+    {
+        EventTimestamp = _time.GetUtcNow(),
+        TenantId = "t",
+        CallerAppId = "app",
+        CallerObjectId = "object",
+        Operation = "Microsoft.Resources/subscriptions/resourceGroups/write",
+        ResourceId = "/subscriptions/s/resourceGroups/" + correlationId,
+        Status = AuditStatuses.Succeeded,
+        HttpStatusCode = 201,
+        CorrelationId = correlationId,
+    };
 
     /// <summary>Waits (real time, bounded) until the log holds at least <paramref name="count"/> entries and nothing is pending.</summary>
     private async Task<Holdfast.Audit.Export.AuditExportContent> WaitForEntriesAsync(int count)
