@@ -30,7 +30,7 @@ public sealed class EtcdStateStore : IStateStore
     /// <summary>Connects to the cluster and reads its revision once, so a wrong address fails here rather than later.</summary>
     public static async ValueTask<EtcdStateStore> OpenAsync(EtcdStateStoreOptions options, CancellationToken cancellationToken)
     {
-        var store = new EtcdStateStore(new EtcdGatewayClient(options), options);
+        var store = new EtcdStateStore(new Grpc.EtcdGrpcClient(options), options);
         try
         {
             await store.GetRevisionAsync(cancellationToken).ConfigureAwait(false);
