@@ -1,10 +1,10 @@
 using System.Runtime.CompilerServices;
-using Holdfast.State.Etcd.Gateway;
+using Holdfast.State.Etcd.Client;
 
 namespace Holdfast.State.Etcd;
 
 /// <summary>
-/// <see cref="IStateStore"/> on an etcd cluster (3.4+), through its JSON gateway. etcd already has the contract's
+/// <see cref="IStateStore"/> on an etcd cluster (3.4+), through its native gRPC API (<see cref="EtcdGrpcClient"/>). etcd already has the contract's
 /// model (the contract copies it), so each call is one etcd request: writes are transactions that return the previous
 /// value, watches are etcd watches that resume on another member from the last revision delivered, and leases are
 /// etcd leases on the cluster's clock. Revisions are etcd's minus one (<see cref="EtcdRevisions"/>). A write is
@@ -12,17 +12,17 @@ namespace Holdfast.State.Etcd;
 /// </summary>
 public sealed class EtcdStateStore : IStateStore
 {
-    private readonly IEtcdGateway _gateway;
+    private readonly IEtcdClient _client;
     private readonly EtcdStateStoreOptions _options;
     private readonly CancellationTokenSource _closed = new();
     private readonly EtcdTxnBatcher _batcher;
     private int _disposed;
 
-    internal EtcdStateStore(IEtcdGateway gateway, EtcdStateStoreOptions options)
+    internal EtcdStateStore(IEtcdClient client, EtcdStateStoreOptions options)
     {
-        _gateway = gateway;
+        _client = client;
         _options = options;
-        _batcher = new EtcdTxnBatcher(gateway, options, SendTxnAsync, response => Revision(response.Header), ToOpResult);
+        _batcher = new EtcdTxnBatcher(client, options, SendTxnAsync, response => Revision(response.Header), ToOpResult);
     }
 
     public IReadOnlyList<Uri> Endpoints => _options.Endpoints;
@@ -30,7 +30,7 @@ public sealed class EtcdStateStore : IStateStore
     /// <summary>Connects to the cluster and reads its revision once, so a wrong address fails here rather than later.</summary>
     public static async ValueTask<EtcdStateStore> OpenAsync(EtcdStateStoreOptions options, CancellationToken cancellationToken)
     {
-        var store = new EtcdStateStore(new Grpc.EtcdGrpcClient(options), options);
+        var store = new EtcdStateStore(new EtcdGrpcClient(options), options);
         try
         {
             await store.GetRevisionAsync(cancellationToken).ConfigureAwait(false);
@@ -46,7 +46,7 @@ public sealed class EtcdStateStore : IStateStore
     public async ValueTask<long> GetRevisionAsync(CancellationToken cancellationToken)
     {
         ThrowIfDisposed();
-        var response = await _gateway.RangeAsync(new EtcdRangeRequest { Key = [0], CountOnly = true }, cancellationToken).ConfigureAwait(false);
+        var response = await _client.RangeAsync(new EtcdRangeRequest { Key = [0], CountOnly = true }, cancellationToken).ConfigureAwait(false);
         return Revision(response.Header);
     }
 
@@ -59,7 +59,7 @@ public sealed class EtcdStateStore : IStateStore
     {
         ArgumentNullException.ThrowIfNull(key);
         ThrowIfDisposed();
-        var response = await _gateway.RangeAsync(new EtcdRangeRequest { Key = EtcdKeys.Encode(key), Serializable = serializable }, cancellationToken).ConfigureAwait(false);
+        var response = await _client.RangeAsync(new EtcdRangeRequest { Key = EtcdKeys.Encode(key), Serializable = serializable }, cancellationToken).ConfigureAwait(false);
         return response.Kvs is [var kv, ..] ? ToKeyValue(kv) : null;
     }
 
@@ -79,7 +79,7 @@ public sealed class EtcdStateStore : IStateStore
         try
         {
             var range = new EtcdRangeRequest { Key = start, RangeEnd = end, Limit = request.Limit, Revision = request.Revision > 0 ? EtcdRevisions.ToEtcd(request.Revision) : 0 };
-            response = await _gateway.RangeAsync(range, cancellationToken).ConfigureAwait(false);
+            response = await _client.RangeAsync(range, cancellationToken).ConfigureAwait(false);
         }
         catch (EtcdRequestException exception) when (exception.Code == EtcdRequestException.OutOfRange && request.Revision > 0)
         {
@@ -159,7 +159,7 @@ public sealed class EtcdStateStore : IStateStore
     private async Task<TxnResult> SendTxnAsync(EtcdTxnRequest etcdRequest, TxnRequest request, CancellationToken cancellationToken)
     {
         bool writes = request.Success.Concat(request.Failure).Any(op => op.Type is TxnOpType.Put or TxnOpType.Delete or TxnOpType.DeletePrefix);
-        var response = await _gateway.TxnAsync(etcdRequest, writes, cancellationToken).ConfigureAwait(false);
+        var response = await _client.TxnAsync(etcdRequest, writes, cancellationToken).ConfigureAwait(false);
         var results = (response.Responses ?? []).Select(ToOpResult).ToList();
         return new TxnResult(response.Succeeded, Revision(response.Header), results);
     }
@@ -180,7 +180,7 @@ public sealed class EtcdStateStore : IStateStore
             // after: etcd refuses a start below its compaction point, so the watch fails exactly when history after
             // `delivered` is no longer whole — the contract's rule, where compacting at N discards N itself.
             var request = new EtcdWatchCreateRequest { Key = key, RangeEnd = end, StartRevision = EtcdRevisions.ToEtcd(delivered) };
-            var stream = _gateway.WatchAsync(request, linked.Token).GetAsyncEnumerator(linked.Token);
+            var stream = _client.WatchAsync(request, linked.Token).GetAsyncEnumerator(linked.Token);
             StateStoreException? broken = null;
             try
             {
@@ -268,14 +268,14 @@ public sealed class EtcdStateStore : IStateStore
         ArgumentOutOfRangeException.ThrowIfLessThanOrEqual(ttl, TimeSpan.Zero);
         ThrowIfDisposed();
         long seconds = (long)Math.Ceiling(ttl.TotalSeconds);
-        var response = await _gateway.LeaseGrantAsync(new EtcdLeaseGrantRequest { Ttl = seconds }, cancellationToken).ConfigureAwait(false);
+        var response = await _client.LeaseGrantAsync(new EtcdLeaseGrantRequest { Ttl = seconds }, cancellationToken).ConfigureAwait(false);
         return new LeaseGrant(response.Id, TimeSpan.FromSeconds(response.Ttl));
     }
 
     public async ValueTask<bool> KeepAliveAsync(long leaseId, CancellationToken cancellationToken)
     {
         ThrowIfDisposed();
-        return await _gateway.LeaseKeepAliveAsync(leaseId, cancellationToken).ConfigureAwait(false) > 0;
+        return await _client.LeaseKeepAliveAsync(leaseId, cancellationToken).ConfigureAwait(false) > 0;
     }
 
     public async ValueTask<bool> RevokeLeaseAsync(long leaseId, CancellationToken cancellationToken)
@@ -283,7 +283,7 @@ public sealed class EtcdStateStore : IStateStore
         ThrowIfDisposed();
         try
         {
-            await _gateway.LeaseRevokeAsync(leaseId, cancellationToken).ConfigureAwait(false);
+            await _client.LeaseRevokeAsync(leaseId, cancellationToken).ConfigureAwait(false);
             return true;
         }
         catch (EtcdRequestException exception) when (exception.Code == EtcdRequestException.NotFound)
@@ -303,7 +303,7 @@ public sealed class EtcdStateStore : IStateStore
         ThrowIfDisposed();
         try
         {
-            await _gateway.CompactAsync(new EtcdCompactionRequest { Revision = EtcdRevisions.ToEtcd(revision), Physical = true }, cancellationToken).ConfigureAwait(false);
+            await _client.CompactAsync(new EtcdCompactionRequest { Revision = EtcdRevisions.ToEtcd(revision), Physical = true }, cancellationToken).ConfigureAwait(false);
         }
         catch (EtcdRequestException exception) when (exception.Code == EtcdRequestException.OutOfRange)
         {
@@ -319,7 +319,7 @@ public sealed class EtcdStateStore : IStateStore
         if (Interlocked.Exchange(ref _disposed, 1) == 0)
         {
             _closed.Cancel();
-            _gateway.Dispose();
+            _client.Dispose();
             _closed.Dispose();
         }
 
@@ -336,7 +336,7 @@ public sealed class EtcdStateStore : IStateStore
                 Failure = [new EtcdRequestOp { RequestRange = new EtcdRangeRequest { Key = key } }],
             }
             : new EtcdTxnRequest { Success = [write] };
-        return await _gateway.TxnAsync(request, writes: true, cancellationToken).ConfigureAwait(false);
+        return await _client.TxnAsync(request, writes: true, cancellationToken).ConfigureAwait(false);
     }
 
     private static EtcdResponseOp? FirstResponse(EtcdTxnResponse response) => response.Responses is [var first, ..] ? first : null;

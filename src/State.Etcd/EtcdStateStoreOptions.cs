@@ -36,7 +36,7 @@ public sealed class EtcdStateStoreOptions
     /// </summary>
     public int MaxGroupedOps { get; init; } = 512;
 
-    /// <summary>A group's limit on key and value bytes (etcd refuses requests over 1.5 MiB by default; JSON adds a third).</summary>
+    /// <summary>A group's limit on key and value bytes (etcd refuses requests over 1.5 MiB by default).</summary>
     public long MaxGroupedBytes { get; init; } = 512 * 1024;
 
     /// <summary>

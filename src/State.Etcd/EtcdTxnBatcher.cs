@@ -1,4 +1,4 @@
-using Holdfast.State.Etcd.Gateway;
+using Holdfast.State.Etcd.Client;
 
 namespace Holdfast.State.Etcd;
 
@@ -11,7 +11,7 @@ namespace Holdfast.State.Etcd;
 /// its own, with its own failure branch; so does every member when etcd refuses the joint request outright. A transient
 /// error fails every member alike (the outcome is unknown, as for a single write).
 /// </summary>
-internal sealed class EtcdTxnBatcher(IEtcdGateway gateway, EtcdStateStoreOptions options, Func<EtcdTxnRequest, TxnRequest, CancellationToken, Task<TxnResult>> sendOne, Func<EtcdTxnResponse, long> revisionOf, Func<EtcdResponseOp, TxnOpResult> resultOf)
+internal sealed class EtcdTxnBatcher(IEtcdClient client, EtcdStateStoreOptions options, Func<EtcdTxnRequest, TxnRequest, CancellationToken, Task<TxnResult>> sendOne, Func<EtcdTxnResponse, long> revisionOf, Func<EtcdResponseOp, TxnOpResult> resultOf)
 {
     private readonly Lock _lock = new();
     private readonly List<Member> _queue = [];
@@ -122,7 +122,7 @@ internal sealed class EtcdTxnBatcher(IEtcdGateway gateway, EtcdStateStoreOptions
         EtcdTxnResponse response;
         try
         {
-            response = await gateway.TxnAsync(joint, writes: true, CancellationToken.None).ConfigureAwait(false);
+            response = await client.TxnAsync(joint, writes: true, CancellationToken.None).ConfigureAwait(false);
         }
         catch (StateStoreException refused) when (!refused.IsTransient)
         {

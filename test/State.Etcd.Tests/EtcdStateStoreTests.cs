@@ -1,5 +1,5 @@
 using System.Text;
-using Holdfast.State.Etcd.Gateway;
+using Holdfast.State.Etcd.Client;
 using Holdfast.Testing;
 using Xunit;
 
@@ -197,7 +197,7 @@ public sealed class EtcdStateStoreTests : IDisposable
     private static EtcdStateStore StoreBehind(SilentMember silent, EtcdProcess etcd)
     {
         var options = new EtcdStateStoreOptions { Endpoints = [silent.Url, etcd.ClientUrl], RequestTimeout = TimeSpan.FromMilliseconds(500) };
-        return new EtcdStateStore(new Grpc.EtcdGrpcClient(options), options);
+        return new EtcdStateStore(new EtcdGrpcClient(options), options);
     }
 
     /// <summary>A TCP listener that accepts connections and never answers: a member hung mid-request.</summary>

@@ -1,6 +1,6 @@
 using System.Buffers;
 
-namespace Holdfast.State.Etcd.Grpc;
+namespace Holdfast.State.Etcd.Client;
 
 /// <summary>
 /// Writes the protocol-buffers wire format (varints, length-delimited fields) for the few etcd messages the store

@@ -1,4 +1,4 @@
-namespace Holdfast.State.Etcd.Gateway;
+namespace Holdfast.State.Etcd.Client;
 
 /// <summary>etcd answered with an error (or not at all); <see cref="Code"/> is the gRPC status code etcd sent, 0 when none.</summary>
 internal sealed class EtcdRequestException(string message, int code, bool isTransient, Exception? innerException = null)

@@ -1,4 +1,4 @@
-namespace Holdfast.State.Etcd.Grpc;
+namespace Holdfast.State.Etcd.Client;
 
 /// <summary>
 /// Reads the protocol-buffers wire format field by field. Unknown fields are skipped, so newer etcd versions that add

@@ -1,10 +1,10 @@
-namespace Holdfast.State.Etcd.Gateway;
+namespace Holdfast.State.Etcd.Client;
 
 /// <summary>
-/// The etcd v3 calls the store makes, over the JSON gateway. Calls fail with <see cref="StateStoreException"/> (an
+/// The etcd v3 calls the store makes (<see cref="EtcdGrpcClient"/>: gRPC). Calls fail with <see cref="StateStoreException"/> (an
 /// <see cref="EtcdRequestException"/> carrying etcd's code when etcd answered).
 /// </summary>
-internal interface IEtcdGateway : IDisposable
+internal interface IEtcdClient : IDisposable
 {
     Task<EtcdRangeResponse> RangeAsync(EtcdRangeRequest request, CancellationToken cancellationToken);
 

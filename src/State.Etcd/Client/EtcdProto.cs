@@ -1,6 +1,5 @@
-using Holdfast.State.Etcd.Gateway;
 
-namespace Holdfast.State.Etcd.Grpc;
+namespace Holdfast.State.Etcd.Client;
 
 /// <summary>
 /// The etcd v3 messages the store uses, in protocol-buffers form (etcdserverpb and mvccpb, etcd 3.4+; field numbers as

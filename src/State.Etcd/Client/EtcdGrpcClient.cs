@@ -3,19 +3,18 @@ using System.Globalization;
 using System.Net;
 using System.Net.Http.Headers;
 using System.Runtime.CompilerServices;
-using Holdfast.State.Etcd.Gateway;
 
-namespace Holdfast.State.Etcd.Grpc;
+namespace Holdfast.State.Etcd.Client;
 
 /// <summary>
-/// <see cref="IEtcdGateway"/> over etcd's native gRPC API: HTTP/2 (cleartext with prior knowledge for <c>http</c>
+/// <see cref="IEtcdClient"/> over etcd's native gRPC API: HTTP/2 (cleartext with prior knowledge for <c>http</c>
 /// endpoints, ALPN <c>h2</c> over TLS for <c>https</c>) on <see cref="HttpClient"/>, with gRPC's framing and status
 /// trailers and protocol-buffers messages (<see cref="EtcdProto"/>). All calls to a member share one connection.
 /// Requests go to the current endpoint; a connection that cannot be made moves to the next one and retries there,
 /// since nothing was sent. A request that was sent but not answered (timeout, reset) is retried elsewhere only when it
 /// cannot change state; a write in that state has an unknown outcome and fails as transient.
 /// </summary>
-internal sealed class EtcdGrpcClient : IEtcdGateway
+internal sealed class EtcdGrpcClient : IEtcdClient
 {
     private const int FrameHeaderLength = 5;
 

@@ -1,9 +1,7 @@
-using System.Text.Json.Serialization;
+namespace Holdfast.State.Etcd.Client;
 
-namespace Holdfast.State.Etcd.Gateway;
-
-// The etcd v3 JSON gateway's messages (etcdserverpb as grpc-gateway renders them): bytes are base64, int64s arrive as
-// strings, and fields holding their default value are left out, so every response field here is optional.
+// The etcd v3 messages the store uses (etcdserverpb, mvccpb), as EtcdProto reads and writes them: fields holding their
+// default value are left out on the wire, so every response field here is optional.
 internal sealed class EtcdHeader
 {
     public long Revision { get; init; }
@@ -54,8 +52,6 @@ internal sealed class EtcdPutRequest
 {
     public required byte[] Key { get; init; }
 
-    // Written even when empty: an empty value is a value.
-    [JsonIgnore(Condition = JsonIgnoreCondition.Never)]
     public required byte[] Value { get; init; }
 
     public long Lease { get; init; }
@@ -157,42 +153,17 @@ internal sealed class EtcdCompactionResponse
 
 internal sealed class EtcdLeaseGrantRequest
 {
-    [JsonPropertyName("TTL")]
     public long Ttl { get; init; }
 }
 
-internal sealed class EtcdLeaseRequest
-{
-    [JsonPropertyName("ID")]
-    public long Id { get; init; }
-}
-
-/// <summary>Grant, keepalive result and revoke share this shape; a keepalive of a lost lease has no TTL.</summary>
+/// <summary>Grant and keepalive answers share this shape; a keepalive of a lost lease has a TTL of 0.</summary>
 internal sealed class EtcdLeaseResponse
 {
     public EtcdHeader? Header { get; init; }
 
-    [JsonPropertyName("ID")]
     public long Id { get; init; }
 
-    [JsonPropertyName("TTL")]
     public long Ttl { get; init; }
-}
-
-/// <summary>One line of a streamed answer (watch, keepalive): a result, or an error that ends the stream.</summary>
-internal sealed class EtcdStreamLine<T>
-    where T : class
-{
-    public T? Result { get; init; }
-
-    public EtcdStreamError? Error { get; init; }
-}
-
-internal sealed class EtcdStreamError
-{
-    public int GrpcCode { get; init; }
-
-    public string? Message { get; init; }
 }
 
 internal sealed class EtcdWatchCreateRequest
@@ -202,11 +173,6 @@ internal sealed class EtcdWatchCreateRequest
     public byte[]? RangeEnd { get; init; }
 
     public long StartRevision { get; init; }
-}
-
-internal sealed class EtcdWatchRequest
-{
-    public required EtcdWatchCreateRequest CreateRequest { get; init; }
 }
 
 internal sealed class EtcdWatchResponse
@@ -231,32 +197,3 @@ internal sealed class EtcdEvent
 
     public EtcdKeyValue? Kv { get; init; }
 }
-
-/// <summary>The body of a failed unary call: <c>{"error","message","code"}</c> with a gRPC status code.</summary>
-internal sealed class EtcdErrorBody
-{
-    public string? Error { get; init; }
-
-    public string? Message { get; init; }
-
-    public int Code { get; init; }
-}
-
-[JsonSourceGenerationOptions(
-    PropertyNamingPolicy = JsonKnownNamingPolicy.SnakeCaseLower,
-    DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingDefault,
-    NumberHandling = JsonNumberHandling.AllowReadingFromString)]
-[JsonSerializable(typeof(EtcdRangeRequest))]
-[JsonSerializable(typeof(EtcdRangeResponse))]
-[JsonSerializable(typeof(EtcdTxnRequest))]
-[JsonSerializable(typeof(EtcdTxnResponse))]
-[JsonSerializable(typeof(EtcdCompactionRequest))]
-[JsonSerializable(typeof(EtcdCompactionResponse))]
-[JsonSerializable(typeof(EtcdLeaseGrantRequest))]
-[JsonSerializable(typeof(EtcdLeaseRequest))]
-[JsonSerializable(typeof(EtcdLeaseResponse))]
-[JsonSerializable(typeof(EtcdStreamLine<EtcdLeaseResponse>))]
-[JsonSerializable(typeof(EtcdWatchRequest))]
-[JsonSerializable(typeof(EtcdStreamLine<EtcdWatchResponse>))]
-[JsonSerializable(typeof(EtcdErrorBody))]
-internal sealed partial class EtcdJsonContext : JsonSerializerContext;
