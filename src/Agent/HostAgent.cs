@@ -125,7 +125,8 @@ public sealed partial class HostAgent(HostAgentOptions options, IVmDriver driver
         _identity = AgentIdentity.Save(options.StateDirectory, state, key, response.CertificatePem);
         transport.UseClientCertificate(_identity.Certificate);
         ScheduleRenewal();
-        LogJoined(logger, options.HostName, _identity.Certificate.Thumbprint);
+        var pin = Pin(_identity.Certificate);
+        LogJoined(logger, options.HostName, pin);
     }
 
     /// <summary>
@@ -185,9 +186,13 @@ public sealed partial class HostAgent(HostAgentOptions options, IVmDriver driver
         transport.UseClientCertificate(renewed.Certificate);
         _renewalFailures = 0;
         ScheduleRenewal();
-        LogRenewed(logger, options.HostName, identity.Certificate.Thumbprint, renewed.Certificate.Thumbprint, renewed.NotAfter, _nextRenewal);
+        var (oldPin, newPin) = (Pin(identity.Certificate), Pin(renewed.Certificate));
+        LogRenewed(logger, options.HostName, oldPin, newPin, renewed.NotAfter, _nextRenewal);
         return true;
     }
+
+    /// <summary>A certificate as the server pins it (SHA-256, lower-case hex), so logs match the host's registration.</summary>
+    private static string Pin(X509Certificate2 certificate) => Convert.ToHexStringLower(certificate.GetCertHash(HashAlgorithmName.SHA256));
 
     private void ScheduleRenewal()
     {

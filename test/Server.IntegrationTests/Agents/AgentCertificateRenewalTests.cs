@@ -93,6 +93,18 @@ public sealed class AgentCertificateRenewalTests : AgentFleetTest
         Assert.Equal("AuthenticationFailed", joinRefused["properties"]!["errorCode"]!.GetValue<string>());
     }
 
+    [Theory]
+    [InlineData("9s")]
+    [InlineData("366d")]
+    [InlineData("soon")]
+    public async Task Serve_BadAgentCertificateValidity_ExitsWithTwoNamingTheFlag(string value)
+    {
+        var (exitCode, output) = await ServerProcess.RunToExitAsync("serve", "--data-dir", ServerProcess.NewDataDirectory(), "--port", "1", "--agent-certificate-validity", value);
+
+        Assert.Equal(2, exitCode);
+        Assert.Contains("--agent-certificate-validity", output, StringComparison.Ordinal);
+    }
+
     private static int Renewals(AgentProcess agent) =>
         agent.Output.Split('\n').Count(line => line.Contains("renewed its client certificate", StringComparison.Ordinal));
 
