@@ -53,10 +53,25 @@ public sealed record HostDocument
     };
 }
 
-/// <summary>What the server knows of a host's agent: the certificate it was issued and what it reported when it joined.</summary>
+/// <summary>
+/// What the server knows of a host's agent: the certificate it was issued (at join or its last renewal) and what it
+/// reported when it joined. After a renewal <see cref="PreviousCertificateThumbprint"/> names the certificate the
+/// renewal was made with; it stays accepted until the agent first presents the new one (so a crash before the agent
+/// saved the new certificate does not lock it out), and is cleared then.
+/// </summary>
 public sealed record AgentRegistration
 {
+    /// <summary>SHA-256 of the current client certificate, lower-case hex.</summary>
     public required string CertificateThumbprint { get; init; }
+
+    /// <summary>Set between a renewal and the agent's first use of the new certificate: the one it renewed with.</summary>
+    public string? PreviousCertificateThumbprint { get; init; }
+
+    /// <summary>When the current certificate expires (null for registrations from before renewal was built).</summary>
+    public DateTimeOffset? CertificateExpiresOn { get; init; }
+
+    /// <summary>When the certificate was last renewed (null: never, it is the one issued at join).</summary>
+    public DateTimeOffset? RenewedAt { get; init; }
 
     public required DateTimeOffset JoinedAt { get; init; }
 

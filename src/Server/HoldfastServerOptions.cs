@@ -54,6 +54,9 @@ public sealed record HoldfastServerOptions
     /// <summary>An agent that has not synced this long stops its VMs by itself (Unreachable time plus one heartbeat).</summary>
     public int SelfFenceSeconds => UnreachableAfterSeconds + HeartbeatSeconds;
 
+    /// <summary>How long the client certificates issued to agents (at join and renewal) are valid; agents renew after about two thirds.</summary>
+    public TimeSpan AgentCertificateValidity { get; init; } = TimeSpan.FromDays(30);
+
     /// <summary>In-process simulated hosts the fleet simulator runs (0: none).</summary>
     public int SimulatedHosts { get; init; }
 

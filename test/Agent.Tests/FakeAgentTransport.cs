@@ -39,7 +39,7 @@ internal sealed class FakeAgentTransport(CertificateAuthority ca, string token) 
             throw new AgentTransportException(401, "AuthenticationFailed", "bad token");
         }
 
-        using var issued = ca.SignClientCertificate(request.CertificateSigningRequestPem, request.HostName, TimeProvider.System.GetUtcNow(), TimeSpan.FromDays(1));
+        using var issued = ca.SignClientCertificate(request.CertificateSigningRequestPem, request.HostName, Time.GetUtcNow(), Validity);
         return Task.FromResult(new JoinResponse(issued.ExportCertificatePem(), ca.ExportCertificatePem(), 5));
     }
 
@@ -52,6 +52,30 @@ internal sealed class FakeAgentTransport(CertificateAuthority ca, string token) 
 
         Syncs.Add(request);
         return Task.FromResult(new SyncResponse(State, [.. Desired], 5, SelfFenceSeconds));
+    }
+
+    public List<RenewRequest> Renewals { get; } = [];
+
+    /// <summary>When set, renewals fail with this (a refusal or an unreachable server).</summary>
+    public AgentTransportException? RenewFailure { get; set; }
+
+    /// <summary>The validity of the certificates this fake issues, at join and renewal.</summary>
+    public TimeSpan Validity { get; set; } = TimeSpan.FromDays(1);
+
+    /// <summary>The clock the fake CA issues by (the agent's, in tests on a manual clock).</summary>
+    public TimeProvider Time { get; set; } = TimeProvider.System;
+
+    public Task<RenewResponse> RenewAsync(RenewRequest request, CancellationToken cancellationToken)
+    {
+        Renewals.Add(request);
+        if (RenewFailure is { } failure)
+        {
+            throw failure;
+        }
+
+        Assert.NotNull(ClientCertificate);
+        using var issued = ca.SignClientCertificate(request.CertificateSigningRequestPem, request.HostName, Time.GetUtcNow(), Validity);
+        return Task.FromResult(new RenewResponse(issued.ExportCertificatePem(), ca.ExportCertificatePem()));
     }
 
     public void UseClientCertificate(X509Certificate2 certificate) => ClientCertificate = certificate;

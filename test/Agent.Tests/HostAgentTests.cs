@@ -1,5 +1,6 @@
 using System.Security.Cryptography.X509Certificates;
 using Holdfast.Agent.Drivers.Simulated;
+using Holdfast.Agent.Transport;
 using Holdfast.Capacity.Inventory;
 using Holdfast.Fabric;
 using Holdfast.Fabric.Protocol;
@@ -211,8 +212,134 @@ public sealed class HostAgentTests : IDisposable
         return agent;
     }
 
-    private HostAgent NewAgent(FakeAgentTransport transport, IVmDriver driver, string? token) =>
-        new(new HostAgentOptions { HostName = "host-1", JoinToken = token, StateDirectory = _directory.Path }, driver, transport, _time, NullLogger<HostAgent>.Instance);
+    [Fact]
+    public async Task RenewIfDueAsync_BeforeTwoThirdsOfTheValidity_DoesNotRenew()
+    {
+        var transport = new FakeAgentTransport(_ca, Token) { Time = _time, Validity = TimeSpan.FromHours(3) };
+        var agent = NewAgent(transport, NewDriver(), Token, jitter: 0);
+        await agent.JoinAsync(CancellationToken.None);
+        _time.Advance(TimeSpan.FromHours(2) - TimeSpan.FromSeconds(1));
+
+        Assert.False(await agent.RenewIfDueAsync(CancellationToken.None));
+
+        Assert.Empty(transport.Renewals);
+    }
+
+    [Fact]
+    public async Task RenewIfDueAsync_Due_RenewsWithANewKeySavesItPrivatelyAndPresentsIt()
+    {
+        var transport = new FakeAgentTransport(_ca, Token) { Time = _time, Validity = TimeSpan.FromHours(3) };
+        var agent = NewAgent(transport, NewDriver(), Token, jitter: 0);
+        await agent.JoinAsync(CancellationToken.None);
+        var joined = transport.ClientCertificate!;
+        _time.Advance(TimeSpan.FromHours(2));
+
+        Assert.True(await agent.RenewIfDueAsync(CancellationToken.None));
+
+        var renewal = Assert.Single(transport.Renewals);
+        Assert.Equal("host-1", renewal.HostName);
+        var renewed = transport.ClientCertificate!;
+        Assert.NotEqual(joined.Thumbprint, renewed.Thumbprint);
+        Assert.True(renewed.HasPrivateKey);
+        Assert.False(renewed.PublicKey.EncodedKeyValue.RawData.SequenceEqual(joined.PublicKey.EncodedKeyValue.RawData));
+        Assert.InRange(agent.NextRenewal, _time.GetUtcNow().AddHours(2).AddSeconds(-1), _time.GetUtcNow().AddHours(2));
+        Assert.False(File.Exists(Path.Combine(_directory.Path, AgentIdentity.PendingFile)));
+        foreach (var file in new[] { AgentIdentity.KeyFile, AgentIdentity.CertificateFile, AgentIdentity.StateFile })
+        {
+            if (!OperatingSystem.IsWindows())
+            {
+                Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite, File.GetUnixFileMode(Path.Combine(_directory.Path, file)));
+            }
+        }
+
+        // A restart loads the renewed identity, and schedules from when it was received.
+        var restarted = new FakeAgentTransport(_ca, Token) { Time = _time };
+        var again = NewAgent(restarted, NewDriver(), token: null, jitter: 0);
+        await again.JoinAsync(CancellationToken.None);
+        Assert.Equal(renewed.Thumbprint, restarted.ClientCertificate!.Thumbprint);
+        Assert.Equal(agent.NextRenewal, again.NextRenewal);
+    }
+
+    [Fact]
+    public async Task RenewIfDueAsync_ServerUnreachable_KeepsTheCertificateAndRetriesWithBackoff()
+    {
+        var transport = new FakeAgentTransport(_ca, Token) { Time = _time, Validity = TimeSpan.FromHours(3) };
+        var agent = NewAgent(transport, NewDriver(), Token, jitter: 0);
+        await agent.JoinAsync(CancellationToken.None);
+        var joined = transport.ClientCertificate!;
+        _time.Advance(TimeSpan.FromHours(2));
+        transport.RenewFailure = new AgentTransportException("unreachable");
+
+        Assert.False(await agent.RenewIfDueAsync(CancellationToken.None));
+        Assert.Equal(_time.GetUtcNow().AddSeconds(5), agent.NextRenewal);
+        _time.Advance(TimeSpan.FromSeconds(4));
+        Assert.False(await agent.RenewIfDueAsync(CancellationToken.None));
+        Assert.Single(transport.Renewals);
+        _time.Advance(TimeSpan.FromSeconds(1));
+        Assert.False(await agent.RenewIfDueAsync(CancellationToken.None));
+        Assert.Equal(_time.GetUtcNow().AddSeconds(10), agent.NextRenewal);
+
+        transport.RenewFailure = null;
+        _time.Advance(TimeSpan.FromSeconds(10));
+        Assert.True(await agent.RenewIfDueAsync(CancellationToken.None));
+
+        Assert.Equal(3, transport.Renewals.Count);
+        Assert.NotEqual(joined.Thumbprint, transport.ClientCertificate!.Thumbprint);
+    }
+
+    [Fact]
+    public async Task RenewIfDueAsync_CertificateExpired_DoesNotAskTheServer()
+    {
+        var transport = new FakeAgentTransport(_ca, Token) { Time = _time, Validity = TimeSpan.FromHours(3) };
+        var agent = NewAgent(transport, NewDriver(), Token, jitter: 0);
+        await agent.JoinAsync(CancellationToken.None);
+        _time.Advance(TimeSpan.FromHours(3));
+
+        Assert.False(await agent.RenewIfDueAsync(CancellationToken.None));
+
+        Assert.Empty(transport.Renewals);
+    }
+
+    [Fact]
+    public async Task JoinAsync_ExpiredIdentityAndAToken_JoinsAgain()
+    {
+        var transport = new FakeAgentTransport(_ca, Token) { Time = _time, Validity = TimeSpan.FromHours(3) };
+        await NewAgent(transport, NewDriver(), Token).JoinAsync(CancellationToken.None);
+        var expired = transport.ClientCertificate!;
+        _time.Advance(TimeSpan.FromHours(4));
+
+        var rejoining = new FakeAgentTransport(_ca, "new-token") { Time = _time };
+        await NewAgent(rejoining, NewDriver(), "new-token").JoinAsync(CancellationToken.None);
+
+        Assert.Equal(1, rejoining.Joins);
+        Assert.NotEqual(expired.Thumbprint, rejoining.ClientCertificate!.Thumbprint);
+    }
+
+    [Fact]
+    public async Task JoinAsync_SaveInterruptedAfterThePendingIdentity_FinishesIt()
+    {
+        var transport = new FakeAgentTransport(_ca, Token) { Time = _time };
+        await NewAgent(transport, NewDriver(), Token).JoinAsync(CancellationToken.None);
+        var old = transport.ClientCertificate!;
+
+        // A renewal that crashed after writing the whole new identity, before replacing the key and certificate files.
+        using var key = System.Security.Cryptography.ECDsa.Create(System.Security.Cryptography.ECCurve.NamedCurves.nistP256);
+        var csr = new System.Security.Cryptography.X509Certificates.CertificateRequest("CN=host-1", key, System.Security.Cryptography.HashAlgorithmName.SHA256).CreateSigningRequestPem();
+        using var issued = _ca.SignClientCertificate(csr, "host-1", _time.GetUtcNow(), TimeSpan.FromDays(1));
+        var state = new AgentState("host-1", 5, 20, _time.GetUtcNow());
+        File.WriteAllBytes(Path.Combine(_directory.Path, AgentIdentity.PendingFile), System.Text.Json.JsonSerializer.SerializeToUtf8Bytes(new { state, certificatePem = issued.ExportCertificatePem(), keyPem = key.ExportPkcs8PrivateKeyPem() }, FabricJson.Options));
+
+        var restarted = new FakeAgentTransport(_ca, Token) { Time = _time };
+        await NewAgent(restarted, NewDriver(), token: null).JoinAsync(CancellationToken.None);
+
+        Assert.Equal(issued.Thumbprint, restarted.ClientCertificate!.Thumbprint);
+        Assert.NotEqual(old.Thumbprint, restarted.ClientCertificate.Thumbprint);
+        Assert.False(File.Exists(Path.Combine(_directory.Path, AgentIdentity.PendingFile)));
+        Assert.Equal(issued.ExportCertificatePem(), File.ReadAllText(Path.Combine(_directory.Path, AgentIdentity.CertificateFile)));
+    }
+
+    private HostAgent NewAgent(FakeAgentTransport transport, IVmDriver driver, string? token, double? jitter = null) =>
+        new(new HostAgentOptions { HostName = "host-1", JoinToken = token, StateDirectory = _directory.Path, Jitter = jitter is { } fixedJitter ? () => fixedJitter : Random.Shared.NextDouble }, driver, transport, _time, NullLogger<HostAgent>.Instance);
 
     private SimulatedVmDriver NewDriver(string? path = null) =>
         new(new SimulatedVmDriverOptions { Capacity = new CapacityVector(8, 16384, 100, 0), StatePath = path }, _time);

@@ -38,6 +38,8 @@ public sealed class HttpsAgentTransport : IAgentTransport
 
     public Task<SyncResponse> SyncAsync(SyncRequest request, CancellationToken cancellationToken) => PostAsync<SyncRequest, SyncResponse>(Paths.Sync, request, cancellationToken);
 
+    public Task<RenewResponse> RenewAsync(RenewRequest request, CancellationToken cancellationToken) => PostAsync<RenewRequest, RenewResponse>(Paths.Renew, request, cancellationToken);
+
     public void UseClientCertificate(X509Certificate2 certificate)
     {
         ArgumentNullException.ThrowIfNull(certificate);

@@ -13,6 +13,9 @@ public interface IAgentTransport : IDisposable
 
     Task<SyncResponse> SyncAsync(SyncRequest request, CancellationToken cancellationToken);
 
+    /// <summary>Renews the client certificate, authenticated with the one presented now (mTLS).</summary>
+    Task<RenewResponse> RenewAsync(RenewRequest request, CancellationToken cancellationToken);
+
     /// <summary>Presents <paramref name="certificate"/> (with its private key) as the client certificate from now on.</summary>
     void UseClientCertificate(X509Certificate2 certificate);
 }

@@ -16,6 +16,9 @@ public static class Paths
 {
     public const string Join = "/agent/v1/join";
     public const string Sync = "/agent/v1/sync";
+
+    /// <summary>A joined agent's certificate renewal: mTLS with its current, still-valid certificate and a CSR for a new key.</summary>
+    public const string Renew = "/agent/v1/renew";
 }
 
 /// <summary>What an agent's machine offers, as the driver discovered it.</summary>
@@ -24,6 +27,15 @@ public sealed record HostInventory(CapacityVector Capacity, IReadOnlyList<string
 public sealed record JoinRequest(string HostName, string JoinToken, string CertificateSigningRequestPem, HostInventory Inventory);
 
 public sealed record JoinResponse(string CertificatePem, string CaCertificatePem, int HeartbeatSeconds);
+
+/// <summary>
+/// A certificate renewal, sent over mTLS with the agent's current certificate: a CSR for a new key pair (CN = the host).
+/// The server answers a certificate for the same host and moves its pin to it (docs/designs/0004-fleet-and-agents.md,
+/// "Certificate renewal").
+/// </summary>
+public sealed record RenewRequest(string HostName, string CertificateSigningRequestPem);
+
+public sealed record RenewResponse(string CertificatePem, string CaCertificatePem);
 
 /// <summary>
 /// One VM as the agent's driver sees it now. <see cref="Console"/> is the tail of its serial console (at most

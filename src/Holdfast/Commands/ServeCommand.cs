@@ -34,6 +34,7 @@ internal static class ServeCommand
         var heartbeatSeconds = new Option<int>("--heartbeat-seconds") { Description = "How often host agents sync.", DefaultValueFactory = _ => 5 };
         var unreachableAfter = new Option<int>("--unreachable-after-seconds") { Description = "A silent host becomes Unreachable after this many seconds.", DefaultValueFactory = _ => 15 };
         var failedAfter = new Option<int>("--failed-after-seconds") { Description = "A silent host becomes Failed (its VMs re-placed) after this many seconds.", DefaultValueFactory = _ => 60 };
+        var agentCertificateValidity = new Option<string?>("--agent-certificate-validity") { Description = "How long agents' client certificates are valid (days, or 30d, 12h, 15m, 90s); agents renew after about two thirds. Default 30 days." };
         var simulatedHosts = new Option<int>("--simulated-hosts") { Description = "Run this many simulated hosts in-process (simulated hardware).", DefaultValueFactory = _ => 0 };
 
         var command = new Command("serve", "Start the control plane (HTTPS, embedded SQLite store).") { dataDir, port, listen, endpoint, location, throttle, auditRetentionDays, auditCheckpointEvery };
@@ -48,6 +49,7 @@ internal static class ServeCommand
         command.Options.Add(unreachableAfter);
         command.Options.Add(failedAfter);
         command.Options.Add(simulatedHosts);
+        command.Options.Add(agentCertificateValidity);
         var replicaId = new Option<string?>("--replica-id") { Description = "This replica's name among replicas sharing one store (default: machine name and --port)." };
         var leaderLeaseSeconds = new Option<int>("--leader-lease-seconds") { Description = "TTL of the lease that holds leadership; a dead leader is replaced after about this long.", DefaultValueFactory = _ => 4 };
         command.Options.Add(replicaId);
@@ -86,6 +88,12 @@ internal static class ServeCommand
             if (parse.GetValue(auditCheckpointEvery) is var every && every < 1)
             {
                 return Fail($"--audit-checkpoint-every must be at least 1, not {every}.");
+            }
+
+            var certificateValidity = Holdfast.Server.Agents.AgentCertificateLifetime.Default;
+            if (parse.GetValue(agentCertificateValidity) is { } validityText && !Holdfast.Server.Agents.AgentCertificateLifetime.TryParse(validityText, out certificateValidity, out var validityError))
+            {
+                return Fail(validityError);
             }
 
             EtcdStateStoreOptions? etcd = null;
@@ -146,6 +154,7 @@ internal static class ServeCommand
                 UnreachableAfterSeconds = parse.GetValue(unreachableAfter),
                 FailedAfterSeconds = parse.GetValue(failedAfter),
                 SimulatedHosts = parse.GetValue(simulatedHosts),
+                AgentCertificateValidity = certificateValidity,
                 ReplicaId = parse.GetValue(replicaId),
                 LeaderLeaseSeconds = parse.GetValue(leaderLeaseSeconds),
                 MaxSchema = parse.GetValue(maxSchema),

@@ -12,9 +12,10 @@ using Microsoft.Extensions.Logging;
 namespace Holdfast.Server.Agents;
 
 /// <summary>
-/// The agent port's only two routes, <see cref="Paths.Join"/> and <see cref="Paths.Sync"/> (POST, JSON in
-/// <see cref="FabricJson"/>'s form). Served as a terminal branch for connections to the agent listener, so the ARM
-/// pipeline never sees them and the ARM port never serves them. Errors use ARM's envelope.
+/// The agent port's only routes, <see cref="Paths.Join"/>, <see cref="Paths.Sync"/> and <see cref="Paths.Renew"/> (POST,
+/// JSON in <see cref="FabricJson"/>'s form). Served as a terminal branch for connections to the agent listener, so the
+/// ARM pipeline never sees them and the ARM port never serves them. Errors use ARM's envelope; a join or renewal refused
+/// before its body could be read is recorded in the activity log too.
 /// </summary>
 internal static partial class AgentEndpoints
 {
@@ -27,9 +28,9 @@ internal static partial class AgentEndpoints
         try
         {
             var path = context.Request.Path.Value ?? "";
-            if (path is not (Paths.Join or Paths.Sync))
+            if (path is not (Paths.Join or Paths.Sync or Paths.Renew))
             {
-                throw new ApiException(HttpStatusCode.NotFound, "NotFound", $"The agent port serves only {Paths.Join} and {Paths.Sync}.");
+                throw new ApiException(HttpStatusCode.NotFound, "NotFound", $"The agent port serves only {Paths.Join}, {Paths.Sync} and {Paths.Renew}.");
             }
 
             if (!HttpMethods.IsPost(context.Request.Method))
@@ -37,9 +38,19 @@ internal static partial class AgentEndpoints
                 throw new ApiException(HttpStatusCode.MethodNotAllowed, ArmErrorCodes.MethodNotAllowed, $"{path} takes POST.");
             }
 
+            var clientAddress = context.Connection.RemoteIpAddress?.ToString();
             if (path == Paths.Join)
             {
-                var response = await agents.JoinAsync(await ReadAsync<JoinRequest>(context).ConfigureAwait(false), cancellationToken).ConfigureAwait(false);
+                var request = await ReadRecordingRefusalAsync<JoinRequest>(context, agents, path, clientAddress).ConfigureAwait(false);
+                var response = await agents.JoinAsync(request, clientAddress, cancellationToken).ConfigureAwait(false);
+                await WriteAsync(context, response).ConfigureAwait(false);
+            }
+            else if (path == Paths.Renew)
+            {
+                var certificate = await context.Connection.GetClientCertificateAsync(cancellationToken).ConfigureAwait(false);
+                var request = await ReadRecordingRefusalAsync<RenewRequest>(context, agents, path, clientAddress).ConfigureAwait(false);
+                var response = await agents.RenewAsync(certificate, request, clientAddress, cancellationToken).ConfigureAwait(false);
+                context.Response.Headers.CacheControl = "no-store";
                 await WriteAsync(context, response).ConfigureAwait(false);
             }
             else
@@ -61,6 +72,19 @@ internal static partial class AgentEndpoints
         {
             LogFailed(context.RequestServices.GetRequiredService<ILogger<AgentService>>(), context.Request.Path.Value ?? "", ex);
             await ArmErrorWriter.WriteAsync(context, new ApiException()).ConfigureAwait(false);
+        }
+    }
+
+    private static async Task<T> ReadRecordingRefusalAsync<T>(HttpContext context, AgentService agents, string path, string? clientAddress)
+        where T : class
+    {
+        try
+        {
+            return await ReadAsync<T>(context).ConfigureAwait(false);
+        }
+        catch (ApiException ex)
+        {
+            throw await agents.RefusedUnreadAsync(path, ex, clientAddress).ConfigureAwait(false);
         }
     }
 

@@ -20,14 +20,17 @@ namespace Holdfast.Server.Agents;
 /// and moving the host to Validating in one transaction. Sync authenticates the client certificate (chains to the site
 /// CA, CN = the host, thumbprint = the one registered), records the heartbeat, moves Validating/Unreachable hosts to
 /// InService, writes what the agent reports into <see cref="InstanceDocument.Observed"/> only when it changed, and
-/// answers the host's desired instances — none for a Failed host, which is how it is fenced. The fleet simulator calls
-/// <see cref="SyncSimulatedAsync"/>, the same logic without the TLS hop.
+/// answers the host's desired instances — none for a Failed host, which is how it is fenced. Renew authenticates the same
+/// way and moves the host's pin to a new certificate with a compare-and-swap (docs/designs/0004-fleet-and-agents.md,
+/// "Certificate renewal"). Joins and renewals, refused or not, are recorded in the activity log (<see cref="AgentAudit"/>).
+/// The fleet simulator calls <see cref="SyncSimulatedAsync"/>, the same logic without the TLS hop.
 /// </summary>
 internal sealed partial class AgentService(
     IStateStore store,
     CapacityService capacity,
     FleetView fleet,
     HostHealthMonitor health,
+    AgentAudit audit,
     CertificateAuthority ca,
     HoldfastServerOptions options,
     TimeProvider time,
@@ -35,15 +38,124 @@ internal sealed partial class AgentService(
 {
     public const string OperationNotAllowed = "OperationNotAllowed";
 
-    /// <summary>How long an agent's client certificate is valid (it re-joins with a new token after).</summary>
-    public static readonly TimeSpan ClientCertificateValidity = TimeSpan.FromDays(30);
-
     private static readonly HostState[] JoinableStates = [HostState.Provisioning, HostState.Validating, HostState.Failed];
 
-    public async Task<JoinResponse> JoinAsync(JoinRequest request, CancellationToken cancellationToken)
+    public Task<JoinResponse> JoinAsync(JoinRequest request, CancellationToken cancellationToken) => JoinAsync(request, null, cancellationToken);
+
+    /// <summary>A join from <paramref name="clientAddress"/>; a refusal is recorded in the activity log before it is thrown.</summary>
+    public async Task<JoinResponse> JoinAsync(JoinRequest? request, string? clientAddress, CancellationToken cancellationToken)
+    {
+        var auditRequest = AgentAudit.Request.New(clientAddress);
+        try
+        {
+            return await JoinCoreAsync(request, auditRequest, cancellationToken).ConfigureAwait(false);
+        }
+        catch (ApiException ex)
+        {
+            throw await RefusedAsync(auditRequest, AgentAudit.JoinAction, request?.HostName, ex, "Agent join").ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>
+    /// Records an agent request refused before it could be read (a body that is not JSON, too large…) under the
+    /// operation <paramref name="path"/> names, then returns the exception to throw.
+    /// </summary>
+    public async Task<ApiException> RefusedUnreadAsync(string path, ApiException refusal, string? clientAddress)
+    {
+        var (action, what) = path == Paths.Renew ? (AgentAudit.RenewAction, "Certificate renewal") : (AgentAudit.JoinAction, "Agent join");
+        return await RefusedAsync(AgentAudit.Request.New(clientAddress), action, null, refusal, what).ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// A certificate renewal over mTLS: <paramref name="certificate"/> must be the host's current certificate, or the
+    /// one it was renewed from while the agent has not yet used the new one (a crash before it saved the new one must
+    /// not lock it out), still valid. The CSR must carry a new key. The new certificate's thumbprint replaces the pin
+    /// by compare-and-swap on the host document, with the activity-log record in the same transaction; the presented
+    /// one stays accepted only until the new one is first used. A decommissioned host cannot renew; an expired
+    /// certificate cannot either (the agent must join again with a token). Refusals are recorded before they are thrown.
+    /// </summary>
+    public async Task<RenewResponse> RenewAsync(X509Certificate2? certificate, RenewRequest? request, string? clientAddress, CancellationToken cancellationToken)
+    {
+        var auditRequest = AgentAudit.Request.New(clientAddress);
+        try
+        {
+            return await RenewCoreAsync(certificate, request, auditRequest, cancellationToken).ConfigureAwait(false);
+        }
+        catch (ApiException ex)
+        {
+            throw await RefusedAsync(auditRequest, AgentAudit.RenewAction, request?.HostName, ex, "Certificate renewal").ConfigureAwait(false);
+        }
+    }
+
+    private async Task<ApiException> RefusedAsync(AgentAudit.Request auditRequest, string action, string? hostName, ApiException refusal, string what)
+    {
+        var named = IsHostName(hostName) ? hostName!.ToLowerInvariant() : null;
+        LogRefused(logger, what, named ?? "(unnamed)", refusal.Code);
+        return await audit.RecordRefusalAsync(auditRequest, action, named, refusal, what).ConfigureAwait(false)
+            ? refusal
+            : new ApiException(HttpStatusCode.ServiceUnavailable, ArmErrorCodes.ServiceUnavailable, "The refusal could not be recorded in the activity log; retry.") { RetryAfterSeconds = 1 };
+    }
+
+    private async Task<RenewResponse> RenewCoreAsync(X509Certificate2? certificate, RenewRequest? request, AgentAudit.Request auditRequest, CancellationToken cancellationToken)
+    {
+        var now = time.GetUtcNow();
+        Authenticate(certificate, now);
+        if (request is null || string.IsNullOrEmpty(request.CertificateSigningRequestPem))
+        {
+            throw new ApiException(HttpStatusCode.BadRequest, ArmErrorCodes.InvalidRequestContent, "A renewal needs hostName and certificateSigningRequestPem.");
+        }
+
+        ValidateHostName(request.HostName);
+        var hostName = request.HostName.ToLowerInvariant();
+        var presented = Thumbprint(certificate!);
+        RequireCommonName(certificate!, hostName);
+        var issued = Sign(request.CertificateSigningRequestPem, hostName, now);
+        using (issued)
+        {
+            if (issued.PublicKey.EncodedKeyValue.RawData.AsSpan().SequenceEqual(certificate!.PublicKey.EncodedKeyValue.RawData))
+            {
+                throw new ApiException(HttpStatusCode.BadRequest, ArmErrorCodes.InvalidRequestContent, "A renewal must carry a new key pair; the CSR's key is the current certificate's.", "certificateSigningRequestPem");
+            }
+
+            var thumbprint = Thumbprint(issued);
+            var hostKey = FabricKeys.Host(hostName);
+            for (var attempt = 0; attempt < 8; attempt++)
+            {
+                var kv = await store.GetAsync(hostKey, cancellationToken).ConfigureAwait(false);
+                var host = kv is null ? null : FabricJson.Deserialize<HostDocument>(kv.Value.Span);
+                var agent = RequireRegistered(host, hostName, presented);
+                if (host!.State == HostState.Decommissioned)
+                {
+                    throw new ApiException(HttpStatusCode.Forbidden, ArmErrorCodes.AuthorizationFailed, $"Host '{hostName}' is decommissioned: its agent's identity is revoked and cannot be renewed.");
+                }
+
+                // The presented certificate becomes the previous one: if it already was (the agent never used the certificate
+                // of the last renewal, e.g. it crashed before saving it), that unused certificate is dropped.
+                var renewed = host with
+                {
+                    Agent = agent with { CertificateThumbprint = thumbprint, PreviousCertificateThumbprint = presented, CertificateExpiresOn = issued.NotAfter.ToUniversalTime(), RenewedAt = now },
+                };
+                var result = await store.TxnAsync(
+                    new TxnRequest(
+                        [Compare.ModRevisionIs(hostKey, kv!.ModRevision)],
+                        [TxnOp.Put(hostKey, FabricJson.Serialize(renewed)), audit.PendingOp(auditRequest, AgentAudit.RenewAction, hostName, $"Certificate renewal: {presented} -> {thumbprint}, expires {issued.NotAfter.ToUniversalTime():O}")]),
+                    cancellationToken).ConfigureAwait(false);
+                if (result.Succeeded)
+                {
+                    audit.Committed();
+                    LogRenewed(logger, hostName, presented, thumbprint);
+                    return new RenewResponse(issued.ExportCertificatePem(), ca.ExportCertificatePem());
+                }
+            }
+        }
+
+        throw new ApiException(HttpStatusCode.Conflict, ArmErrorCodes.Conflict, $"Host '{hostName}' changed while renewing; try again.");
+    }
+
+    private async Task<JoinResponse> JoinCoreAsync(JoinRequest? request, AgentAudit.Request auditRequest, CancellationToken cancellationToken)
     {
         ValidateJoin(request);
-        var hostName = request.HostName.ToLowerInvariant();
+        var hostName = request!.HostName.ToLowerInvariant();
         var tokenKey = FabricKeys.JoinToken(hostName);
         var hostKey = FabricKeys.Host(hostName);
         var presented = Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(request.JoinToken)));
@@ -71,17 +183,7 @@ internal sealed partial class AgentService(
                 throw new ApiException(HttpStatusCode.Conflict, OperationNotAllowed, $"Host '{hostName}' is {host.State}; an agent may join only a host that is Provisioning, Validating or Failed.");
             }
 
-            X509Certificate2 issued;
-            try
-            {
-                issued = ca.SignClientCertificate(request.CertificateSigningRequestPem, hostName, now, ClientCertificateValidity);
-            }
-            catch (ArgumentException ex)
-            {
-                throw new ApiException(HttpStatusCode.BadRequest, ArmErrorCodes.InvalidRequestContent, ex.Message, "certificateSigningRequestPem");
-            }
-
-            using (issued)
+            using (var issued = Sign(request.CertificateSigningRequestPem, hostName, now))
             {
                 var registered = host with
                 {
@@ -92,6 +194,7 @@ internal sealed partial class AgentService(
                     Agent = new AgentRegistration
                     {
                         CertificateThumbprint = Thumbprint(issued),
+                        CertificateExpiresOn = issued.NotAfter.ToUniversalTime(),
                         JoinedAt = now,
                         Driver = request.Inventory.Driver,
                         AgentVersion = request.Inventory.AgentVersion,
@@ -100,13 +203,14 @@ internal sealed partial class AgentService(
                 var result = await store.TxnAsync(
                     new TxnRequest(
                         [Compare.ModRevisionIs(tokenKey, tokenKv!.ModRevision), Compare.ModRevisionIs(hostKey, hostKv.ModRevision)],
-                        [TxnOp.Delete(tokenKey), TxnOp.Put(hostKey, FabricJson.Serialize(registered))]),
+                        [TxnOp.Delete(tokenKey), TxnOp.Put(hostKey, FabricJson.Serialize(registered)), audit.PendingOp(auditRequest, AgentAudit.JoinAction, hostName, $"Agent join: certificate {registered.Agent.CertificateThumbprint}, driver {request.Inventory.Driver}")]),
                     cancellationToken).ConfigureAwait(false);
                 if (!result.Succeeded)
                 {
                     continue;
                 }
 
+                audit.Committed();
                 health.RecordHeartbeat(hostName);
                 LogJoined(logger, hostName, registered.Agent.CertificateThumbprint, request.Inventory.Driver);
                 return new JoinResponse(issued.ExportCertificatePem(), ca.ExportCertificatePem(), options.HeartbeatSeconds);
@@ -116,35 +220,27 @@ internal sealed partial class AgentService(
         throw new ApiException(HttpStatusCode.Conflict, ArmErrorCodes.Conflict, $"Host '{hostName}' changed while joining; try again.");
     }
 
-    /// <summary>An agent's heartbeat over mTLS: authenticates <paramref name="certificate"/>, then syncs.</summary>
+    /// <summary>
+    /// An agent's heartbeat over mTLS: authenticates <paramref name="certificate"/>, then syncs. The first sync with a
+    /// renewed certificate retires the one it was renewed from (<see cref="AgentRegistration.PreviousCertificateThumbprint"/>).
+    /// </summary>
     public async Task<SyncResponse> SyncAsync(X509Certificate2? certificate, SyncRequest request, CancellationToken cancellationToken)
     {
-        if (certificate is null)
-        {
-            throw new ApiException(HttpStatusCode.Unauthorized, ArmErrorCodes.AuthenticationFailed, "A client certificate issued at join is required.");
-        }
-
-        if (!ca.Verifies(certificate, time.GetUtcNow()))
-        {
-            throw new ApiException(HttpStatusCode.Unauthorized, ArmErrorCodes.AuthenticationFailed, "The client certificate was not issued by this site's CA, or has expired.");
-        }
-
+        var now = time.GetUtcNow();
+        Authenticate(certificate, now);
         ValidateSync(request);
         var hostName = request.HostName.ToLowerInvariant();
-        var commonName = certificate.GetNameInfo(X509NameType.SimpleName, forIssuer: false);
-        if (!string.Equals(commonName, hostName, StringComparison.OrdinalIgnoreCase))
-        {
-            throw new ApiException(HttpStatusCode.Forbidden, ArmErrorCodes.AuthorizationFailed, $"The client certificate is for host '{commonName}', not '{hostName}'.");
-        }
-
+        RequireCommonName(certificate!, hostName);
         var kv = await store.GetAsync(FabricKeys.Host(hostName), cancellationToken).ConfigureAwait(false);
         var host = kv is null ? null : FabricJson.Deserialize<HostDocument>(kv.Value.Span);
-        if (host?.Agent is null || !string.Equals(host.Agent.CertificateThumbprint, Thumbprint(certificate), StringComparison.OrdinalIgnoreCase))
+        var presented = Thumbprint(certificate!);
+        var agent = RequireRegistered(host, hostName, presented);
+        if (agent.PreviousCertificateThumbprint is not null && string.Equals(agent.CertificateThumbprint, presented, StringComparison.OrdinalIgnoreCase))
         {
-            throw new ApiException(HttpStatusCode.Forbidden, ArmErrorCodes.AuthorizationFailed, $"The client certificate is not the one registered for host '{hostName}'; the agent must join again.");
+            await RetirePreviousAsync(kv!, host!, cancellationToken).ConfigureAwait(false);
         }
 
-        return await SyncHostAsync(host.Name, host.State, request, cancellationToken).ConfigureAwait(false);
+        return await SyncHostAsync(host!.Name, host.State, request, cancellationToken).ConfigureAwait(false);
     }
 
     /// <summary>The fleet simulator's heartbeat: the same sync, trusted (no TLS hop), reading the host's state from the placement index.</summary>
@@ -164,6 +260,76 @@ internal sealed partial class AgentService(
     {
         ArgumentNullException.ThrowIfNull(certificate);
         return certificate.GetCertHashString(HashAlgorithmName.SHA256).ToLowerInvariant();
+    }
+
+    /// <summary>
+    /// The agent presented its renewed certificate: the one it renewed from is no longer accepted. One compare-and-swap;
+    /// when it loses to a concurrent change the next sync tries again.
+    /// </summary>
+    private async Task RetirePreviousAsync(KeyValue kv, HostDocument host, CancellationToken cancellationToken)
+    {
+        var retired = host with { Agent = host.Agent! with { PreviousCertificateThumbprint = null } };
+        var result = await store.PutAsync(kv.Key, FabricJson.Serialize(retired), kv.ModRevision, cancellationToken).ConfigureAwait(false);
+        if (result.Succeeded)
+        {
+            LogPreviousRetired(logger, host.Name, host.Agent!.PreviousCertificateThumbprint!);
+        }
+    }
+
+    /// <summary>A client certificate from this site's CA, valid now; an expired one is named as such (the agent must join again).</summary>
+    private void Authenticate(X509Certificate2? certificate, DateTimeOffset now)
+    {
+        if (certificate is null)
+        {
+            throw new ApiException(HttpStatusCode.Unauthorized, ArmErrorCodes.AuthenticationFailed, "A client certificate issued at join is required.");
+        }
+
+        if (ca.Verifies(certificate, now))
+        {
+            return;
+        }
+
+        var notAfter = certificate.NotAfter.ToUniversalTime();
+        if (notAfter <= now.UtcDateTime && ca.Verifies(certificate, new DateTimeOffset(notAfter).AddSeconds(-1)))
+        {
+            throw new ApiException(HttpStatusCode.Unauthorized, ArmErrorCodes.ExpiredAuthenticationToken, $"The client certificate expired at {notAfter:O} and cannot be renewed; create a join token (createJoinToken) and join the agent again.");
+        }
+
+        throw new ApiException(HttpStatusCode.Unauthorized, ArmErrorCodes.AuthenticationFailed, "The client certificate was not issued by this site's CA, or has expired.");
+    }
+
+    private static void RequireCommonName(X509Certificate2 certificate, string hostName)
+    {
+        var commonName = certificate.GetNameInfo(X509NameType.SimpleName, forIssuer: false);
+        if (!string.Equals(commonName, hostName, StringComparison.OrdinalIgnoreCase))
+        {
+            throw new ApiException(HttpStatusCode.Forbidden, ArmErrorCodes.AuthorizationFailed, $"The client certificate is for host '{commonName}', not '{hostName}'.");
+        }
+    }
+
+    /// <summary>The host's registration, when <paramref name="thumbprint"/> is its pinned certificate or the one a pending renewal replaced.</summary>
+    private static AgentRegistration RequireRegistered(HostDocument? host, string hostName, string thumbprint)
+    {
+        if (host?.Agent is not { } agent
+            || !(string.Equals(agent.CertificateThumbprint, thumbprint, StringComparison.OrdinalIgnoreCase)
+                || string.Equals(agent.PreviousCertificateThumbprint, thumbprint, StringComparison.OrdinalIgnoreCase)))
+        {
+            throw new ApiException(HttpStatusCode.Forbidden, ArmErrorCodes.AuthorizationFailed, $"The client certificate is not the one registered for host '{hostName}'; the agent must join again.");
+        }
+
+        return agent;
+    }
+
+    private X509Certificate2 Sign(string certificateSigningRequestPem, string hostName, DateTimeOffset now)
+    {
+        try
+        {
+            return ca.SignClientCertificate(certificateSigningRequestPem, hostName, now, options.AgentCertificateValidity);
+        }
+        catch (ArgumentException ex)
+        {
+            throw new ApiException(HttpStatusCode.BadRequest, ArmErrorCodes.InvalidRequestContent, ex.Message, "certificateSigningRequestPem");
+        }
     }
 
     private async Task<SyncResponse> SyncHostAsync(string name, HostState state, SyncRequest request, CancellationToken cancellationToken)
@@ -303,9 +469,12 @@ internal sealed partial class AgentService(
         ValidateHostName(request.HostName);
     }
 
+    private static bool IsHostName(string? hostName) =>
+        !string.IsNullOrEmpty(hostName) && hostName.Length <= 63 && char.IsAsciiLetterOrDigit(hostName[0]) && hostName.All(c => char.IsAsciiLetterOrDigit(c) || c == '-');
+
     private static void ValidateHostName(string? hostName)
     {
-        if (string.IsNullOrEmpty(hostName) || hostName.Length > 63 || !char.IsAsciiLetterOrDigit(hostName[0]) || !hostName.All(c => char.IsAsciiLetterOrDigit(c) || c == '-'))
+        if (!IsHostName(hostName))
         {
             throw new ApiException(HttpStatusCode.BadRequest, ArmErrorCodes.InvalidRequestContent, $"'{hostName}' is not a host name (1-63 letters, digits and hyphens, starting with a letter or digit).", "hostName");
         }
@@ -313,6 +482,15 @@ internal sealed partial class AgentService(
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Agent of host {HostName} joined with certificate {Thumbprint} (driver {Driver})")]
     private static partial void LogJoined(ILogger logger, string hostName, string thumbprint, string driver);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Agent of host {HostName} renewed its certificate {Thumbprint} -> {NewThumbprint}")]
+    private static partial void LogRenewed(ILogger logger, string hostName, string thumbprint, string newThumbprint);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Agent of host {HostName} uses its renewed certificate; {Thumbprint} is no longer accepted")]
+    private static partial void LogPreviousRetired(ILogger logger, string hostName, string thumbprint);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "{What} for host {HostName} refused ({Code})")]
+    private static partial void LogRefused(ILogger logger, string what, string hostName, string code);
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Host {HostName}: {From} -> {To}")]
     private static partial void LogStateChanged(ILogger logger, string hostName, HostState from, HostState to);

@@ -32,6 +32,11 @@ internal static class AgentTiming
             errors.Add($"--failed-after-seconds ({options.FailedAfterSeconds}) must be more than the agents' self-fence time, --unreachable-after-seconds + --heartbeat-seconds ({options.SelfFenceSeconds}).");
         }
 
+        if (AgentCertificateLifetime.Check(options.AgentCertificateValidity) is { } validityError)
+        {
+            errors.Add(validityError);
+        }
+
         if (options.SimulatedHosts is < 0 or > 100_000)
         {
             errors.Add($"--simulated-hosts must be between 0 and 100000, not {options.SimulatedHosts}.");

@@ -209,6 +209,7 @@ public static class HoldfastServer
         services.AddSingleton<Agents.HostHealthMonitor>();
         services.AddSingleton<IHostedService>(sp => LeaderOnly(sp, sp.GetRequiredService<Agents.HostHealthMonitor>()));
         services.AddSingleton<Agents.AgentService>();
+        services.AddSingleton<Agents.AgentAudit>();
         if (options.SimulatedHosts > 0)
         {
             services.AddSingleton<Agents.FleetSimulator>();

@@ -14,9 +14,12 @@ public abstract class AgentFleetTest : IAsyncLifetime
 
     protected FleetApi Fleet { get; private set; } = null!;
 
+    /// <summary>More <c>holdfast serve</c> flags for a test class's server.</summary>
+    protected virtual string[] ExtraServerArguments => [];
+
     public async Task InitializeAsync()
     {
-        ControlPlane = await ServerProcess.StartAsync(null, "--heartbeat-seconds", "1", "--unreachable-after-seconds", "3", "--failed-after-seconds", "6");
+        ControlPlane = await ServerProcess.StartAsync(null, ["--heartbeat-seconds", "1", "--unreachable-after-seconds", "3", "--failed-after-seconds", "6", .. ExtraServerArguments]);
         Fleet = await FleetApi.ConnectAsync(ControlPlane);
     }
 

@@ -6,6 +6,7 @@ using Holdfast.Fabric;
 using Holdfast.Fabric.Protocol;
 using Holdfast.Identity.Certificates;
 using Holdfast.Server.Agents;
+using Holdfast.Server.Audit;
 using Holdfast.Server.Fabric;
 using Holdfast.State;
 using Holdfast.Testing;
@@ -31,7 +32,8 @@ internal sealed class AgentHarness : IAsyncDisposable
         Capacity = new CapacityService(Store, NullLogger<CapacityService>.Instance);
         Fleet = new FleetView(Store, NullLogger<FleetView>.Instance);
         Health = new HostHealthMonitor(Store, Capacity, Fleet, options, Time, NullLogger<HostHealthMonitor>.Instance);
-        Agents = new AgentService(Store, Capacity, Fleet, Health, Ca, options, Time, NullLogger<AgentService>.Instance);
+        Audit = new AgentAudit(Store, new AuditChainSignal(), Time, NullLogger<AgentAudit>.Instance);
+        Agents = new AgentService(Store, Capacity, Fleet, Health, Audit, Ca, options, Time, NullLogger<AgentService>.Instance);
     }
 
     public HoldfastServerOptions Options { get; }
@@ -47,6 +49,8 @@ internal sealed class AgentHarness : IAsyncDisposable
     public FleetView Fleet { get; }
 
     public HostHealthMonitor Health { get; }
+
+    public AgentAudit Audit { get; }
 
     public AgentService Agents { get; }
 

@@ -6,6 +6,7 @@ using Holdfast.Agent.Transport;
 using Holdfast.Capacity.Inventory;
 using Holdfast.Fabric;
 using Holdfast.Fabric.Protocol;
+using Holdfast.Server.Agents;
 using Holdfast.Server.Bootstrap;
 using Holdfast.Server.Hosting;
 using Holdfast.State;
@@ -88,6 +89,34 @@ public sealed class AgentPortTests : IAsyncLifetime, IDisposable
         var stored = FabricJson.Deserialize<HostDocument>((await _store.GetAsync(FabricKeys.Host("h1"), CancellationToken.None))!.Value.Span);
         Assert.Equal(HostState.InService, stored.State);
         Assert.NotNull(stored.Agent);
+    }
+
+    [Fact]
+    public async Task HostAgent_OverRealTls_RenewsWithItsCertificateThenSyncsWithTheNewOne()
+    {
+        var host = new HostDocument { Name = "h2", Site = "s1", Cluster = "c1", Rack = "r1", Capacity = new CapacityVector(8, 16384, 100, 0) };
+        await _store.PutAsync(FabricKeys.Host("h2"), FabricJson.Serialize(host), null, CancellationToken.None);
+        var hash = Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData("the-token"u8));
+        await _store.PutAsync(FabricKeys.JoinToken("h2"), FabricJson.Serialize(new JoinTokenDocument("h2", hash, TimeProvider.System.GetUtcNow().AddHours(1))), null, CancellationToken.None);
+        using var transport = new HttpsAgentTransport(_server.AgentEndpoint!, _ca, TimeSpan.FromSeconds(30));
+        var driver = new SimulatedVmDriver(new SimulatedVmDriverOptions { Capacity = host.Capacity }, TimeProvider.System);
+
+        // Only the agent's clock runs ahead (to its renewal time); the server's is the real one, so the certificate is valid.
+        var agentClock = new ManualTimeProvider(TimeProvider.System.GetUtcNow());
+        var agent = new HostAgent(new HostAgentOptions { HostName = "h2", JoinToken = "the-token", StateDirectory = _agentState.Path, Jitter = () => 0 }, driver, transport, agentClock, NullLogger<HostAgent>.Instance);
+        await agent.EnsureJoinedAsync(CancellationToken.None);
+        var joined = AgentService.Thumbprint(agent.Certificate!);
+        agentClock.Advance(TimeSpan.FromDays(21));
+
+        Assert.True(await agent.RenewIfDueAsync(CancellationToken.None));
+        var renewed = AgentService.Thumbprint(agent.Certificate!);
+        var (succeeded, _) = await agent.SyncOnceAsync(CancellationToken.None);
+
+        Assert.True(succeeded);
+        Assert.NotEqual(joined, renewed);
+        var stored = FabricJson.Deserialize<HostDocument>((await _store.GetAsync(FabricKeys.Host("h2"), CancellationToken.None))!.Value.Span);
+        Assert.Equal(renewed, stored.Agent!.CertificateThumbprint);
+        Assert.Null(stored.Agent.PreviousCertificateThumbprint);
     }
 
     [Fact]
