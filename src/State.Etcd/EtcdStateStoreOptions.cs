@@ -30,6 +30,13 @@ public sealed class EtcdStateStoreOptions
     public int MaxTxnsInFlight { get; init; } = 1;
 
     /// <summary>
+    /// A grouped transaction unanswered for this long no longer counts against <see cref="MaxTxnsInFlight"/>, so one
+    /// request that etcd holds (a proposal lost with a killed leader waits out the request timeout) does not hold
+    /// back the writes queued behind it. Far above a healthy cluster's answer time (milliseconds, tens under load).
+    /// </summary>
+    public TimeSpan StallAfter { get; init; } = TimeSpan.FromMilliseconds(250);
+
+    /// <summary>
     /// A group's limit on compares, and on success operations, each counted on its own as etcd counts them: half of the
     /// <c>--max-txn-ops=1024</c> Holdfast requires (a cluster left at etcd's default of 128 refuses larger groups, and
     /// their members then run one by one).

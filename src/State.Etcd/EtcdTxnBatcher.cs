@@ -86,22 +86,54 @@ internal sealed class EtcdTxnBatcher(IEtcdClient client, EtcdStateStoreOptions o
     {
         while (group is not null)
         {
-            try
+            var send = SendGuardedAsync(group);
+
+            // A group that has not been answered within StallAfter stops holding the others back: etcd may be
+            // holding it (a proposal lost with a dead leader waits out the request timeout), and the writes queued
+            // behind it would otherwise wait for that timeout even once a new leader takes them at once.
+            using (var stall = new CancellationTokenSource())
             {
-                await SendAsync(group).ConfigureAwait(false);
-            }
-            catch (Exception exception)
-            {
-                foreach (var member in group)
+                if (await Task.WhenAny(send, Task.Delay(options.StallAfter, stall.Token)).ConfigureAwait(false) != send)
                 {
-                    member.Completion.TrySetException(exception);
+                    List<Member>? next;
+                    lock (_lock)
+                    {
+                        _inFlight--;
+                        next = TakeGroup();
+                    }
+
+                    if (next is not null)
+                    {
+                        _ = DispatchAsync(next);
+                    }
+
+                    await send.ConfigureAwait(false);
+                    return;
                 }
+
+                await stall.CancelAsync().ConfigureAwait(false);
             }
 
             lock (_lock)
             {
                 _inFlight--;
                 group = TakeGroup()!;
+            }
+        }
+    }
+
+    /// <summary>Sends a group and completes its members, with the error when it fails; never throws.</summary>
+    private async Task SendGuardedAsync(List<Member> group)
+    {
+        try
+        {
+            await SendAsync(group).ConfigureAwait(false);
+        }
+        catch (Exception exception)
+        {
+            foreach (var member in group)
+            {
+                member.Completion.TrySetException(exception);
             }
         }
     }

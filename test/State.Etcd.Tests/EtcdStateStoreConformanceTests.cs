@@ -31,7 +31,17 @@ public sealed class EtcdStateStoreConformanceTests : DurableStateStoreConformanc
     protected override async ValueTask<IStateStore> CreateStoreAsync(TimeProvider time)
     {
         _etcd ??= await EtcdProcess.StartSingleAsync(_directory.Path);
-        return await EtcdStateStore.OpenAsync(new EtcdStateStoreOptions { Endpoints = [_etcd.ClientUrl] }, CancellationToken.None);
+        try
+        {
+            return await EtcdStateStore.OpenAsync(new EtcdStateStoreOptions { Endpoints = [_etcd.ClientUrl] }, CancellationToken.None);
+        }
+        catch
+        {
+            // xunit v2 does not call DisposeAsync when InitializeAsync throws: the member must not outlive the test.
+            await _etcd.DisposeAsync();
+            _etcd = null;
+            throw;
+        }
     }
 
     protected override async ValueTask<IStateStore> ReopenAsync(IStateStore store, TimeProvider time)
