@@ -14,10 +14,17 @@ public sealed class SchemaLevels
     /// <summary>Operation records (<c>/operations/{id}</c>). 2: <c>providerNamespace</c> is stored.</summary>
     public const string Operation = "operation";
 
+    /// <summary>
+    /// The activity log's chained entries. 1: one key per entry (<c>/audit/entries/</c>); 2: one block per chaining
+    /// batch (<c>/audit/blocks/</c>), read alongside version 1 entries.
+    /// </summary>
+    public const string AuditLog = "auditLog";
+
     /// <summary>The newest version of each kind this release knows; a kind not listed is at version 1.</summary>
     public static FrozenDictionary<string, int> Latest { get; } = new Dictionary<string, int>(StringComparer.Ordinal)
     {
         [Operation] = 2,
+        [AuditLog] = 2,
     }.ToFrozenDictionary(StringComparer.Ordinal);
 
     private volatile FrozenDictionary<string, int> _write = FrozenDictionary<string, int>.Empty;

@@ -160,13 +160,7 @@ internal static class ActivityLogEndpoints
     /// </summary>
     private static async Task<long> StartBeforeAsync(IStateStore store, DateTimeOffset from, CancellationToken cancellationToken)
     {
-        StoredEntries? first = null;
-        await foreach (var stored in AuditLog.StoredAsync(store, 0, cancellationToken).ConfigureAwait(false))
-        {
-            first = stored;
-            break;
-        }
-
+        var first = await AuditLog.FirstStoredAsync(store, cancellationToken).ConfigureAwait(false);
         var head = await store.GetAsync(AuditKeys.Head, cancellationToken).ConfigureAwait(false);
         if (first?.Entries is not { Count: > 0 } firstEntries || head is null)
         {

@@ -1,6 +1,7 @@
 using System.Text.Json;
 using Holdfast.Audit.Chain;
 using Holdfast.Audit.Verification;
+using Holdfast.Providers.Framework;
 using Holdfast.State;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
@@ -16,7 +17,7 @@ namespace Holdfast.Server.Audit;
 /// <see cref="AuditOptions.CheckpointEveryEntries"/> entries, every <see cref="AuditOptions.CheckpointInterval"/> and
 /// on shutdown, and applies retention by truncating at a signed anchor. (In the HA issue it runs on the leader only.)
 /// </summary>
-internal sealed partial class AuditChainer(IStateStore store, AuditSigningKeys keys, AuditChainSignal signal, HoldfastServerOptions serverOptions, TimeProvider timeProvider, ILogger<AuditChainer> logger) : BackgroundService
+internal sealed partial class AuditChainer(IStateStore store, AuditSigningKeys keys, AuditChainSignal signal, SchemaLevels schemaLevels, HoldfastServerOptions serverOptions, TimeProvider timeProvider, ILogger<AuditChainer> logger) : BackgroundService
 {
     private const int BatchSize = 256;
     private const int DeletesPerTransaction = 512;
@@ -172,11 +173,19 @@ internal sealed partial class AuditChainer(IStateStore store, AuditSigningKeys k
         var previous = head.Hash;
         var lastCheckpoint = head.LastCheckpoint;
         var entries = new List<AuditEntry>(batch.Length);
+
+        // Blocks once every live replica reads them (a replica of an earlier release reads single entries only).
+        var inBlocks = schemaLevels.Write(SchemaLevels.AuditLog) >= 2;
         foreach (var kv in batch)
         {
             var entry = AuditEntry.Create(ReadRecord(kv), ++sequence, previous);
             previous = entry.Hash;
             entries.Add(entry);
+            if (!inBlocks)
+            {
+                ops.Add(TxnOp.Put(AuditKeys.Entry(entry.Sequence), AuditJson.Serialize(entry)));
+            }
+
             compares.Add(Compare.ModRevisionIs(kv.Key, kv.ModRevision));
             ops.Add(TxnOp.Delete(kv.Key));
 
@@ -190,7 +199,11 @@ internal sealed partial class AuditChainer(IStateStore store, AuditSigningKeys k
         }
 
         // One block per batch: the store writes one record for the whole batch, however many entries it holds.
-        ops.Add(TxnOp.Put(AuditKeys.Block(sequence), AuditJson.Serialize(new AuditBlock { Entries = entries })));
+        if (inBlocks)
+        {
+            ops.Add(TxnOp.Put(AuditKeys.Block(sequence), AuditJson.Serialize(new AuditBlock { Entries = entries })));
+        }
+
         var newHead = new AuditHead { Sequence = sequence, Hash = previous, LastCheckpoint = lastCheckpoint };
         ops.Add(HeadOp(newHead));
 

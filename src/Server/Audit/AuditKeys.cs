@@ -17,8 +17,8 @@ public static class AuditKeys
     public const string BlocksPrefix = "/audit/blocks/";
 
     /// <summary>
-    /// Single entries, as chainers before blocks stored them: still read (they precede every block) and removed by
-    /// retention, never written.
+    /// Single entries (activity-log schema 1): what releases before blocks write, and what this one writes while such
+    /// a replica is live (<c>SchemaLevels.AuditLog</c>). Read merged with blocks by sequence; removed by retention.
     /// </summary>
     public const string EntriesPrefix = "/audit/entries/";
 

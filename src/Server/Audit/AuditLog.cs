@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using Holdfast.Audit.Chain;
 using Holdfast.Audit.Export;
 using Holdfast.State;
@@ -5,8 +6,8 @@ using Holdfast.State;
 namespace Holdfast.Server.Audit;
 
 /// <summary>
-/// Reads the chained activity log out of a store: entries in stored (key) order — single entries from before blocks
-/// first, then blocks — checkpoints and the retention anchor.
+/// Reads the chained activity log out of a store: entries in sequence order — single entries (schema 1) and blocks
+/// (schema 2) merged — checkpoints and the retention anchor.
 /// </summary>
 public static class AuditLog
 {
@@ -36,24 +37,42 @@ public static class AuditLog
     }
 
     /// <summary>
-    /// The stored records of entries after <paramref name="afterSequence"/> (0: all), in key order: single entries
-    /// from before blocks, then blocks, each with only its entries past <paramref name="afterSequence"/>. A record that
+    /// The stored records of entries after <paramref name="afterSequence"/> (0: all), in sequence order, each with only
+    /// its entries past <paramref name="afterSequence"/>: single entries (schema 1) and blocks (schema 2) merged by
+    /// sequence, since a replica of an earlier release may have chained single entries between blocks. A record that
     /// does not parse comes back with its <see cref="StoredEntries.Problem"/>, for the caller to report or skip.
     /// </summary>
-    internal static async IAsyncEnumerable<StoredEntries> StoredAsync(IStateStore store, long afterSequence, [System.Runtime.CompilerServices.EnumeratorCancellation] CancellationToken cancellationToken)
+    internal static async IAsyncEnumerable<StoredEntries> StoredAsync(IStateStore store, long afterSequence, [EnumeratorCancellation] CancellationToken cancellationToken)
     {
-        var legacyAfter = afterSequence > 0 ? AuditKeys.Entry(afterSequence) : null;
-        await foreach (var kv in RangeAllAsync(store, AuditKeys.EntriesPrefix, legacyAfter, cancellationToken).ConfigureAwait(false))
-        {
-            yield return Read(kv, AuditKeys.EntriesPrefix, afterSequence, SingleEntry);
-        }
-
         // A block's key is its last sequence, so the first block past the one ending at afterSequence holds what follows.
-        var blocksAfter = afterSequence > 0 ? AuditKeys.Block(afterSequence) : null;
-        await foreach (var kv in RangeAllAsync(store, AuditKeys.BlocksPrefix, blocksAfter, cancellationToken, BlocksPerPage).ConfigureAwait(false))
+        var after = afterSequence > 0 ? afterSequence : (long?)null;
+        await using var singles = StoredUnderAsync(store, AuditKeys.EntriesPrefix, after is { } s ? AuditKeys.Entry(s) : null, PageSize, afterSequence, SingleEntry, cancellationToken).GetAsyncEnumerator(cancellationToken);
+        await using var blocks = StoredUnderAsync(store, AuditKeys.BlocksPrefix, after is { } b ? AuditKeys.Block(b) : null, BlocksPerPage, afterSequence, BlockEntries, cancellationToken).GetAsyncEnumerator(cancellationToken);
+        var single = await singles.MoveNextAsync().ConfigureAwait(false);
+        var block = await blocks.MoveNextAsync().ConfigureAwait(false);
+        while (single || block)
         {
-            yield return Read(kv, AuditKeys.BlocksPrefix, afterSequence, BlockEntries);
+            if (single && (!block || FirstSequence(singles.Current) <= FirstSequence(blocks.Current)))
+            {
+                yield return singles.Current;
+                single = await singles.MoveNextAsync().ConfigureAwait(false);
+            }
+            else
+            {
+                yield return blocks.Current;
+                block = await blocks.MoveNextAsync().ConfigureAwait(false);
+            }
         }
+    }
+
+    /// <summary>The stored record holding the first entry, or null when the log is empty: one key read per prefix.</summary>
+    internal static async Task<StoredEntries?> FirstStoredAsync(IStateStore store, CancellationToken cancellationToken)
+    {
+        var single = (await store.RangeAsync(new RangeRequest(AuditKeys.EntriesPrefix, 1), cancellationToken).ConfigureAwait(false)).Items;
+        var block = (await store.RangeAsync(new RangeRequest(AuditKeys.BlocksPrefix, 1), cancellationToken).ConfigureAwait(false)).Items;
+        var first = single.Count > 0 ? Read(single[0], AuditKeys.EntriesPrefix, 0, SingleEntry) : null;
+        var firstBlock = block.Count > 0 ? Read(block[0], AuditKeys.BlocksPrefix, 0, BlockEntries) : null;
+        return first is null || (firstBlock is not null && FirstSequence(firstBlock) < FirstSequence(first)) ? firstBlock : first;
     }
 
     /// <summary>The stored record holding entry <paramref name="sequence"/>, or null when none does.</summary>
@@ -67,6 +86,17 @@ public static class AuditLog
         var page = await store.RangeAsync(new RangeRequest(AuditKeys.BlocksPrefix, 1, AuditKeys.Block(sequence - 1)), cancellationToken).ConfigureAwait(false);
         return page.Items.Count == 0 ? null : Read(page.Items[0], AuditKeys.BlocksPrefix, 0, BlockEntries);
     }
+
+    private static async IAsyncEnumerable<StoredEntries> StoredUnderAsync(IStateStore store, string prefix, string? startAfter, int pageSize, long afterSequence, Func<ReadOnlyMemory<byte>, IReadOnlyList<AuditEntry>> deserialize, [EnumeratorCancellation] CancellationToken cancellationToken)
+    {
+        await foreach (var kv in RangeAllAsync(store, prefix, startAfter, cancellationToken, pageSize).ConfigureAwait(false))
+        {
+            yield return Read(kv, prefix, afterSequence, deserialize);
+        }
+    }
+
+    /// <summary>Where a stored record starts in the chain (what its key names when it does not parse).</summary>
+    private static long FirstSequence(StoredEntries stored) => stored.Entries is { Count: > 0 } entries ? entries[0].Sequence : stored.LastSequence;
 
     private static IReadOnlyList<AuditEntry> SingleEntry(ReadOnlyMemory<byte> value) => [AuditJson.DeserializeEntry(value.Span)];
 
@@ -105,7 +135,7 @@ public static class AuditLog
         new($"The stored activity-log record '{key}' is not readable ({problem.Message}): it was edited outside Holdfast.", problem);
 
     /// <summary>Every key under <paramref name="prefix"/> after <paramref name="startAfter"/>, a page at a time.</summary>
-    internal static async IAsyncEnumerable<KeyValue> RangeAllAsync(IStateStore store, string prefix, string? startAfter, [System.Runtime.CompilerServices.EnumeratorCancellation] CancellationToken cancellationToken, int pageSize = PageSize)
+    internal static async IAsyncEnumerable<KeyValue> RangeAllAsync(IStateStore store, string prefix, string? startAfter, [EnumeratorCancellation] CancellationToken cancellationToken, int pageSize = PageSize)
     {
         var after = startAfter;
         while (true)

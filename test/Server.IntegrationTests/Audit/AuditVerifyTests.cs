@@ -173,12 +173,12 @@ public sealed class AuditVerifyTests : IAsyncLifetime
     }
 
     [Fact]
-    public async Task Verify_UnreadableBlock_FailsNamingTheKey()
+    public async Task Verify_UnreadableRecord_FailsNamingTheKey()
     {
         string blockKey;
         using (var log = new StoredLog(_server.DataDirectory))
         {
-            blockKey = log.BlockKeyOf(7);
+            blockKey = log.RecordKeyOf(7);
             log.Write(blockKey, "{not json");
         }
 

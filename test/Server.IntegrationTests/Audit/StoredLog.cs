@@ -5,75 +5,97 @@ namespace Holdfast.Server.IntegrationTests.Audit;
 
 /// <summary>
 /// An insider with disk access: edits the activity log in a stopped server's SQLite file directly, below the store
-/// and the server, as anyone able to open the file could. Entries are stored in blocks (<c>/audit/blocks/</c>); the
-/// entry-level edits take one entry out of its block, change it and put the block back.
+/// and the server, as anyone able to open the file could. Entries are stored in blocks (<c>/audit/blocks/</c>), or
+/// singly (<c>/audit/entries/</c>) while the server has not yet read the cluster's schema levels (its first second);
+/// the entry-level edits find an entry wherever it is, change it and put its record back.
 /// </summary>
 internal sealed class StoredLog(string dataDirectory) : IDisposable
 {
+    private const string BlocksPrefix = "/audit/blocks/";
+    private const string EntriesPrefix = "/audit/entries/";
     private readonly SqliteConnection _connection = Open(dataDirectory);
 
-    public const string BlocksPrefix = "/audit/blocks/";
+    /// <summary>The key of the stored record (block or single entry) that holds entry <paramref name="sequence"/>.</summary>
+    public string RecordKeyOf(long sequence) =>
+        RecordKeys().FirstOrDefault(key => EntriesOf(key).Any(e => Sequence(e) == sequence))
+        ?? throw new InvalidOperationException($"No stored record holds entry {sequence}");
 
-    /// <summary>The key of the stored block that holds entry <paramref name="sequence"/>.</summary>
-    public string BlockKeyOf(long sequence) =>
-        Keys(BlocksPrefix).FirstOrDefault(key => EntriesOf(key).Any(e => Sequence(e) == sequence))
-        ?? throw new InvalidOperationException($"No stored block holds entry {sequence}");
+    /// <summary>Entry <paramref name="sequence"/>'s stored JSON, out of its record.</summary>
+    public string ReadEntry(long sequence) => EntriesOf(RecordKeyOf(sequence))[IndexOf(sequence)]!.ToJsonString();
 
-    /// <summary>Entry <paramref name="sequence"/>'s stored JSON, out of its block.</summary>
-    public string ReadEntry(long sequence) => EntriesOf(BlockKeyOf(sequence)).Single(e => Sequence(e) == sequence)!.ToJsonString();
+    /// <summary>Replaces entry <paramref name="sequence"/> with <paramref name="json"/>, in place.</summary>
+    public void WriteEntry(long sequence, string json) => SetAt(RecordKeyOf(sequence), IndexOf(sequence), json);
 
-    /// <summary>Replaces entry <paramref name="sequence"/> in its block with <paramref name="json"/>, in place.</summary>
-    public void WriteEntry(long sequence, string json) => EditBlock(sequence, (entries, index) => entries[index] = JsonNode.Parse(json));
-
-    /// <summary>Removes entry <paramref name="sequence"/> from its block, and the block when nothing is left in it.</summary>
+    /// <summary>Removes entry <paramref name="sequence"/>, and its record when nothing is left in it.</summary>
     public void DeleteEntry(long sequence)
     {
-        var key = BlockKeyOf(sequence);
-        if (EntriesOf(key).Count == 1)
+        var key = RecordKeyOf(sequence);
+        var entries = EntriesOf(key);
+        if (entries.Count == 1)
         {
             Delete(key);
             return;
         }
 
-        EditBlock(sequence, (entries, index) => entries.RemoveAt(index));
+        entries.RemoveAt(IndexOf(sequence));
+        Save(key, entries);
     }
 
     /// <summary>Swaps two entries' stored places (each entry moves whole, hash and all).</summary>
     public void SwapEntries(long first, long second)
     {
         var (firstJson, secondJson) = (ReadEntry(first), ReadEntry(second));
-        var (firstKey, firstIndex) = (BlockKeyOf(first), IndexOf(first));
-        var (secondKey, secondIndex) = (BlockKeyOf(second), IndexOf(second));
+        var (firstKey, firstIndex) = (RecordKeyOf(first), IndexOf(first));
+        var (secondKey, secondIndex) = (RecordKeyOf(second), IndexOf(second));
         SetAt(firstKey, firstIndex, secondJson);
         SetAt(secondKey, secondIndex, firstJson);
     }
 
-    /// <summary>Puts <paramref name="json"/> into entry <paramref name="sequence"/>'s block right after it.</summary>
-    public void InsertAfter(long sequence, string json) => EditBlock(sequence, (entries, index) => entries.Insert(index + 1, JsonNode.Parse(json)));
-
-    /// <summary>Every stored entry's sequence, in stored order.</summary>
-    public IReadOnlyList<long> Sequences() => [.. Keys(BlocksPrefix).SelectMany(EntriesOf).Select(Sequence)];
-
-    private void EditBlock(long sequence, Action<JsonArray, int> edit)
+    /// <summary>Puts <paramref name="json"/> right after entry <paramref name="sequence"/>: into its block, or under a key sorting after its own.</summary>
+    public void InsertAfter(long sequence, string json)
     {
-        var key = BlockKeyOf(sequence);
-        var block = JsonNode.Parse(Read(key))!.AsObject();
-        var entries = block["entries"]!.AsArray();
-        var index = entries.Select(Sequence).ToList().IndexOf(sequence);
-        edit(entries, index);
-        Write(key, block.ToJsonString());
+        var key = RecordKeyOf(sequence);
+        if (key.StartsWith(EntriesPrefix, StringComparison.Ordinal))
+        {
+            Write(key + "a", json);
+            return;
+        }
+
+        var entries = EntriesOf(key);
+        entries.Insert(IndexOf(sequence) + 1, JsonNode.Parse(json));
+        Save(key, entries);
     }
 
-    private int IndexOf(long sequence) => EntriesOf(BlockKeyOf(sequence)).Select(Sequence).ToList().IndexOf(sequence);
+    /// <summary>Every stored entry's sequence, in stored order.</summary>
+    public IReadOnlyList<long> Sequences() => [.. RecordKeys().SelectMany(EntriesOf).Select(Sequence)];
+
+    /// <summary>Single entries and blocks, in sequence order (as the server merges them).</summary>
+    private List<string> RecordKeys() =>
+        [.. Keys(EntriesPrefix).Concat(Keys(BlocksPrefix)).OrderBy(key => EntriesOf(key).Select(Sequence).DefaultIfEmpty(long.MaxValue).First())];
+
+    private int IndexOf(long sequence) => EntriesOf(RecordKeyOf(sequence)).Select(Sequence).ToList().IndexOf(sequence);
 
     private void SetAt(string key, int index, string json)
     {
-        var block = JsonNode.Parse(Read(key))!.AsObject();
-        block["entries"]!.AsArray()[index] = JsonNode.Parse(json);
-        Write(key, block.ToJsonString());
+        var entries = EntriesOf(key);
+        entries[index] = JsonNode.Parse(json);
+        Save(key, entries);
     }
 
-    private JsonArray EntriesOf(string blockKey) => JsonNode.Parse(Read(blockKey))!["entries"]!.AsArray();
+    private JsonArray EntriesOf(string key) => key.StartsWith(EntriesPrefix, StringComparison.Ordinal)
+        ? [JsonNode.Parse(Read(key))]
+        : JsonNode.Parse(Read(key))!["entries"]!.AsArray();
+
+    private void Save(string key, JsonArray entries)
+    {
+        if (key.StartsWith(EntriesPrefix, StringComparison.Ordinal))
+        {
+            Write(key, Assert.Single(entries)!.ToJsonString());
+            return;
+        }
+
+        Write(key, new JsonObject { ["entries"] = entries.DeepClone() }.ToJsonString());
+    }
 
     private static long Sequence(JsonNode? entry) => entry!["sequence"]!.GetValue<long>();
 

@@ -1,6 +1,7 @@
 using System.Text.Json;
 using Holdfast.Audit.Chain;
 using Holdfast.Audit.Verification;
+using Holdfast.Providers.Framework;
 using Holdfast.Server.Audit;
 using Holdfast.State;
 using Holdfast.Testing;
@@ -285,6 +286,26 @@ public sealed class AuditChainerTests : IDisposable
     }
 
     [Fact]
+    public async Task ReadAsync_SingleEntriesChainedBetweenBlocks_ReadsInSequenceOrderAndVerifies()
+    {
+        // A rolling upgrade: an old-release leader (schema 1), a new one (blocks), the old one again, the new one again.
+        var schemas = new[] { 1, 2, 1, 2 };
+        for (var step = 0; step < schemas.Length; step++)
+        {
+            await PendAsync($"r{step}a", $"{step}a");
+            await PendAsync($"r{step}b", $"{step}b");
+            await Chainer(auditLogSchema: schemas[step]).DrainAsync(CancellationToken.None);
+        }
+
+        var content = await AuditLog.ReadAsync(_store, CancellationToken.None);
+
+        Assert.Equal(["0a", "0b", "1a", "1b", "2a", "2b", "3a", "3b"], content.Entries.Select(e => e.CorrelationId));
+        Assert.Equal(4, (await _store.RangeAsync(new RangeRequest(AuditKeys.EntriesPrefix), CancellationToken.None)).Items.Count);
+        Assert.Equal([AuditKeys.Block(4), AuditKeys.Block(8)], (await _store.RangeAsync(new RangeRequest(AuditKeys.BlocksPrefix), CancellationToken.None)).Items.Select(kv => kv.Key));
+        Assert.True(Verify(content).IsIntact, Verify(content).Message);
+    }
+
+    [Fact]
     public async Task ApplyRetentionAsync_BlockStraddlingTheCutoff_IsKeptWhole()
     {
         var chainer = Chainer(new AuditOptions { Retention = TimeSpan.FromDays(1) });
@@ -300,8 +321,16 @@ public sealed class AuditChainerTests : IDisposable
         Assert.Null(content.Anchor);
     }
 
-    private AuditChainer Chainer(AuditOptions? options = null) =>
-        new(_store, _keys, new AuditChainSignal(), new HoldfastServerOptions { DataDirectory = _directory.Path, Audit = options ?? new AuditOptions() }, _time, NullLogger<AuditChainer>.Instance);
+    private AuditChainer Chainer(AuditOptions? options = null, int auditLogSchema = 2) =>
+        new(_store, _keys, new AuditChainSignal(), Levels(auditLogSchema), new HoldfastServerOptions { DataDirectory = _directory.Path, Audit = options ?? new AuditOptions() }, _time, NullLogger<AuditChainer>.Instance);
+
+    /// <summary>Write levels as a cluster whose every replica reads the activity log at <paramref name="auditLogSchema"/> gives.</summary>
+    private static SchemaLevels Levels(int auditLogSchema)
+    {
+        var levels = new SchemaLevels();
+        levels.SetClusterLevels([new Dictionary<string, int> { [SchemaLevels.AuditLog] = auditLogSchema }]);
+        return levels;
+    }
 
     private async Task PendAsync(string requestId, string correlationId)
     {
