@@ -103,4 +103,47 @@ public sealed class ProtoCodecTests
         byte[] expected = [(1 << 3) | 2, (byte)compare.Length, .. compare, (2 << 3) | 2, (byte)op.Length, .. op];
         Assert.Equal(expected, writer.WrittenSpan.ToArray());
     }
+
+    [Fact]
+    public void Range_SerializableCountOnly_WritesFieldsSevenAndNine()
+    {
+        var writer = new ProtoWriter();
+
+        EtcdProto.Range(writer, new EtcdRangeRequest { Key = "k"u8.ToArray(), Serializable = true, CountOnly = true });
+
+        Assert.Equal(new byte[] { (1 << 3) | 2, 1, (byte)'k', 7 << 3, 1, 9 << 3, 1 }, writer.WrittenSpan.ToArray());
+    }
+
+    [Fact]
+    public void WatchCreate_AsksForFragments()
+    {
+        var writer = new ProtoWriter();
+
+        EtcdProto.WatchCreate(writer, new EtcdWatchCreateRequest { Key = "k"u8.ToArray(), StartRevision = 5 });
+
+        // WatchRequest.create_request (1) { key (1), start_revision (3), fragment (8) }.
+        byte[] create = [(1 << 3) | 2, 1, (byte)'k', 3 << 3, 5, 8 << 3, 1];
+        Assert.Equal([(1 << 3) | 2, (byte)create.Length, .. create], writer.WrittenSpan.ToArray());
+    }
+
+    [Fact]
+    public void WatchResponse_FragmentWithADeleteEvent_ReadsEveryField()
+    {
+        // KeyValue { key "k" (1), mod_revision 9 (3) }; Event { type DELETE (1) = 1, kv (2) }.
+        byte[] kv = [(1 << 3) | 2, 1, (byte)'k', 3 << 3, 9];
+        byte[] change = [1 << 3, 1, (2 << 3) | 2, (byte)kv.Length, .. kv];
+
+        // WatchResponse { header { revision 9 }, created (3), fragment (7), events (11) }.
+        byte[] data = [(1 << 3) | 2, 2, 3 << 3, 9, 3 << 3, 1, 7 << 3, 1, (11 << 3) | 2, (byte)change.Length, .. change];
+
+        var response = EtcdProto.WatchResponse(data);
+
+        Assert.Equal(9, response.Header?.Revision);
+        Assert.True(response.Created);
+        Assert.True(response.Fragment);
+        var single = Assert.Single(response.Events!);
+        Assert.Equal("DELETE", single.Type);
+        Assert.Equal("k"u8.ToArray(), single.Kv?.Key);
+        Assert.Equal(9, single.Kv?.ModRevision);
+    }
 }

@@ -9,7 +9,8 @@ namespace Holdfast.State.Etcd.Client;
 /// <summary>
 /// <see cref="IEtcdClient"/> over etcd's native gRPC API: HTTP/2 (cleartext with prior knowledge for <c>http</c>
 /// endpoints, ALPN <c>h2</c> over TLS for <c>https</c>) on <see cref="HttpClient"/>, with gRPC's framing and status
-/// trailers and protocol-buffers messages (<see cref="EtcdProto"/>). All calls to a member share one connection.
+/// trailers and protocol-buffers messages (<see cref="EtcdProto"/>). Calls to a member share its HTTP/2 connection
+/// (another is opened only past the connection's stream limit).
 /// Requests go to the current endpoint; a connection that cannot be made moves to the next one and retries there,
 /// since nothing was sent. A request that was sent but not answered (timeout, reset) is retried elsewhere only when it
 /// cannot change state; a write in that state has an unknown outcome and fails as transient.
@@ -46,9 +47,11 @@ internal sealed class EtcdGrpcClient : IEtcdClient
             UseProxy = false,
             EnableMultipleHttp2Connections = true,
 
-            // A member that stops answering (hung, cut off) is noticed by HTTP/2 pings even on an idle watch.
-            KeepAlivePingDelay = TimeSpan.FromSeconds(5),
-            KeepAlivePingTimeout = TimeSpan.FromSeconds(5),
+            // A member that stops answering (hung, cut off) is noticed by HTTP/2 pings even on an idle watch. etcd
+            // answers pings more frequent than its --grpc-keepalive-min-time (5 s by default) with GOAWAY, so stay
+            // well above it; the timeout is generous so that a CPU-starved member is not cut off mid-write.
+            KeepAlivePingDelay = TimeSpan.FromSeconds(15),
+            KeepAlivePingTimeout = TimeSpan.FromSeconds(10),
             KeepAlivePingPolicy = HttpKeepAlivePingPolicy.WithActiveRequests,
         };
         options.Tls?.Apply(handler.SslOptions);
@@ -61,18 +64,18 @@ internal sealed class EtcdGrpcClient : IEtcdClient
     public Uri CurrentEndpoint => _options.Endpoints[Volatile.Read(ref _current)];
 
     public async Task<EtcdRangeResponse> RangeAsync(EtcdRangeRequest request, CancellationToken cancellationToken) =>
-        EtcdProto.RangeResponse(await CallAsync("etcdserverpb.KV/Range", Frame(request, EtcdProto.Range), retrySafe: true, cancellationToken).ConfigureAwait(false));
+        Decode(await CallAsync("etcdserverpb.KV/Range", Frame(request, EtcdProto.Range), retrySafe: true, cancellationToken).ConfigureAwait(false), EtcdProto.RangeResponse);
 
     public async Task<EtcdTxnResponse> TxnAsync(EtcdTxnRequest request, bool writes, CancellationToken cancellationToken) =>
-        EtcdProto.TxnResponse(await CallAsync("etcdserverpb.KV/Txn", Frame(request, EtcdProto.Txn), retrySafe: !writes, cancellationToken).ConfigureAwait(false));
+        Decode(await CallAsync("etcdserverpb.KV/Txn", Frame(request, EtcdProto.Txn), retrySafe: !writes, cancellationToken).ConfigureAwait(false), EtcdProto.TxnResponse);
 
     // Compaction to a revision is idempotent: a repeat reports "already compacted", which the store treats as done.
     public async Task CompactAsync(EtcdCompactionRequest request, CancellationToken cancellationToken) =>
-        EtcdProto.HeaderOnly(await CallAsync("etcdserverpb.KV/Compact", Frame(request, EtcdProto.Compaction), retrySafe: true, cancellationToken).ConfigureAwait(false));
+        Decode(await CallAsync("etcdserverpb.KV/Compact", Frame(request, EtcdProto.Compaction), retrySafe: true, cancellationToken).ConfigureAwait(false), EtcdProto.HeaderOnly);
 
     public async Task<EtcdLeaseResponse> LeaseGrantAsync(EtcdLeaseGrantRequest request, CancellationToken cancellationToken)
     {
-        var (response, error) = EtcdProto.LeaseResponse(await CallAsync("etcdserverpb.Lease/LeaseGrant", Frame(request, EtcdProto.LeaseGrant), retrySafe: false, cancellationToken).ConfigureAwait(false));
+        var (response, error) = Decode(await CallAsync("etcdserverpb.Lease/LeaseGrant", Frame(request, EtcdProto.LeaseGrant), retrySafe: false, cancellationToken).ConfigureAwait(false), EtcdProto.LeaseResponse);
         return error is null ? response : throw EtcdRequestException.FromStatus(2, error);
     }
 
@@ -81,10 +84,10 @@ internal sealed class EtcdGrpcClient : IEtcdClient
     /// the stream. A lost lease comes back with a TTL of 0.
     /// </summary>
     public async Task<long> LeaseKeepAliveAsync(long leaseId, CancellationToken cancellationToken) =>
-        EtcdProto.LeaseResponse(await CallAsync("etcdserverpb.Lease/LeaseKeepAlive", Frame(leaseId, EtcdProto.LeaseId), retrySafe: true, cancellationToken).ConfigureAwait(false)).Response.Ttl;
+        Decode(await CallAsync("etcdserverpb.Lease/LeaseKeepAlive", Frame(leaseId, EtcdProto.LeaseId), retrySafe: true, cancellationToken).ConfigureAwait(false), EtcdProto.LeaseResponse).Response.Ttl;
 
     public async Task LeaseRevokeAsync(long leaseId, CancellationToken cancellationToken) =>
-        EtcdProto.HeaderOnly(await CallAsync("etcdserverpb.Lease/LeaseRevoke", Frame(leaseId, EtcdProto.LeaseId), retrySafe: false, cancellationToken).ConfigureAwait(false));
+        Decode(await CallAsync("etcdserverpb.Lease/LeaseRevoke", Frame(leaseId, EtcdProto.LeaseId), retrySafe: false, cancellationToken).ConfigureAwait(false), EtcdProto.HeaderOnly);
 
     public async IAsyncEnumerable<EtcdWatchResponse> WatchAsync(EtcdWatchCreateRequest request, [EnumeratorCancellation] CancellationToken cancellationToken)
     {
@@ -124,6 +127,7 @@ internal sealed class EtcdGrpcClient : IEtcdClient
                 }
 
                 var stream = await response.Content.ReadAsStreamAsync(cancellationToken).ConfigureAwait(false);
+                List<EtcdEvent>? fragments = null;
                 while (true)
                 {
                     byte[]? payload;
@@ -148,7 +152,24 @@ internal sealed class EtcdGrpcClient : IEtcdClient
                         throw new StateStoreException($"etcd at {_options.Endpoints[index]} ended the watch stream.", isTransient: true);
                     }
 
-                    yield return EtcdProto.WatchResponse(payload);
+                    var part = Decode(payload, EtcdProto.WatchResponse);
+
+                    // A response over etcd's request size limit comes in fragments (asked for in the create request):
+                    // their events are one response, passed on only once whole, so a revision is never split.
+                    if (part.Fragment)
+                    {
+                        (fragments ??= []).AddRange(part.Events ?? []);
+                        continue;
+                    }
+
+                    if (fragments is not null)
+                    {
+                        fragments.AddRange(part.Events ?? []);
+                        part = new EtcdWatchResponse { Header = part.Header, Created = part.Created, Canceled = part.Canceled, CompactRevision = part.CompactRevision, CancelReason = part.CancelReason, Events = fragments };
+                        fragments = null;
+                    }
+
+                    yield return part;
                 }
             }
         }
@@ -159,6 +180,21 @@ internal sealed class EtcdGrpcClient : IEtcdClient
     }
 
     public void Dispose() => _http.Dispose();
+
+    /// <summary>A message etcd sent that does not decode: transient (as any failure after sending), with the reason.</summary>
+    private static T Decode<T>(byte[] payload, ProtoDecoder<T> decode)
+    {
+        try
+        {
+            return decode(payload);
+        }
+        catch (InvalidDataException exception)
+        {
+            throw new StateStoreException($"etcd sent a message Holdfast cannot read: {exception.Message}", isTransient: true, exception);
+        }
+    }
+
+    private delegate T ProtoDecoder<out T>(ReadOnlySpan<byte> data);
 
     private static byte[] Frame<T>(T value, Action<ProtoWriter, T> write)
     {
@@ -278,15 +314,16 @@ internal sealed class EtcdGrpcClient : IEtcdClient
             throw new IOException("etcd's gRPC stream ended inside a message header.");
         }
 
+        // Transient, as every failure after a request was sent: whether etcd applied it is unknown.
         if (header[0] != 0)
         {
-            throw new StateStoreException("etcd sent a compressed gRPC message, which Holdfast never asks for.", isTransient: false);
+            throw new StateStoreException("etcd sent a compressed gRPC message, which Holdfast never asks for.", isTransient: true);
         }
 
         int length = BinaryPrimitives.ReadInt32BigEndian(header.AsSpan(1));
         if (length is < 0 or > MaxMessageBytes)
         {
-            throw new StateStoreException($"etcd sent a gRPC message of {length} bytes.", isTransient: false);
+            throw new StateStoreException($"etcd sent a gRPC message of {length} bytes.", isTransient: true);
         }
 
         var payload = new byte[length];
@@ -302,8 +339,8 @@ internal sealed class EtcdGrpcClient : IEtcdClient
     {
         if (response.StatusCode != HttpStatusCode.OK)
         {
-            int status = (int)response.StatusCode;
-            return new EtcdRequestException($"etcd answered HTTP {status} to a gRPC call.", 0, isTransient: status >= 500);
+            // Not a gRPC answer (a proxy, a wrong port): nothing says whether the request was applied, so transient.
+            return new EtcdRequestException($"etcd answered HTTP {(int)response.StatusCode} to a gRPC call.", 0, isTransient: true);
         }
 
         var headers = trailersOnly ? response.Headers : response.TrailingHeaders;

@@ -187,6 +187,9 @@ internal sealed class EtcdWatchResponse
 
     public string? CancelReason { get; init; }
 
+    /// <summary>More parts of this response follow (etcd splits a response over its size limit when asked to).</summary>
+    public bool Fragment { get; init; }
+
     public List<EtcdEvent>? Events { get; init; }
 }
 

@@ -1,4 +1,3 @@
-
 namespace Holdfast.State.Etcd.Client;
 
 /// <summary>
@@ -69,6 +68,9 @@ internal static class EtcdProto
         c.Bytes(1, create.Key);
         c.Bytes(2, create.RangeEnd);
         c.Int64(3, create.StartRevision);
+
+        // fragment: a response over etcd's request size limit comes in parts rather than as one oversized message.
+        c.Bool(8, true);
     });
 
     private static void Compare(ProtoWriter w, EtcdCompare c)
@@ -248,7 +250,7 @@ internal static class EtcdProto
     {
         var reader = new ProtoReader(data);
         EtcdHeader? header = null;
-        bool created = false, canceled = false;
+        bool created = false, canceled = false, fragment = false;
         long compactRevision = 0;
         string? cancelReason = null;
         List<EtcdEvent>? events = null;
@@ -271,6 +273,9 @@ internal static class EtcdProto
                 case 6:
                     cancelReason = reader.String();
                     break;
+                case 7:
+                    fragment = reader.Bool();
+                    break;
                 case 11:
                     (events ??= []).Add(Event(reader.Bytes()));
                     break;
@@ -280,7 +285,7 @@ internal static class EtcdProto
             }
         }
 
-        return new EtcdWatchResponse { Header = header, Created = created, Canceled = canceled, CompactRevision = compactRevision, CancelReason = cancelReason, Events = events };
+        return new EtcdWatchResponse { Header = header, Created = created, Canceled = canceled, CompactRevision = compactRevision, CancelReason = cancelReason, Fragment = fragment, Events = events };
     }
 
     private static EtcdResponseOp ResponseOp(ReadOnlySpan<byte> data)
