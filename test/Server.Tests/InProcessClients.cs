@@ -44,10 +44,34 @@ internal static class InProcessClients
     /// </summary>
     public static async Task<(RunningServer Server, HttpClient Admin)> StartSignedInAsync(string dataDirectory, Holdfast.State.IStateStore store)
     {
-        var options = new HoldfastServerOptions { DataDirectory = dataDirectory, Port = FreePort(), Throttle = new ThrottleOptions { Enabled = false } };
-        var server = await HoldfastServer.StartAsync(options, Bootstrap.DataDirectory.Open(dataDirectory), store, TimeProvider.System, null, CancellationToken.None);
+        var server = await StartOnFreePortAsync(port => HoldfastServer.StartAsync(
+            new HoldfastServerOptions { DataDirectory = dataDirectory, Port = port, Throttle = new ThrottleOptions { Enabled = false } },
+            Bootstrap.DataDirectory.Open(dataDirectory),
+            store,
+            TimeProvider.System,
+            null,
+            CancellationToken.None));
         var admin = Bootstrap.AdminCredentials.Load(server.DataDirectory.AdminCredentialsPath);
         return (server, await SignedInAsync(server, admin.ClientId, admin.ClientSecret));
+    }
+
+    /// <summary>
+    /// Starts a server on a free port, and on another when something else took the port between choosing and binding
+    /// (an outgoing connection's ephemeral port, another test's server).
+    /// </summary>
+    public static async Task<RunningServer> StartOnFreePortAsync(Func<int, Task<RunningServer>> start)
+    {
+        for (var attempt = 1; ; attempt++)
+        {
+            try
+            {
+                return await start(FreePort());
+            }
+            catch (Bootstrap.StartupException ex) when (attempt < 3 && ex.Message.Contains("address already in use", StringComparison.OrdinalIgnoreCase))
+            {
+                // Chosen again below.
+            }
+        }
     }
 
     public static int FreePort()

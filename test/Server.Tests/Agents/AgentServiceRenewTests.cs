@@ -229,41 +229,18 @@ public sealed class AgentServiceRenewTests : IAsyncLifetime
     }
 
     /// <summary>Runs <c>interleave</c> once, just before the first transaction: a concurrent change between a write's read and its commit.</summary>
-    private sealed class InterleavingStore(IStateStore inner, Func<Task> interleave) : IStateStore
+    private sealed class InterleavingStore(IStateStore inner, Func<Task> interleave) : DelegatingStateStore(inner)
     {
         private int _done;
 
-        public async ValueTask<TxnResult> TxnAsync(TxnRequest request, CancellationToken cancellationToken)
+        public override async ValueTask<TxnResult> TxnAsync(TxnRequest request, CancellationToken cancellationToken)
         {
             if (Interlocked.Exchange(ref _done, 1) == 0)
             {
                 await interleave().ConfigureAwait(false);
             }
 
-            return await inner.TxnAsync(request, cancellationToken).ConfigureAwait(false);
+            return await Inner.TxnAsync(request, cancellationToken).ConfigureAwait(false);
         }
-
-        public ValueTask<long> GetRevisionAsync(CancellationToken cancellationToken) => inner.GetRevisionAsync(cancellationToken);
-
-        public ValueTask<KeyValue?> GetAsync(string key, CancellationToken cancellationToken) => inner.GetAsync(key, cancellationToken);
-
-        public ValueTask<RangeResult> RangeAsync(RangeRequest request, CancellationToken cancellationToken) => inner.RangeAsync(request, cancellationToken);
-
-        public ValueTask<WriteResult> PutAsync(string key, ReadOnlyMemory<byte> value, long? expectedModRevision, CancellationToken cancellationToken, long lease = 0) =>
-            inner.PutAsync(key, value, expectedModRevision, cancellationToken, lease);
-
-        public ValueTask<WriteResult> DeleteAsync(string key, long? expectedModRevision, CancellationToken cancellationToken) => inner.DeleteAsync(key, expectedModRevision, cancellationToken);
-
-        public IAsyncEnumerable<WatchEvent> WatchAsync(string prefix, long afterRevision, CancellationToken cancellationToken) => inner.WatchAsync(prefix, afterRevision, cancellationToken);
-
-        public ValueTask<LeaseGrant> GrantLeaseAsync(TimeSpan ttl, CancellationToken cancellationToken) => inner.GrantLeaseAsync(ttl, cancellationToken);
-
-        public ValueTask<bool> KeepAliveAsync(long leaseId, CancellationToken cancellationToken) => inner.KeepAliveAsync(leaseId, cancellationToken);
-
-        public ValueTask<bool> RevokeLeaseAsync(long leaseId, CancellationToken cancellationToken) => inner.RevokeLeaseAsync(leaseId, cancellationToken);
-
-        public ValueTask CompactAsync(long revision, CancellationToken cancellationToken) => inner.CompactAsync(revision, cancellationToken);
-
-        public ValueTask DisposeAsync() => ValueTask.CompletedTask;
     }
 }

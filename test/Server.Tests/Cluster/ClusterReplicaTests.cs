@@ -103,15 +103,20 @@ public sealed class ClusterReplicaTests : IAsyncLifetime, IDisposable
     private async Task<RunningServer> StartAsync(IStateStore store, string name)
     {
         var directory = Path.Combine(_directory.Path, name);
-        var options = new HoldfastServerOptions
-        {
-            DataDirectory = directory,
-            Port = InProcessClients.FreePort(),
-            Endpoint = _endpoint,
-            Throttle = new ThrottleOptions { Enabled = false },
-            ClusterToken = Token,
-        };
-        return await HoldfastServer.StartAsync(options, DataDirectory.Open(directory), store, TimeProvider.System, null, CancellationToken.None);
+        return await InProcessClients.StartOnFreePortAsync(port => HoldfastServer.StartAsync(
+            new HoldfastServerOptions
+            {
+                DataDirectory = directory,
+                Port = port,
+                Endpoint = _endpoint,
+                Throttle = new ThrottleOptions { Enabled = false },
+                ClusterToken = Token,
+            },
+            DataDirectory.Open(directory),
+            store,
+            TimeProvider.System,
+            null,
+            CancellationToken.None));
     }
 
     private static HttpClient Client(RunningServer server, string? token)
