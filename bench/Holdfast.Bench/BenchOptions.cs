@@ -27,6 +27,7 @@ internal sealed record BenchOptions
                              idle (default 2, max 120)
           --names N          resource-group names each PUT worker cycles through (default 50)
           --value-bytes N    value size for the raw store run (default 500, like a resource-group document)
+          --etcd-api A       with --store etcd: the server's --etcd-api, grpc (its default) or gateway
           --server-env K=V   set an environment variable for the server process only (repeatable), e.g. to try a
                              runtime knob: --server-env DOTNET_ThreadPool_UnfairSemaphoreSpinLimit=0
           --vms N            instead of the load matrix: create N VMs end to end (PUT, then poll to Succeeded) on a
@@ -69,6 +70,9 @@ internal sealed record BenchOptions
 
     /// <summary><c>--store etcd</c>: the server on a local 3-member etcd cluster instead of SQLite.</summary>
     public bool Etcd { get; init; }
+
+    /// <summary>With <see cref="Etcd"/>: the API the server speaks to etcd (its <c>--etcd-api</c>); null: the server's default.</summary>
+    public string? EtcdApi { get; init; }
 
     /// <summary>VMs to create end to end; 0 runs the HTTP load matrix instead.</summary>
     public int Vms { get; init; }
@@ -146,6 +150,15 @@ internal sealed record BenchOptions
                     break;
                 case "--holdfast":
                     options = options with { HoldfastPath = value };
+                    break;
+                case "--etcd-api":
+                    if (value is not ("grpc" or "gateway"))
+                    {
+                        error = $"--etcd-api is grpc or gateway, not '{value}'.";
+                        break;
+                    }
+
+                    options = options with { EtcdApi = value };
                     break;
                 case "--server-env":
                     var equals = value.IndexOf('=', StringComparison.Ordinal);

@@ -46,7 +46,7 @@ internal static class BenchRun
             etcd is null ? options.ServerEnvironment : [.. options.ServerEnvironment, .. etcd.ServerEnvironment],
             ReadyTimeout,
             cancellationToken,
-            etcd is null ? [] : ["--store", etcd.Store]).ConfigureAwait(false);
+            etcd is null ? [] : ["--store", etcd.Store, .. options.EtcdApi is { } api ? new[] { "--etcd-api", api } : []]).ConfigureAwait(false);
         var credentials = AdminCredentialsFile.Load(Path.Combine(server.DataDirectory, "admin-credentials.json"));
         using var http = LoopbackHttp.FromPemFile(credentials.CaCertificatePath);
         var token = await http.GetTokenAsync(credentials, cancellationToken).ConfigureAwait(false);

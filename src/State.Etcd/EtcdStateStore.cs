@@ -4,7 +4,8 @@ using Holdfast.State.Etcd.Client;
 namespace Holdfast.State.Etcd;
 
 /// <summary>
-/// <see cref="IStateStore"/> on an etcd cluster (3.4+), through its native gRPC API (<see cref="EtcdGrpcClient"/>). etcd already has the contract's
+/// <see cref="IStateStore"/> on an etcd cluster (3.4+), through its native gRPC API (<see cref="EtcdGrpcClient"/>) or its
+/// JSON gateway (<see cref="EtcdGatewayClient"/>), as <see cref="EtcdStateStoreOptions.Api"/> says. etcd already has the contract's
 /// model (the contract copies it), so each call is one etcd request: writes are transactions that return the previous
 /// value, watches are etcd watches that resume on another member from the last revision delivered, and leases are
 /// etcd leases on the cluster's clock. Revisions are etcd's minus one (<see cref="EtcdRevisions"/>). A write is
@@ -30,7 +31,8 @@ public sealed class EtcdStateStore : IStateStore
     /// <summary>Connects to the cluster and reads its revision once, so a wrong address fails here rather than later.</summary>
     public static async ValueTask<EtcdStateStore> OpenAsync(EtcdStateStoreOptions options, CancellationToken cancellationToken)
     {
-        var store = new EtcdStateStore(new EtcdGrpcClient(options), options);
+        IEtcdClient client = options.Api == EtcdApi.Gateway ? new EtcdGatewayClient(options) : new EtcdGrpcClient(options);
+        var store = new EtcdStateStore(client, options);
         try
         {
             await store.GetRevisionAsync(cancellationToken).ConfigureAwait(false);

@@ -19,6 +19,9 @@ public sealed class EtcdStateStoreOptions
     /// <summary>TLS for https endpoints (<c>etcds://</c>); required with them, refused without them.</summary>
     public EtcdClientTls? Tls { get; init; }
 
+    /// <summary>Which of etcd's APIs the store speaks (<c>--etcd-api</c>): gRPC by default, or the JSON gateway.</summary>
+    public EtcdApi Api { get; init; } = EtcdApi.Grpc;
+
     /// <summary>How long a watch keeps reconnecting (through every endpoint) before it fails as transient.</summary>
     public TimeSpan WatchRetryTimeout { get; init; } = TimeSpan.FromSeconds(30);
 
@@ -56,7 +59,7 @@ public sealed class EtcdStateStoreOptions
     /// Parses <c>etcd://…</c> (plain HTTP, <paramref name="tls"/> must be null) or <c>etcds://host:port[,host:port…]</c>
     /// (TLS, <paramref name="tls"/> required: <c>--etcd-ca-file</c> and usually a client certificate).
     /// </summary>
-    public static EtcdStateStoreOptions Parse(string store, EtcdClientTls? tls)
+    public static EtcdStateStoreOptions Parse(string store, EtcdClientTls? tls, EtcdApi api = EtcdApi.Grpc)
     {
         ArgumentNullException.ThrowIfNull(store);
         bool secure = store.StartsWith("etcds://", StringComparison.OrdinalIgnoreCase);
@@ -94,6 +97,16 @@ public sealed class EtcdStateStoreOptions
             endpoints.Add(endpoint);
         }
 
-        return new EtcdStateStoreOptions { Endpoints = endpoints, Tls = tls };
+        return new EtcdStateStoreOptions { Endpoints = endpoints, Tls = tls, Api = api };
     }
+}
+
+/// <summary>etcd's two client APIs: the native gRPC one, and the JSON gateway (grpc-gateway) under <c>/v3/</c>.</summary>
+public enum EtcdApi
+{
+    /// <summary>gRPC over HTTP/2 (<c>Client/EtcdGrpcClient</c>): about 40 % less etcd CPU per request.</summary>
+    Grpc,
+
+    /// <summary>The JSON gateway over HTTP/1.1 (<c>Client/EtcdGatewayClient</c>), for sites that only expose it.</summary>
+    Gateway,
 }

@@ -12,7 +12,7 @@ namespace Holdfast.State.Etcd.Tests;
 /// reject; kill -9 and restart of members is covered by <see cref="EtcdFaultTests"/>.
 /// </summary>
 [SuppressMessage("Design", "CA1001", Justification = "Disposed in IAsyncLifetime.DisposeAsync, which xunit calls after every test.")]
-public sealed class EtcdStateStoreConformanceTests : DurableStateStoreConformanceTests
+public class EtcdStateStoreConformanceTests : DurableStateStoreConformanceTests
 {
     private readonly TempDirectory _directory = new();
     private EtcdProcess? _etcd;
@@ -28,12 +28,15 @@ public sealed class EtcdStateStoreConformanceTests : DurableStateStoreConformanc
         _directory.Dispose();
     }
 
+    /// <summary>The API the store speaks: gRPC here, the JSON gateway in <see cref="EtcdGatewayConformanceTests"/>.</summary>
+    protected virtual EtcdApi Api => EtcdApi.Grpc;
+
     protected override async ValueTask<IStateStore> CreateStoreAsync(TimeProvider time)
     {
         _etcd ??= await EtcdProcess.StartSingleAsync(_directory.Path);
         try
         {
-            return await EtcdStateStore.OpenAsync(new EtcdStateStoreOptions { Endpoints = [_etcd.ClientUrl] }, CancellationToken.None);
+            return await EtcdStateStore.OpenAsync(new EtcdStateStoreOptions { Endpoints = [_etcd.ClientUrl], Api = Api }, CancellationToken.None);
         }
         catch
         {

@@ -97,9 +97,9 @@ internal static class ServeCommand
             }
 
             EtcdStateStoreOptions? etcd = null;
-            if (parse.GetValue(store) is null && etcdTls.AnyGiven(parse))
+            if (parse.GetValue(store) is null && etcdTls.AnyEtcdFlag(parse))
             {
-                return Fail("--etcd-ca-file, --etcd-cert-file and --etcd-key-file apply only with --store etcds://….");
+                return Fail("--etcd-ca-file, --etcd-cert-file, --etcd-key-file and --etcd-api apply only with --store etcd(s)://….");
             }
 
             if (parse.GetValue(store) is { } storeText)

@@ -1,7 +1,11 @@
+using System.Text.Json.Serialization;
+
 namespace Holdfast.State.Etcd.Client;
 
-// The etcd v3 messages the store uses (etcdserverpb, mvccpb), as EtcdProto reads and writes them: fields holding their
-// default value are left out on the wire, so every response field here is optional.
+// The etcd v3 messages the store uses (etcdserverpb, mvccpb): EtcdProto reads and writes them as protocol buffers for
+// the gRPC client, and the JSON attributes below give the JSON gateway's rendering (bytes in base64, int64s as
+// strings) for the gateway client. Fields holding their default value are left out on both, so every response field
+// here is optional.
 internal sealed class EtcdHeader
 {
     public long Revision { get; init; }
@@ -52,6 +56,8 @@ internal sealed class EtcdPutRequest
 {
     public required byte[] Key { get; init; }
 
+    // Written even when empty: an empty value is a value.
+    [JsonIgnore(Condition = JsonIgnoreCondition.Never)]
     public required byte[] Value { get; init; }
 
     public long Lease { get; init; }
@@ -153,17 +159,42 @@ internal sealed class EtcdCompactionResponse
 
 internal sealed class EtcdLeaseGrantRequest
 {
+    [JsonPropertyName("TTL")]
     public long Ttl { get; init; }
 }
 
-/// <summary>Grant and keepalive answers share this shape; a keepalive of a lost lease has a TTL of 0.</summary>
+internal sealed class EtcdLeaseRequest
+{
+    [JsonPropertyName("ID")]
+    public long Id { get; init; }
+}
+
+/// <summary>Grant, keepalive result and revoke share this shape; a keepalive of a lost lease has no TTL.</summary>
 internal sealed class EtcdLeaseResponse
 {
     public EtcdHeader? Header { get; init; }
 
+    [JsonPropertyName("ID")]
     public long Id { get; init; }
 
+    [JsonPropertyName("TTL")]
     public long Ttl { get; init; }
+}
+
+/// <summary>One line of a streamed answer (watch, keepalive): a result, or an error that ends the stream.</summary>
+internal sealed class EtcdStreamLine<T>
+    where T : class
+{
+    public T? Result { get; init; }
+
+    public EtcdStreamError? Error { get; init; }
+}
+
+internal sealed class EtcdStreamError
+{
+    public int GrpcCode { get; init; }
+
+    public string? Message { get; init; }
 }
 
 internal sealed class EtcdWatchCreateRequest
@@ -173,6 +204,11 @@ internal sealed class EtcdWatchCreateRequest
     public byte[]? RangeEnd { get; init; }
 
     public long StartRevision { get; init; }
+}
+
+internal sealed class EtcdWatchRequest
+{
+    public required EtcdWatchCreateRequest CreateRequest { get; init; }
 }
 
 internal sealed class EtcdWatchResponse
@@ -200,3 +236,32 @@ internal sealed class EtcdEvent
 
     public EtcdKeyValue? Kv { get; init; }
 }
+
+/// <summary>The body of a failed unary call: <c>{"error","message","code"}</c> with a gRPC status code.</summary>
+internal sealed class EtcdErrorBody
+{
+    public string? Error { get; init; }
+
+    public string? Message { get; init; }
+
+    public int Code { get; init; }
+}
+
+[JsonSourceGenerationOptions(
+    PropertyNamingPolicy = JsonKnownNamingPolicy.SnakeCaseLower,
+    DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingDefault,
+    NumberHandling = JsonNumberHandling.AllowReadingFromString)]
+[JsonSerializable(typeof(EtcdRangeRequest))]
+[JsonSerializable(typeof(EtcdRangeResponse))]
+[JsonSerializable(typeof(EtcdTxnRequest))]
+[JsonSerializable(typeof(EtcdTxnResponse))]
+[JsonSerializable(typeof(EtcdCompactionRequest))]
+[JsonSerializable(typeof(EtcdCompactionResponse))]
+[JsonSerializable(typeof(EtcdLeaseGrantRequest))]
+[JsonSerializable(typeof(EtcdLeaseRequest))]
+[JsonSerializable(typeof(EtcdLeaseResponse))]
+[JsonSerializable(typeof(EtcdStreamLine<EtcdLeaseResponse>))]
+[JsonSerializable(typeof(EtcdWatchRequest))]
+[JsonSerializable(typeof(EtcdStreamLine<EtcdWatchResponse>))]
+[JsonSerializable(typeof(EtcdErrorBody))]
+internal sealed partial class EtcdJsonContext : JsonSerializerContext;

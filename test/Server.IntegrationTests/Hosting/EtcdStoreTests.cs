@@ -18,6 +18,28 @@ public sealed class EtcdStoreTests : IDisposable
     public void Dispose() => _directory.Dispose();
 
     [Fact]
+    public async Task Serve_EtcdApiGateway_ServesTheSdkThroughTheJsonGateway()
+    {
+        await using var etcd = await EtcdProcess.StartSingleAsync(_directory.Path);
+        await using var server = await ServerProcess.StartAsync(null, "--store", $"etcd://127.0.0.1:{etcd.ClientPort}", "--etcd-api", "gateway");
+        var groups = (await Clients.Arm(server.Credentials).GetDefaultSubscriptionAsync()).GetResourceGroups();
+
+        await groups.CreateOrUpdateAsync(Azure.WaitUntil.Completed, "through-gateway", new ResourceGroupData(new Azure.Core.AzureLocation("local")) { Tags = { ["api"] = "gateway" } });
+
+        var read = await groups.GetAsync("through-gateway");
+        Assert.Equal("gateway", read.Value.Data.Tags["api"]);
+    }
+
+    [Fact]
+    public async Task Serve_UnknownEtcdApi_FailsAtStartup()
+    {
+        var (exit, output) = await ServerProcess.RunToExitAsync(["serve", "--data-dir", ServerProcess.NewDataDirectory(), "--port", "18996", "--agent-port", "0", "--store", "etcd://127.0.0.1:1", "--etcd-api", "rest"]);
+
+        Assert.NotEqual(0, exit);
+        Assert.Contains("--etcd-api 'rest'", output, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task Serve_EtcdStore_KeepsStateInEtcdThroughKillsOfEtcdAndServer()
     {
         await using var etcd = await EtcdProcess.StartSingleAsync(_directory.Path);

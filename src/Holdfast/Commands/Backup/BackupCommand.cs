@@ -33,7 +33,7 @@ internal static class BackupCommand
 
             try
             {
-                var etcd = EtcdTlsOptions.IsEtcd(storeText) || etcdTls.AnyGiven(parse) ? etcdTls.Parse(parse, storeText) : null;
+                var etcd = EtcdTlsOptions.IsEtcd(storeText) || etcdTls.AnyEtcdFlag(parse) ? etcdTls.Parse(parse, storeText) : null;
                 return await RunAsync(storeText, etcd, dir, Path.GetFullPath(parse.GetValue(output)!), cancellationToken).ConfigureAwait(false);
             }
             catch (Exception ex) when (ex is StateStoreException or IOException or UnauthorizedAccessException or FormatException or ArgumentException)

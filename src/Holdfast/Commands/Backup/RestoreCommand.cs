@@ -46,7 +46,7 @@ internal static class RestoreCommand
 
             try
             {
-                var etcdOptions = etcd || etcdTls.AnyGiven(parse) ? etcdTls.Parse(parse, storeText) : null;
+                var etcdOptions = etcd || etcdTls.AnyEtcdFlag(parse) ? etcdTls.Parse(parse, storeText) : null;
                 return await RunAsync(Path.GetFullPath(parse.GetValue(input)!), storeText, etcdOptions, dir, token, cancellationToken).ConfigureAwait(false);
             }
             catch (InvalidDataException ex)
