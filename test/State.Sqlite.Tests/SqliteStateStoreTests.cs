@@ -246,10 +246,11 @@ public sealed class SqliteStateStoreTests : IDisposable
             }
         }));
 
-        // 2,560 writes of 2 KiB put at least 1,280 frames (5 MiB) through the WAL, and the log doubles that; a WAL
-        // that started over stays near the bound (256 frames, 1 MiB) plus what one batch adds.
+        // 2,560 writes of 2 KiB put at least 1,280 frames (5 MiB) through the WAL, and the log doubles that: a WAL
+        // that never started over is 10 MiB or more. One that did stays near the bound (256 frames, 1 MiB) plus what
+        // a batch adds, and a few MiB more when a busy machine delays a restart (4.4 MiB seen in a loaded CI run).
         long walBytes = new FileInfo(DatabasePath + "-wal").Length;
-        Assert.True(walBytes < 4 * 1024 * 1024, $"WAL is {walBytes} bytes");
+        Assert.True(walBytes < 6 * 1024 * 1024, $"WAL is {walBytes} bytes");
         for (int worker = 0; worker < 64; worker += 9)
         {
             Assert.NotNull(await store.GetAsync($"/wal/{worker:D2}/39", CancellationToken.None));
