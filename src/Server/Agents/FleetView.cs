@@ -59,17 +59,17 @@ internal sealed partial class FleetView(IStateStore store, ILogger<FleetView> lo
                 _applied.Advance(revision);
                 _loaded.TrySetResult();
                 // The whole fabric prefix, so the applied revision advances with every fabric write (callers wait on it).
-                await foreach (var change in store.WatchAsync(FabricKeys.Prefix, revision, stoppingToken).ConfigureAwait(false))
+                await foreach (var changes in store.WatchAsync(FabricKeys.Prefix, revision, stoppingToken).ByRevisionAsync(stoppingToken).ConfigureAwait(false))
                 {
-                    if (change.Kv.Key.StartsWith(FabricKeys.InstancesPrefix, StringComparison.Ordinal))
+                    lock (_lock)
                     {
-                        lock (_lock)
+                        foreach (var change in changes.Where(c => c.Kv.Key.StartsWith(FabricKeys.InstancesPrefix, StringComparison.Ordinal)))
                         {
                             Apply(change.Kv, change.Type == WatchEventType.Delete);
                         }
                     }
 
-                    _applied.Advance(change.Revision);
+                    _applied.Advance(changes[^1].Revision);
                 }
             }
             catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)

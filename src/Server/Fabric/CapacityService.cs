@@ -525,14 +525,17 @@ internal sealed partial class CapacityService(IStateStore store, ILogger<Capacit
                 var revision = await LoadAsync(stoppingToken).ConfigureAwait(false);
                 _applied.Advance(revision);
                 _loaded.TrySetResult();
-                await foreach (var change in store.WatchAsync(FabricKeys.Prefix, revision, stoppingToken).ConfigureAwait(false))
+                await foreach (var changes in store.WatchAsync(FabricKeys.Prefix, revision, stoppingToken).ByRevisionAsync(stoppingToken).ConfigureAwait(false))
                 {
                     lock (_lock)
                     {
-                        ApplyChange(change.Kv, change.Type == WatchEventType.Delete);
+                        foreach (var change in changes)
+                        {
+                            ApplyChange(change.Kv, change.Type == WatchEventType.Delete);
+                        }
                     }
 
-                    _applied.Advance(change.Revision);
+                    _applied.Advance(changes[^1].Revision);
                 }
             }
             catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)

@@ -97,11 +97,15 @@ internal sealed partial class PrincipalDirectory(IStateStore store, ILogger<Prin
                 var revision = await LoadAsync(stoppingToken).ConfigureAwait(false);
                 Advance(revision);
                 _loaded.TrySetResult();
-                await foreach (var change in store.WatchAsync(DirectoryKeys.Prefix, revision, stoppingToken).ConfigureAwait(false))
+                await foreach (var changes in store.WatchAsync(DirectoryKeys.Prefix, revision, stoppingToken).ByRevisionAsync(stoppingToken).ConfigureAwait(false))
                 {
-                    Apply(change.Kv.Key, change.Type == WatchEventType.Delete ? null : change.Kv.Value);
+                    foreach (var change in changes)
+                    {
+                        Apply(change.Kv.Key, change.Type == WatchEventType.Delete ? null : change.Kv.Value);
+                    }
+
                     RebuildMembership();
-                    Advance(change.Revision);
+                    Advance(changes[^1].Revision);
                 }
             }
             catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)

@@ -51,10 +51,14 @@ internal sealed partial class SubscriptionDirectory(IStateStore store, ILogger<S
                 var revision = await LoadAsync(stoppingToken).ConfigureAwait(false);
                 _applied.Advance(revision);
                 _loaded.TrySetResult();
-                await foreach (var change in store.WatchAsync(ResourceKeys.SubscriptionsPrefix, revision, stoppingToken).ConfigureAwait(false))
+                await foreach (var changes in store.WatchAsync(ResourceKeys.SubscriptionsPrefix, revision, stoppingToken).ByRevisionAsync(stoppingToken).ConfigureAwait(false))
                 {
-                    Apply(change.Kv.Key, change.Type == WatchEventType.Delete ? (ReadOnlyMemory<byte>?)null : change.Kv.Value);
-                    _applied.Advance(change.Revision);
+                    foreach (var change in changes)
+                    {
+                        Apply(change.Kv.Key, change.Type == WatchEventType.Delete ? (ReadOnlyMemory<byte>?)null : change.Kv.Value);
+                    }
+
+                    _applied.Advance(changes[^1].Revision);
                 }
             }
             catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
