@@ -101,7 +101,7 @@ internal sealed class EtcdGatewayClient : IEtcdClient
             {
                 response = await _http.SendAsync(message, HttpCompletionOption.ResponseHeadersRead, headersTimeout.Token).ConfigureAwait(false);
             }
-            catch (Exception exception) when (IsTransport(exception, cancellationToken))
+            catch (Exception exception) when (EtcdFailures.IsTransport(exception, cancellationToken))
             {
                 MoveOn(index);
                 throw Unreachable(index, exception);
@@ -125,7 +125,7 @@ internal sealed class EtcdGatewayClient : IEtcdClient
                 {
                     text = await reader.ReadLineAsync(cancellationToken).ConfigureAwait(false);
                 }
-                catch (Exception exception) when (IsTransport(exception, cancellationToken))
+                catch (Exception exception) when (EtcdFailures.IsTransport(exception, cancellationToken))
                 {
                     MoveOn(index);
                     throw Unreachable(index, exception);
@@ -221,7 +221,7 @@ internal sealed class EtcdGatewayClient : IEtcdClient
                 MoveOn(index);
                 last = exception;
             }
-            catch (Exception exception) when (IsTransport(exception, cancellationToken))
+            catch (Exception exception) when (EtcdFailures.IsTransport(exception, cancellationToken))
             {
                 MoveOn(index);
                 if (!retrySafe)
@@ -234,7 +234,7 @@ internal sealed class EtcdGatewayClient : IEtcdClient
             }
         }
 
-        throw new StateStoreException($"No etcd endpoint ({string.Join(", ", _options.Endpoints)}) answered {path}.{Detail(last)}", isTransient: true, last);
+        throw new StateStoreException($"No etcd endpoint ({string.Join(", ", _options.Endpoints)}) answered {path}.{EtcdFailures.Detail(last)}", isTransient: true, last);
     }
 
     private static async Task<string> ReadFirstLineAsync(HttpResponseMessage response, CancellationToken cancellationToken)
@@ -280,49 +280,6 @@ internal sealed class EtcdGatewayClient : IEtcdClient
 
         int status = (int)response.StatusCode;
         return new EtcdRequestException($"etcd answered HTTP {status}: {text.Trim()}", 0, isTransient: status >= 500);
-    }
-
-    /// <summary>A failure of the connection or a per-attempt timeout, as opposed to the caller cancelling.</summary>
-    private static bool IsTransport(Exception exception, CancellationToken cancellationToken) =>
-        exception is HttpRequestException or IOException
-        || (exception is OperationCanceledException && !cancellationToken.IsCancellationRequested);
-
-    /// <summary>Why the last attempt failed, spelled out for TLS, where the cause is usually a certificate.</summary>
-    private static string Detail(Exception? last)
-    {
-        if (last is HttpRequestException { HttpRequestError: HttpRequestError.SecureConnectionError } || IsTlsFailure(last))
-        {
-            return $" The TLS handshake failed ({Innermost(last!).Message}): etcd's certificate must chain to --etcd-ca-file and name the host dialled, and etcd must accept --etcd-cert-file.";
-        }
-
-        return last is null ? string.Empty : $" Last error: {Innermost(last).Message}";
-    }
-
-    /// <summary>
-    /// With TLS 1.3 etcd rejects a client certificate after the handshake: the refusal surfaces on the first read, as
-    /// an IOException over the TLS library's error.
-    /// </summary>
-    private static bool IsTlsFailure(Exception? exception)
-    {
-        for (; exception is not null; exception = exception.InnerException)
-        {
-            if (exception is System.Security.Authentication.AuthenticationException or System.Security.Cryptography.CryptographicException)
-            {
-                return true;
-            }
-        }
-
-        return false;
-    }
-
-    private static Exception Innermost(Exception exception)
-    {
-        while (exception.InnerException is { } inner)
-        {
-            exception = inner;
-        }
-
-        return exception;
     }
 
     private StateStoreException Unreachable(int index, Exception exception) =>
